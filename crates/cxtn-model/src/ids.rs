@@ -1,0 +1,161 @@
+//! Identifiers and codes, as newtypes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value as received.
+            #[must_use]
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+
+            /// The value as received.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The owned value.
+            #[must_use]
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                Self(value)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+string_newtype! {
+    /// The unique id CXTN gives each notification (`wh_` and 32 hex digits in the guide's samples).
+    ///
+    /// A redelivered notification carries the same id, so this is the key to deduplicate on.
+    EventId
+}
+
+impl EventId {
+    /// Whether the id has the shape of the guide's samples: `wh_` then 32 lowercase hex digits.
+    ///
+    /// Ids of another shape are still accepted everywhere; this only tells them apart.
+    #[must_use]
+    pub fn is_conventional(&self) -> bool {
+        self.0.strip_prefix("wh_").is_some_and(|hex| {
+            hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+    }
+}
+
+string_newtype! {
+    /// A CXTN user reference, such as `C00081866` or `AP00085025`.
+    UserId
+}
+
+string_newtype! {
+    /// A currency code as CXTN sends it: usually ISO 4217 (`GBP`), but a pot shows `CC-GBP`.
+    CurrencyCode
+}
+
+impl CurrencyCode {
+    /// The prefix CXTN puts before the currency of a pot.
+    pub const POT_PREFIX: &'static str = "CC-";
+
+    /// Whether this is a pot's currency code (`CC-GBP`).
+    #[must_use]
+    pub fn is_pot(&self) -> bool {
+        self.0.starts_with(Self::POT_PREFIX)
+    }
+
+    /// The ISO-style code: `GBP` for both `GBP` and the pot code `CC-GBP`.
+    #[must_use]
+    pub fn currency(&self) -> &str {
+        self.0.strip_prefix(Self::POT_PREFIX).unwrap_or(&self.0)
+    }
+}
+
+/// The id of the object a notification is about (a transaction, payment or trade), exact.
+///
+/// Read as an integer of up to 64 bits, so ids beyond 2^53 (where floats lose digits) are kept.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ObjectId(u64);
+
+impl ObjectId {
+    /// Wraps an id.
+    #[must_use]
+    pub const fn new(value: u64) -> Self {
+        Self(value)
+    }
+
+    /// The id.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectId({})", self.0)
+    }
+}
+
+impl From<u64> for ObjectId {
+    fn from(value: u64) -> Self {
+        Self(value)
+    }
+}

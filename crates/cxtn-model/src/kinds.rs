@@ -1,0 +1,424 @@
+//! Enumerations whose values CXTN defines: webhook event types and endpoint statuses.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{Deserialize, Deserializer};
+use serde::ser::{Serialize, Serializer};
+use serde_json::Value;
+
+/// A value CXTN sent that this version does not know, kept exactly as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown(Value);
+
+impl Unknown {
+    /// The value as received.
+    #[must_use]
+    pub fn as_value(&self) -> &Value {
+        &self.0
+    }
+}
+
+impl fmt::Display for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Value::String(s) => f.write_str(s),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+/// Lowercases and drops separators, so `Account Transaction`, `account_transaction` and `ACCOUNTTRANSACTION` match.
+fn fold(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The kind of event a webhook endpoint subscribes to (`WebhookEventType` on the wire).
+///
+/// CXTN sends notifications for [`Payment`](Self::Payment) and
+/// [`AccountTransaction`](Self::AccountTransaction) only; the other types exist in the API
+/// but CXTN documents them as inactive ([`WebhookEventType::sends_notifications`]).
+///
+/// Reading is lenient: names in any case (`payment`, `Account Transaction`), the alias `Wallets`,
+/// numbers 0 to 6 and numeric strings. Anything else becomes [`Unknown`](Self::Unknown) and is
+/// written back as received. Writing sends the name from CXTN's table as a JSON string.
+///
+/// ```
+/// use cxtn::WebhookEventType;
+///
+/// let kind: WebhookEventType = "account_transaction".parse()?;
+/// assert_eq!(kind, WebhookEventType::AccountTransaction);
+/// assert_eq!(kind.value(), Some(2));
+/// assert!(kind.sends_notifications());
+/// assert!(!WebhookEventType::Wallet.sends_notifications());
+/// # Ok::<(), cxtn::model::ParseKindError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookEventType {
+    /// 0: trades (CXTN sends nothing for it).
+    Trade,
+    /// 1: payments: `payment_completed` and `trade_settled`.
+    Payment,
+    /// 2: account transactions: `account_credit` and `account_debit`, pots included.
+    AccountTransaction,
+    /// 3: wallets (CXTN sends nothing for it).
+    Wallet,
+    /// 4: cards (CXTN sends nothing for it).
+    Card,
+    /// 5: quotes (CXTN sends nothing for it).
+    Quote,
+    /// 6: bulk payments (CXTN sends nothing for it).
+    BulkPayments,
+    /// A value this version does not know, kept as received.
+    Unknown(Unknown),
+}
+
+/// Why a name is not a known [`WebhookEventType`] or [`EndpointStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{given}` is not a known {what}; use one of: {expected}")]
+pub struct ParseKindError {
+    given: String,
+    what: &'static str,
+    expected: &'static str,
+}
+
+impl WebhookEventType {
+    /// The types CXTN's table defines, in the order of their numbers.
+    pub const ALL: [Self; 7] = [
+        Self::Trade,
+        Self::Payment,
+        Self::AccountTransaction,
+        Self::Wallet,
+        Self::Card,
+        Self::Quote,
+        Self::BulkPayments,
+    ];
+
+    /// The number CXTN's table gives the type, or `None` for an unknown value.
+    #[must_use]
+    pub fn value(&self) -> Option<u8> {
+        Some(match self {
+            Self::Trade => 0,
+            Self::Payment => 1,
+            Self::AccountTransaction => 2,
+            Self::Wallet => 3,
+            Self::Card => 4,
+            Self::Quote => 5,
+            Self::BulkPayments => 6,
+            Self::Unknown(_) => return None,
+        })
+    }
+
+    /// The type for a number of CXTN's table.
+    #[must_use]
+    pub fn from_value(value: u64) -> Option<Self> {
+        usize::try_from(value)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).cloned())
+    }
+
+    /// The name CXTN's table gives the type, as sent on the wire; for an unknown value, `None`.
+    #[must_use]
+    pub fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Trade => "Trade",
+            Self::Payment => "Payment",
+            Self::AccountTransaction => "AccountTransaction",
+            Self::Wallet => "Wallet",
+            Self::Card => "Card",
+            Self::Quote => "Quote",
+            Self::BulkPayments => "BulkPayments",
+            Self::Unknown(_) => return None,
+        })
+    }
+
+    /// Whether CXTN sends notifications for this type.
+    ///
+    /// CXTN's guide marks every type but `Payment` and `AccountTransaction` inactive:
+    /// an endpoint for them can be created but receives nothing.
+    #[must_use]
+    pub fn sends_notifications(&self) -> bool {
+        matches!(self, Self::Payment | Self::AccountTransaction)
+    }
+
+    /// The notification events CXTN documents for this type.
+    #[must_use]
+    pub fn events(&self) -> &'static [&'static str] {
+        match self {
+            Self::Payment => &["payment_completed", "trade_settled"],
+            Self::AccountTransaction => &["account_credit", "account_debit"],
+            _ => &[],
+        }
+    }
+
+    /// Reads a type leniently, as from the wire: never fails, keeps what it does not know.
+    #[must_use]
+    pub fn from_wire(value: &Value) -> Self {
+        let known = match value {
+            Value::Number(n) => n.as_u64().and_then(Self::from_value),
+            Value::String(s) => Self::from_name(s),
+            _ => None,
+        };
+        known.unwrap_or_else(|| Self::Unknown(Unknown(value.clone())))
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        if let Ok(n) = name.trim().parse::<u64>() {
+            return Self::from_value(n);
+        }
+        Some(match fold(name).as_str() {
+            "trade" | "trades" => Self::Trade,
+            "payment" | "payments" => Self::Payment,
+            "accounttransaction" | "accounttransactions" => Self::AccountTransaction,
+            "wallet" | "wallets" => Self::Wallet,
+            "card" | "cards" => Self::Card,
+            "quote" | "quotes" => Self::Quote,
+            "bulkpayment" | "bulkpayments" => Self::BulkPayments,
+            _ => return None,
+        })
+    }
+}
+
+impl FromStr for WebhookEventType {
+    type Err = ParseKindError;
+
+    /// Reads a name or number of CXTN's table; unlike reading from the wire, an unknown value is an error.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_name(s).ok_or_else(|| ParseKindError {
+            given: s.to_owned(),
+            what: "webhook event type",
+            expected: "Trade (0), Payment (1), AccountTransaction (2), Wallet (3), Card (4), Quote (5), BulkPayments (6)",
+        })
+    }
+}
+
+impl fmt::Display for WebhookEventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.name(), self) {
+            (Some(name), _) => f.write_str(name),
+            (None, Self::Unknown(unknown)) => write!(f, "{unknown}"),
+            (None, _) => Ok(()),
+        }
+    }
+}
+
+impl Serialize for WebhookEventType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match (self.name(), self) {
+            (_, Self::Unknown(Unknown(value))) => value.serialize(serializer),
+            (Some(name), _) => serializer.serialize_str(name),
+            (None, _) => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WebhookEventType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(|v| Self::from_wire(&v))
+    }
+}
+
+/// Whether a webhook endpoint receives notifications (`Status` on the wire).
+///
+/// Reading is lenient: names in any case; anything else (a number included, since CXTN publishes
+/// no numbering) becomes [`Unknown`](Self::Unknown) and is written back as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointStatus {
+    /// Notifications are delivered.
+    Active,
+    /// Notifications are not delivered.
+    Inactive,
+    /// Notifications are held (as CXTN's guide names the state; what CXTN does with them is not published).
+    Paused,
+    /// A value this version does not know, kept as received.
+    Unknown(Unknown),
+}
+
+impl EndpointStatus {
+    /// The name sent on the wire, or `None` for an unknown value.
+    #[must_use]
+    pub fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Active => "Active",
+            Self::Inactive => "Inactive",
+            Self::Paused => "Paused",
+            Self::Unknown(_) => return None,
+        })
+    }
+
+    /// Whether the endpoint is active.
+    #[must_use]
+    pub fn is_active(&self) -> bool {
+        matches!(self, Self::Active)
+    }
+
+    /// Reads a status leniently, as from the wire: never fails, keeps what it does not know.
+    #[must_use]
+    pub fn from_wire(value: &Value) -> Self {
+        let known = match value {
+            Value::String(s) => Self::from_name(s),
+            _ => None,
+        };
+        known.unwrap_or_else(|| Self::Unknown(Unknown(value.clone())))
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match fold(name).as_str() {
+            "active" => Self::Active,
+            "inactive" => Self::Inactive,
+            "paused" => Self::Paused,
+            _ => return None,
+        })
+    }
+}
+
+impl FromStr for EndpointStatus {
+    type Err = ParseKindError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_name(s).ok_or_else(|| ParseKindError {
+            given: s.to_owned(),
+            what: "endpoint status",
+            expected: "Active, Inactive, Paused",
+        })
+    }
+}
+
+impl fmt::Display for EndpointStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.name(), self) {
+            (Some(name), _) => f.write_str(name),
+            (None, Self::Unknown(unknown)) => write!(f, "{unknown}"),
+            (None, _) => Ok(()),
+        }
+    }
+}
+
+impl Serialize for EndpointStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match (self.name(), self) {
+            (_, Self::Unknown(Unknown(value))) => value.serialize(serializer),
+            (Some(name), _) => serializer.serialize_str(name),
+            (None, _) => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EndpointStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(|v| Self::from_wire(&v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_types_read_leniently() {
+        let cases = [
+            (json!("Payment"), WebhookEventType::Payment),
+            (json!("payment"), WebhookEventType::Payment),
+            (json!("Wallets"), WebhookEventType::Wallet),
+            (
+                json!("Account Transaction"),
+                WebhookEventType::AccountTransaction,
+            ),
+            (json!("BULKPAYMENTS"), WebhookEventType::BulkPayments),
+            (json!(0), WebhookEventType::Trade),
+            (json!(6), WebhookEventType::BulkPayments),
+            (json!("2"), WebhookEventType::AccountTransaction),
+        ];
+        for (wire, expected) in cases {
+            let read: WebhookEventType = serde_json::from_value(wire.clone()).unwrap();
+            assert_eq!(read, expected, "{wire}");
+        }
+        for wire in [
+            json!(7),
+            json!("Loans"),
+            json!(null),
+            json!(-1),
+            json!({"a": 1}),
+        ] {
+            let read: WebhookEventType = serde_json::from_value(wire.clone()).unwrap();
+            assert_eq!(read, WebhookEventType::Unknown(Unknown(wire.clone())));
+            assert_eq!(
+                serde_json::to_value(&read).unwrap(),
+                wire,
+                "unknown values are written back"
+            );
+        }
+    }
+
+    #[test]
+    fn event_types_write_their_table_name() {
+        for kind in WebhookEventType::ALL {
+            let wire = serde_json::to_value(&kind).unwrap();
+            assert_eq!(wire, json!(kind.name().unwrap()));
+            assert_eq!(
+                WebhookEventType::from_value(u64::from(kind.value().unwrap())),
+                Some(kind)
+            );
+        }
+    }
+
+    #[test]
+    fn only_payment_and_account_transaction_send_notifications() {
+        let active: Vec<_> = WebhookEventType::ALL
+            .into_iter()
+            .filter(WebhookEventType::sends_notifications)
+            .collect();
+        assert_eq!(
+            active,
+            [
+                WebhookEventType::Payment,
+                WebhookEventType::AccountTransaction
+            ]
+        );
+        assert_eq!(
+            WebhookEventType::Payment.events(),
+            ["payment_completed", "trade_settled"]
+        );
+        assert!(WebhookEventType::Card.events().is_empty());
+    }
+
+    #[test]
+    fn parsing_a_name_refuses_unknown_values_with_the_choices() {
+        let err = "Loans".parse::<WebhookEventType>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`Loans` is not a known webhook event type; use one of: Trade (0), Payment (1), AccountTransaction (2), Wallet (3), Card (4), Quote (5), BulkPayments (6)"
+        );
+        assert!("7".parse::<WebhookEventType>().is_err());
+        assert_eq!(
+            "paused".parse::<EndpointStatus>().unwrap(),
+            EndpointStatus::Paused
+        );
+        assert!("stopped".parse::<EndpointStatus>().is_err());
+    }
+
+    #[test]
+    fn statuses_read_leniently_and_keep_the_unknown() {
+        for (wire, expected) in [
+            (json!("Active"), EndpointStatus::Active),
+            (json!("inactive"), EndpointStatus::Inactive),
+            (json!("PAUSED"), EndpointStatus::Paused),
+        ] {
+            assert_eq!(
+                serde_json::from_value::<EndpointStatus>(wire).unwrap(),
+                expected
+            );
+        }
+        for wire in [json!(1), json!("Suspended")] {
+            let read: EndpointStatus = serde_json::from_value(wire.clone()).unwrap();
+            assert!(matches!(read, EndpointStatus::Unknown(_)));
+            assert_eq!(serde_json::to_value(&read).unwrap(), wire);
+        }
+    }
+}
