@@ -80,10 +80,7 @@ impl fmt::Display for Location {
         match self {
             Self::Body { line, column } => write!(f, "line {line} column {column}"),
             Self::DataString { line, column } => {
-                write!(
-                    f,
-                    "line {line} column {column} of the decoded `data` string"
-                )
+                write!(f, "line {line} column {column} of the decoded `data` string")
             }
             Self::Byte(offset) => write!(f, "byte {offset}"),
         }

@@ -4,9 +4,8 @@ use std::fmt;
 
 use cxtn_model::fields::{Key, UnknownFieldsReader};
 use cxtn_model::{
-    AccountTransaction, DataEncoding, EventData, EventFields, EventId, EventKind, FieldProblem,
-    FieldTracker, Notification, PaymentCompleted, RawJson, TradeSettled, UnknownData, UnknownEvent,
-    UnknownFields,
+    AccountTransaction, DataEncoding, EventData, EventFields, EventId, EventKind, FieldProblem, FieldTracker,
+    Notification, PaymentCompleted, RawJson, TradeSettled, UnknownData, UnknownEvent, UnknownFields,
 };
 use serde::de::{self, Deserializer as _, MapAccess};
 use serde_json::value::RawValue;
@@ -21,8 +20,7 @@ use crate::{Error, ErrorKind, Location};
 /// The error names the event and field at fault and where the problem is.
 pub fn parse(body: &[u8]) -> Result<Notification, Error> {
     let text = std::str::from_utf8(body).map_err(|e| {
-        Error::new(ErrorKind::InvalidUtf8, "the body is not valid UTF-8")
-            .at(Some(Location::Byte(e.valid_up_to())))
+        Error::new(ErrorKind::InvalidUtf8, "the body is not valid UTF-8").at(Some(Location::Byte(e.valid_up_to())))
     })?;
     let envelope = read_envelope(text)?;
     let event_id = EventId::new(envelope.event_id);
@@ -49,14 +47,7 @@ fn read_envelope(text: &str) -> Result<Envelope<'_>, Error> {
     let envelope = de
         .deserialize_map(EnvelopeVisitor { tracker: &tracker })
         .and_then(|envelope| de.end().map(|()| envelope))
-        .map_err(|e| {
-            classify(
-                &e,
-                &tracker,
-                Place::Body { base: (1, 1) },
-                "the notification",
-            )
-        })?;
+        .map_err(|e| classify(&e, &tracker, Place::Body { base: (1, 1) }, "the notification"))?;
     Ok(envelope)
 }
 
@@ -84,8 +75,7 @@ impl<'de> de::Visitor<'de> for EnvelopeVisitor<'_> {
                 _ => extra.read(key, &mut map, self.tracker)?,
             }
         }
-        let event_id =
-            event_id.ok_or_else(|| self.tracker.fail("eventId", FieldProblem::Missing))?;
+        let event_id = event_id.ok_or_else(|| self.tracker.fail("eventId", FieldProblem::Missing))?;
         let event = event.ok_or_else(|| self.tracker.fail("event", FieldProblem::Missing))?;
         Ok(Envelope {
             event_id,
@@ -111,11 +101,7 @@ fn read_once<'de, A: MapAccess<'de>, T: de::Deserialize<'de>>(
     Ok(())
 }
 
-fn read_known(
-    body: &str,
-    kind: EventKind,
-    data: Option<&RawValue>,
-) -> Result<(EventData, DataEncoding), Error> {
+fn read_known(body: &str, kind: EventKind, data: Option<&RawValue>) -> Result<(EventData, DataEncoding), Error> {
     let event = kind.name();
     let raw = data.ok_or_else(|| {
         Error::new(ErrorKind::MissingField, "missing field `data`")
@@ -132,9 +118,7 @@ fn read_known(
         }
         Some(b'"') => {
             let decoded = decode_string(raw)?;
-            if !decoded.trim_start().starts_with('{')
-                && serde_json::from_str::<&RawValue>(&decoded).is_ok()
-            {
+            if !decoded.trim_start().starts_with('{') && serde_json::from_str::<&RawValue>(&decoded).is_ok() {
                 return Err(not_an_object(event, &decoded, "a string holding "));
             }
             typed(kind, &decoded, Place::DataString).map(|data| (data, DataEncoding::String))
@@ -163,11 +147,10 @@ fn typed(kind: EventKind, text: &str, place: Place) -> Result<EventData, Error> 
         EventKind::AccountDebit => {
             AccountTransaction::deserialize_tracked(&mut de, &tracker).map(EventData::AccountDebit)
         }
-        EventKind::PaymentCompleted => PaymentCompleted::deserialize_tracked(&mut de, &tracker)
-            .map(EventData::PaymentCompleted),
-        EventKind::TradeSettled => {
-            TradeSettled::deserialize_tracked(&mut de, &tracker).map(EventData::TradeSettled)
+        EventKind::PaymentCompleted => {
+            PaymentCompleted::deserialize_tracked(&mut de, &tracker).map(EventData::PaymentCompleted)
         }
+        EventKind::TradeSettled => TradeSettled::deserialize_tracked(&mut de, &tracker).map(EventData::TradeSettled),
         // A kind added to the model but not yet here is read as unknown: kept whole, never dropped.
         _ => RawJson::from_string(text.to_owned())
             .map(|raw| EventData::Unknown(UnknownEvent::new(kind.name(), UnknownData::Json(raw)))),
@@ -176,10 +159,7 @@ fn typed(kind: EventKind, text: &str, place: Place) -> Result<EventData, Error> 
         .map_err(|e| classify(&e, &tracker, place, "the data").with_event(kind.name()))
 }
 
-fn read_unknown(
-    event: String,
-    data: Option<&RawValue>,
-) -> Result<(EventData, DataEncoding), Error> {
+fn read_unknown(event: String, data: Option<&RawValue>) -> Result<(EventData, DataEncoding), Error> {
     let Some(raw) = data else {
         return Ok((
             EventData::Unknown(UnknownEvent::new(event, UnknownData::Absent)),
@@ -192,16 +172,10 @@ fn read_unknown(
             Ok(json) => UnknownData::Json(RawJson::from(json.to_owned())),
             Err(_) => UnknownData::Text(decoded),
         };
-        return Ok((
-            EventData::Unknown(UnknownEvent::new(event, data)),
-            DataEncoding::String,
-        ));
+        return Ok((EventData::Unknown(UnknownEvent::new(event, data)), DataEncoding::String));
     }
     let data = UnknownData::Json(RawJson::from(raw.to_owned()));
-    Ok((
-        EventData::Unknown(UnknownEvent::new(event, data)),
-        DataEncoding::Object,
-    ))
+    Ok((EventData::Unknown(UnknownEvent::new(event, data)), DataEncoding::Object))
 }
 
 /// Decodes the `data` string once; it was already checked to be a valid JSON string.
@@ -230,8 +204,7 @@ impl Place {
         }
         Some(match self {
             Place::Body {
-                base: (line, column),
-                ..
+                base: (line, column), ..
             } => {
                 if e.line() == 1 {
                     Location::Body {
@@ -262,10 +235,7 @@ fn position_of(outer: &str, inner: &str) -> (usize, usize) {
     let offset = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
     let before = outer.get(..offset).unwrap_or("");
     let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
+    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
     (line, column)
 }
 
@@ -309,17 +279,9 @@ fn classify(e: &serde_json::Error, tracker: &FieldTracker, place: Place, what: &
         Some(issue) => {
             let field = issue.field;
             let (kind, text) = match issue.problem {
-                FieldProblem::Missing => {
-                    (ErrorKind::MissingField, format!("missing field `{field}`"))
-                }
-                FieldProblem::Duplicate => (
-                    ErrorKind::DuplicateField,
-                    format!("duplicate field `{field}`"),
-                ),
-                _ => (
-                    ErrorKind::InvalidField,
-                    format!("invalid `{field}`: {message}"),
-                ),
+                FieldProblem::Missing => (ErrorKind::MissingField, format!("missing field `{field}`")),
+                FieldProblem::Duplicate => (ErrorKind::DuplicateField, format!("duplicate field `{field}`")),
+                _ => (ErrorKind::InvalidField, format!("invalid `{field}`: {message}")),
             };
             let location = if kind == ErrorKind::MissingField {
                 None

@@ -34,21 +34,13 @@ impl fmt::Display for ApiStatusCode {
 #[non_exhaustive]
 pub struct ApiStatus {
     /// `ApiStatusCode`: `100` on success.
-    #[serde(
-        rename = "ApiStatusCode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ApiStatusCode", default, skip_serializing_if = "Option::is_none")]
     pub code: Option<ApiStatusCode>,
     /// `ApiStatus`: `IsValid` on success.
     #[serde(rename = "ApiStatus", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// `ApiStatusDescription`: `Valid Operation` on success.
-    #[serde(
-        rename = "ApiStatusDescription",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ApiStatusDescription", default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
@@ -61,11 +53,7 @@ impl ApiStatus {
 
     /// A triple with the given code, status name and description.
     #[must_use]
-    pub fn new(
-        code: ApiStatusCode,
-        status: impl Into<String>,
-        description: impl Into<String>,
-    ) -> Self {
+    pub fn new(code: ApiStatusCode, status: impl Into<String>, description: impl Into<String>) -> Self {
         Self {
             code: Some(code),
             status: Some(status.into()),
@@ -90,18 +78,10 @@ pub struct ApiResponse<M> {
     #[serde(rename = "Content")]
     pub content: Content<M>,
     /// `AuthorisedClientModel`: the calling client.
-    #[serde(
-        rename = "AuthorisedClientModel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AuthorisedClientModel", default, skip_serializing_if = "Option::is_none")]
     pub authorised_client: Option<AuthorisedClientModel>,
     /// `AuthorisedUserModel`: the calling user and the token's validity.
-    #[serde(
-        rename = "AuthorisedUserModel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AuthorisedUserModel", default, skip_serializing_if = "Option::is_none")]
     pub authorised_user: Option<AuthorisedUserModel>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -203,39 +183,19 @@ pub struct AuthorisedUserModel {
     #[serde(rename = "UserId", default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     /// `AppVersion`.
-    #[serde(
-        rename = "AppVersion",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AppVersion", default, skip_serializing_if = "Option::is_none")]
     pub app_version: Option<String>,
     /// `TokenStartDate`, as sent.
-    #[serde(
-        rename = "TokenStartDate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TokenStartDate", default, skip_serializing_if = "Option::is_none")]
     pub token_start_date: Option<String>,
     /// `TokenEndDate`, as sent.
-    #[serde(
-        rename = "TokenEndDate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TokenEndDate", default, skip_serializing_if = "Option::is_none")]
     pub token_end_date: Option<String>,
     /// `LoginTimestamp`, as sent.
-    #[serde(
-        rename = "LoginTimestamp",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "LoginTimestamp", default, skip_serializing_if = "Option::is_none")]
     pub login_timestamp: Option<String>,
     /// `ApiLoginType`.
-    #[serde(
-        rename = "ApiLoginType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ApiLoginType", default, skip_serializing_if = "Option::is_none")]
     pub api_login_type: Option<Value>,
     /// The status triple.
     #[serde(flatten)]
@@ -261,17 +221,13 @@ impl AuthorisedUserModel {
     /// When the token became valid, if the date parses.
     #[must_use]
     pub fn token_start_date(&self) -> Option<Timestamp> {
-        self.token_start_date
-            .as_deref()
-            .and_then(|s| Timestamp::parse(s).ok())
+        self.token_start_date.as_deref().and_then(|s| Timestamp::parse(s).ok())
     }
 
     /// When the token expires, if the date parses.
     #[must_use]
     pub fn token_end_date(&self) -> Option<Timestamp> {
-        self.token_end_date
-            .as_deref()
-            .and_then(|s| Timestamp::parse(s).ok())
+        self.token_end_date.as_deref().and_then(|s| Timestamp::parse(s).ok())
     }
 }
 
@@ -366,11 +322,7 @@ fn unknown_status() -> EndpointStatus {
 impl Endpoint {
     /// An endpoint as the list route shows it.
     #[must_use]
-    pub fn new(
-        event_type: WebhookEventType,
-        endpoint_url: impl Into<String>,
-        status: EndpointStatus,
-    ) -> Self {
+    pub fn new(event_type: WebhookEventType, endpoint_url: impl Into<String>, status: EndpointStatus) -> Self {
         Self {
             event_type,
             endpoint_url: endpoint_url.into(),
@@ -450,15 +402,9 @@ mod tests {
         let client = response.authorised_client.as_ref().unwrap();
         assert_eq!(client.client_ref.as_deref(), Some("<clientref>"));
         assert!(client.extra.is_empty());
-        assert_eq!(
-            response.token_end_date().unwrap().as_str(),
-            "2023-12-21T00:00:00"
-        );
+        assert_eq!(response.token_end_date().unwrap().as_str(), "2023-12-21T00:00:00");
         let user = response.authorised_user.as_ref().unwrap();
-        assert_eq!(
-            user.login_timestamp.as_deref(),
-            Some("2023-12-01T20:43:29.7267638")
-        );
+        assert_eq!(user.login_timestamp.as_deref(), Some("2023-12-01T20:43:29.7267638"));
     }
 
     #[test]
@@ -474,19 +420,13 @@ mod tests {
         assert_eq!(model.endpoints.len(), 2);
         assert_eq!(model.endpoints[0].event_type, WebhookEventType::Payment);
         assert_eq!(model.endpoints[0].extra["CreatedAt"], "2024");
-        assert!(matches!(
-            model.endpoints[1].status,
-            EndpointStatus::Unknown(_)
-        ));
+        assert!(matches!(model.endpoints[1].status, EndpointStatus::Unknown(_)));
     }
 
     #[test]
     fn request_bodies_use_the_table_names() {
-        let body = serde_json::to_string(&EndpointRequest::new(
-            WebhookEventType::Payment,
-            "https://e.example/h",
-        ))
-        .unwrap();
+        let body =
+            serde_json::to_string(&EndpointRequest::new(WebhookEventType::Payment, "https://e.example/h")).unwrap();
         assert_eq!(
             body,
             r#"{"WebhookEventType":"Payment","EndpointUrl":"https://e.example/h"}"#
@@ -496,10 +436,7 @@ mod tests {
             EndpointStatus::Paused,
         ))
         .unwrap();
-        assert_eq!(
-            body,
-            r#"{"WebhookEventType":"AccountTransaction","Status":"Paused"}"#
-        );
+        assert_eq!(body, r#"{"WebhookEventType":"AccountTransaction","Status":"Paused"}"#);
     }
 
     #[test]

@@ -136,10 +136,7 @@ mod tests {
             "http://127.0.0.1:1/api//",
         ] {
             for path in ["webhooks/enable", "/webhooks/enable", "//webhooks/enable"] {
-                assert_eq!(
-                    join_url(base, path),
-                    "http://127.0.0.1:1/api/webhooks/enable"
-                );
+                assert_eq!(join_url(base, path), "http://127.0.0.1:1/api/webhooks/enable");
             }
         }
         assert_eq!(
@@ -150,14 +147,8 @@ mod tests {
 
     #[test]
     fn names_parse_and_custom_urls_end_with_a_slash() {
-        assert_eq!(
-            "Staging".parse::<Environment>().unwrap(),
-            Environment::Staging
-        );
+        assert_eq!("Staging".parse::<Environment>().unwrap(), Environment::Staging);
         assert!("moon".parse::<Environment>().is_err());
-        assert_eq!(
-            Environment::custom("http://x/api").base_url(),
-            "http://x/api/"
-        );
+        assert_eq!(Environment::custom("http://x/api").base_url(), "http://x/api/");
     }
 }

@@ -88,9 +88,9 @@ impl EventId {
     /// Ids of another shape are still accepted everywhere; this only tells them apart.
     #[must_use]
     pub fn is_conventional(&self) -> bool {
-        self.0.strip_prefix("wh_").is_some_and(|hex| {
-            hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        })
+        self.0
+            .strip_prefix("wh_")
+            .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
     }
 }
 

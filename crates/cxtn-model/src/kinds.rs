@@ -116,9 +116,7 @@ impl WebhookEventType {
     /// The type for a number of CXTN's table.
     #[must_use]
     pub fn from_value(value: u64) -> Option<Self> {
-        usize::try_from(value)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).cloned())
+        usize::try_from(value).ok().and_then(|i| Self::ALL.get(i).cloned())
     }
 
     /// The name CXTN's table gives the type, as sent on the wire; for an unknown value, `None`.
@@ -326,10 +324,7 @@ mod tests {
             (json!("Payment"), WebhookEventType::Payment),
             (json!("payment"), WebhookEventType::Payment),
             (json!("Wallets"), WebhookEventType::Wallet),
-            (
-                json!("Account Transaction"),
-                WebhookEventType::AccountTransaction,
-            ),
+            (json!("Account Transaction"), WebhookEventType::AccountTransaction),
             (json!("BULKPAYMENTS"), WebhookEventType::BulkPayments),
             (json!(0), WebhookEventType::Trade),
             (json!(6), WebhookEventType::BulkPayments),
@@ -339,13 +334,7 @@ mod tests {
             let read: WebhookEventType = serde_json::from_value(wire.clone()).unwrap();
             assert_eq!(read, expected, "{wire}");
         }
-        for wire in [
-            json!(7),
-            json!("Loans"),
-            json!(null),
-            json!(-1),
-            json!({"a": 1}),
-        ] {
+        for wire in [json!(7), json!("Loans"), json!(null), json!(-1), json!({"a": 1})] {
             let read: WebhookEventType = serde_json::from_value(wire.clone()).unwrap();
             assert_eq!(read, WebhookEventType::Unknown(Unknown(wire.clone())));
             assert_eq!(
@@ -376,10 +365,7 @@ mod tests {
             .collect();
         assert_eq!(
             active,
-            [
-                WebhookEventType::Payment,
-                WebhookEventType::AccountTransaction
-            ]
+            [WebhookEventType::Payment, WebhookEventType::AccountTransaction]
         );
         assert_eq!(
             WebhookEventType::Payment.events(),
@@ -396,10 +382,7 @@ mod tests {
             "`Loans` is not a known webhook event type; use one of: Trade (0), Payment (1), AccountTransaction (2), Wallet (3), Card (4), Quote (5), BulkPayments (6)"
         );
         assert!("7".parse::<WebhookEventType>().is_err());
-        assert_eq!(
-            "paused".parse::<EndpointStatus>().unwrap(),
-            EndpointStatus::Paused
-        );
+        assert_eq!("paused".parse::<EndpointStatus>().unwrap(), EndpointStatus::Paused);
         assert!("stopped".parse::<EndpointStatus>().is_err());
     }
 
@@ -410,10 +393,7 @@ mod tests {
             (json!("inactive"), EndpointStatus::Inactive),
             (json!("PAUSED"), EndpointStatus::Paused),
         ] {
-            assert_eq!(
-                serde_json::from_value::<EndpointStatus>(wire).unwrap(),
-                expected
-            );
+            assert_eq!(serde_json::from_value::<EndpointStatus>(wire).unwrap(), expected);
         }
         for wire in [json!(1), json!("Suspended")] {
             let read: EndpointStatus = serde_json::from_value(wire.clone()).unwrap();

@@ -27,8 +27,8 @@ mod notification;
 mod timestamp;
 
 pub use api::{
-    ApiResponse, ApiStatus, ApiStatusCode, AuthorisedClientModel, AuthorisedUserModel, Content,
-    Endpoint, EndpointRequest, EndpointStatusRequest, EndpointsModel, HasStatus, StatusModel,
+    ApiResponse, ApiStatus, ApiStatusCode, AuthorisedClientModel, AuthorisedUserModel, Content, Endpoint,
+    EndpointRequest, EndpointStatusRequest, EndpointsModel, HasStatus, StatusModel,
 };
 pub use environment::{Environment, ParseEnvironmentError, join_url};
 pub use fields::{EventFields, FieldIssue, FieldProblem, FieldTracker, RawJson, UnknownFields};
@@ -36,8 +36,8 @@ pub use ids::{CurrencyCode, EventId, ObjectId, UserId};
 pub use kinds::{EndpointStatus, ParseKindError, Unknown, WebhookEventType};
 pub use money::{Amount, AmountError};
 pub use notification::{
-    AccountTransaction, DataEncoding, EventData, EventKind, Notification, PaymentCompleted,
-    TradeSettled, TransactionSource, UnknownData, UnknownEvent,
+    AccountTransaction, DataEncoding, EventData, EventKind, Notification, PaymentCompleted, TradeSettled,
+    TransactionSource, UnknownData, UnknownEvent,
 };
 pub use rust_decimal::Decimal;
 pub use timestamp::{Timestamp, TimestampError};

@@ -47,19 +47,13 @@ pub struct Amount {
 #[non_exhaustive]
 pub enum AmountError {
     /// The text is not a decimal number in JSON's number syntax.
-    #[error(
-        "`{0}` is not a decimal number (expected JSON number syntax such as `-10` or `1000.00`)"
-    )]
+    #[error("`{0}` is not a decimal number (expected JSON number syntax such as `-10` or `1000.00`)")]
     Syntax(String),
     /// The number has more significant digits than an amount holds.
-    #[error(
-        "`{0}` is too large for an amount (at most {MAX_DIGITS} significant digits); it was not rounded"
-    )]
+    #[error("`{0}` is too large for an amount (at most {MAX_DIGITS} significant digits); it was not rounded")]
     TooLarge(String),
     /// The number has more decimal places than an amount holds.
-    #[error(
-        "`{0}` has more than {MAX_SCALE} decimal places, too precise for an amount; it was not rounded"
-    )]
+    #[error("`{0}` has more than {MAX_SCALE} decimal places, too precise for an amount; it was not rounded")]
     TooPrecise(String),
 }
 
@@ -188,8 +182,7 @@ impl Serialize for Amount {
             serializer.serialize_str(&self.text)
         } else {
             // A raw JSON number keeps every digit; the text was checked to be one.
-            let raw =
-                RawValue::from_string(self.text.to_string()).map_err(serde::ser::Error::custom)?;
+            let raw = RawValue::from_string(self.text.to_string()).map_err(serde::ser::Error::custom)?;
             raw.serialize(serializer)
         }
     }
@@ -290,10 +283,7 @@ fn parse_exact(text: &str) -> Result<Decimal, AmountError> {
     }
 
     // The significant digits, without leading zeros, and where the decimal point falls among them.
-    let digits = int_digits
-        .bytes()
-        .chain(frac_digits.bytes())
-        .skip_while(|b| *b == b'0');
+    let digits = int_digits.bytes().chain(frac_digits.bytes()).skip_while(|b| *b == b'0');
     let significant = i64::try_from(digits.clone().count()).unwrap_or(i64::MAX);
     let frac_len = i64::try_from(frac_digits.len()).unwrap_or(i64::MAX);
     let scale = frac_len.saturating_sub(exponent);
@@ -321,8 +311,7 @@ fn parse_exact(text: &str) -> Result<Decimal, AmountError> {
     }
     let mantissa = if negative { -mantissa } else { mantissa };
     let scale = u32::try_from(scale).map_err(|_| AmountError::TooPrecise(text.to_owned()))?;
-    Decimal::try_from_i128_with_scale(mantissa, scale)
-        .map_err(|_| AmountError::TooLarge(text.to_owned()))
+    Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| AmountError::TooLarge(text.to_owned()))
 }
 
 #[cfg(test)]

@@ -6,10 +6,7 @@ use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::fields::event_fields;
-use crate::{
-    Amount, CurrencyCode, EventId, ObjectId, RawJson, Timestamp, UnknownFields, UserId,
-    WebhookEventType,
-};
+use crate::{Amount, CurrencyCode, EventId, ObjectId, RawJson, Timestamp, UnknownFields, UserId, WebhookEventType};
 
 /// One notification: `{"eventId": "wh_...", "event": "payment_completed", "data": {...}}`.
 ///
@@ -167,11 +164,7 @@ impl Serialize for WithDataAsString<'_> {
     }
 }
 
-fn serialize_envelope<S: Serializer>(
-    n: &Notification,
-    serializer: S,
-    data_as_string: bool,
-) -> Result<S::Ok, S::Error> {
+fn serialize_envelope<S: Serializer>(n: &Notification, serializer: S, data_as_string: bool) -> Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(None)?;
     map.serialize_entry("eventId", &n.event_id)?;
     map.serialize_entry("event", n.event_name())?;

@@ -45,9 +45,7 @@ impl Timestamp {
     ///
     /// When the text is not `YYYY-MM-DDTHH:MM:SS[.fffffff][Z|+HH:MM|-HH:MM]` or names an impossible date.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        let (naive, offset) = parse_parts(text.as_bytes()).ok_or_else(|| TimestampError {
-            text: text.to_owned(),
-        })?;
+        let (naive, offset) = parse_parts(text.as_bytes()).ok_or_else(|| TimestampError { text: text.to_owned() })?;
         Ok(Self {
             text: text.into(),
             naive,
@@ -78,8 +76,7 @@ impl Timestamp {
     /// CXTN often omits the offset; use [`Timestamp::assume_offset`] then.
     #[must_use]
     pub fn to_utc(&self) -> Option<DateTime<Utc>> {
-        self.offset
-            .map(|offset| self.assume_offset(offset).with_timezone(&Utc))
+        self.offset.map(|offset| self.assume_offset(offset).with_timezone(&Utc))
     }
 
     /// The instant, reading the time in `default` when the text carries no offset of its own.
@@ -226,17 +223,11 @@ mod tests {
         let at = Timestamp::parse("2024-02-21T11:58:01.9953917+01:00").unwrap();
         assert_eq!(at.naive().and_utc().timestamp_subsec_nanos(), 995_391_700);
         assert_eq!(at.offset(), FixedOffset::east_opt(3600));
-        assert_eq!(
-            at.to_utc().unwrap().to_rfc3339(),
-            "2024-02-21T10:58:01.995391700+00:00"
-        );
+        assert_eq!(at.to_utc().unwrap().to_rfc3339(), "2024-02-21T10:58:01.995391700+00:00");
         let naive = Timestamp::parse("2024-02-21T11:58:01").unwrap();
         assert_eq!(naive.to_utc(), None);
         let utc = FixedOffset::east_opt(0).unwrap();
-        assert_eq!(
-            naive.assume_offset(utc).to_rfc3339(),
-            "2024-02-21T11:58:01+00:00"
-        );
+        assert_eq!(naive.assume_offset(utc).to_rfc3339(), "2024-02-21T11:58:01+00:00");
     }
 
     #[test]
@@ -256,10 +247,7 @@ mod tests {
             "２０２３-12-18T16:28:28",
         ] {
             let err = Timestamp::parse(text).unwrap_err();
-            assert!(
-                err.to_string().contains("is not a timestamp"),
-                "{text}: {err}"
-            );
+            assert!(err.to_string().contains("is not a timestamp"), "{text}: {err}");
         }
     }
 }

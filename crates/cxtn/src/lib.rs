@@ -20,6 +20,4 @@
 pub use cxtn_events as events;
 pub use cxtn_model as model;
 
-pub use cxtn_model::{
-    Amount, EndpointStatus, Environment, EventData, EventId, Notification, WebhookEventType,
-};
+pub use cxtn_model::{Amount, EndpointStatus, Environment, EventData, EventId, Notification, WebhookEventType};

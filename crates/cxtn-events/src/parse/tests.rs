@@ -9,33 +9,21 @@ const PAYMENT: &str = r#"{"objectId":162953,"userId":"C00081866","amount":10.00,
 #[test]
 fn envelope_errors_name_the_field() {
     let e = err(r#"{"event": "payment_completed", "data": {}}"#);
-    assert_eq!(
-        (e.kind(), e.field()),
-        (ErrorKind::MissingField, Some("eventId"))
-    );
+    assert_eq!((e.kind(), e.field()), (ErrorKind::MissingField, Some("eventId")));
     assert_eq!(e.to_string(), "missing field `eventId`");
 
     let e = err(r#"{"eventId": 7, "event": "payment_completed", "data": {}}"#);
-    assert_eq!(
-        (e.kind(), e.field()),
-        (ErrorKind::InvalidField, Some("eventId"))
-    );
+    assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidField, Some("eventId")));
     assert_eq!(
         e.to_string(),
         "invalid `eventId`: invalid type: integer `7`, expected a string at line 1 column 13"
     );
 
     let e = err(r#"{"eventId": "a", "eventId": "b", "event": "x"}"#);
-    assert_eq!(
-        (e.kind(), e.field()),
-        (ErrorKind::DuplicateField, Some("eventId"))
-    );
+    assert_eq!((e.kind(), e.field()), (ErrorKind::DuplicateField, Some("eventId")));
 
     let e = err(r#"{"eventId": "a", "event": "x", "z": 1, "z": 2}"#);
-    assert_eq!(
-        (e.kind(), e.field()),
-        (ErrorKind::DuplicateField, Some("z"))
-    );
+    assert_eq!((e.kind(), e.field()), (ErrorKind::DuplicateField, Some("z")));
 }
 
 #[test]
@@ -45,51 +33,28 @@ fn data_errors_name_the_event_and_field() {
     );
     assert_eq!(
         (e.kind(), e.event(), e.field()),
-        (
-            ErrorKind::InvalidField,
-            Some("payment_completed"),
-            Some("amount")
-        )
+        (ErrorKind::InvalidField, Some("payment_completed"), Some("amount"))
     );
     assert!(
-        e.to_string().starts_with(
-            "`payment_completed` data: invalid `amount`: `ten` is not a decimal number"
-        ),
+        e.to_string()
+            .starts_with("`payment_completed` data: invalid `amount`: `ten` is not a decimal number"),
         "{e}"
     );
 
     let e = err(r#"{"eventId": "a", "event": "trade_settled", "data": "{\"objectId\": 1}"}"#);
-    assert_eq!(
-        (e.kind(), e.field()),
-        (ErrorKind::MissingField, Some("userId"))
-    );
-    assert_eq!(
-        e.to_string(),
-        "`trade_settled` data: missing field `userId`"
-    );
+    assert_eq!((e.kind(), e.field()), (ErrorKind::MissingField, Some("userId")));
+    assert_eq!(e.to_string(), "`trade_settled` data: missing field `userId`");
 
     let e = err(r#"{"eventId": "a", "event": "account_debit", "data": {"objectId": 1.5}}"#);
-    assert_eq!(
-        (e.kind(), e.field()),
-        (ErrorKind::InvalidField, Some("objectId"))
-    );
+    assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidField, Some("objectId")));
 
-    let e = err(
-        r#"{"eventId": "a", "event": "account_debit", "data": {"objectId": 1, "objectId": 2}}"#,
-    );
-    assert_eq!(
-        (e.kind(), e.field()),
-        (ErrorKind::DuplicateField, Some("objectId"))
-    );
+    let e = err(r#"{"eventId": "a", "event": "account_debit", "data": {"objectId": 1, "objectId": 2}}"#);
+    assert_eq!((e.kind(), e.field()), (ErrorKind::DuplicateField, Some("objectId")));
 
     let e = err(r#"{"eventId": "a", "event": "payment_completed"}"#);
     assert_eq!(
         (e.kind(), e.field(), e.event()),
-        (
-            ErrorKind::MissingField,
-            Some("data"),
-            Some("payment_completed")
-        )
+        (ErrorKind::MissingField, Some("data"), Some("payment_completed"))
     );
 }
 
@@ -110,10 +75,7 @@ fn a_data_string_must_hold_json_and_an_object() {
     let e = err(r#"{"eventId": "a", "event": "payment_completed", "data": "{not json"}"#);
     assert_eq!(e.kind(), ErrorKind::DataNotJson);
     assert!(
-        matches!(
-            e.location(),
-            Some(Location::DataString { line: 1, column: 2 })
-        ),
+        matches!(e.location(), Some(Location::DataString { line: 1, column: 2 })),
         "{e:?}"
     );
 
@@ -143,19 +105,13 @@ fn a_data_string_must_hold_json_and_an_object() {
 
 #[test]
 fn body_level_errors() {
-    assert_eq!(
-        parse(b"\xff{}").unwrap_err().location(),
-        Some(Location::Byte(0))
-    );
+    assert_eq!(parse(b"\xff{}").unwrap_err().location(), Some(Location::Byte(0)));
     assert_eq!(err("").kind(), ErrorKind::Syntax);
     assert_eq!(err("{\"eventId\": ").kind(), ErrorKind::Syntax);
     let e = err("nope");
     assert_eq!(
         (e.kind(), e.location()),
-        (
-            ErrorKind::Syntax,
-            Some(Location::Body { line: 1, column: 2 })
-        )
+        (ErrorKind::Syntax, Some(Location::Body { line: 1, column: 2 }))
     );
     assert_eq!(err("[1]").kind(), ErrorKind::NotAnObject);
     assert_eq!(err("42").kind(), ErrorKind::NotAnObject);
@@ -165,7 +121,9 @@ fn body_level_errors() {
 
 #[test]
 fn unknown_events_are_kept_whole() {
-    let n = parse(br#"{"eventId": "a", "event": "card_frozen", "data": {"cardId": 12345678901234567890123, "x": [1.10]}}"#).unwrap();
+    let n =
+        parse(br#"{"eventId": "a", "event": "card_frozen", "data": {"cardId": 12345678901234567890123, "x": [1.10]}}"#)
+            .unwrap();
     assert_eq!(n.event_name(), "card_frozen");
     assert_eq!(n.subscription(), None);
     assert_eq!(
@@ -195,9 +153,7 @@ fn deep_nesting_neither_panics_nor_overflows() {
         deep.clone(),
         format!(r#"{{"eventId": "a", "event": "x", "data": {deep}}}"#),
         format!(r#"{{"eventId": "a", "event": "payment_completed", "data": {deep}}}"#),
-        format!(
-            r#"{{"eventId": "a", "event": "payment_completed", "data": {{"objectId": {deep}}}}}"#
-        ),
+        format!(r#"{{"eventId": "a", "event": "payment_completed", "data": {{"objectId": {deep}}}}}"#),
         format!(r#"{{"eventId": "a", "event": "payment_completed", "data": {{"other": {deep}}}}}"#),
         format!(
             r#"{{"eventId": "a", "event": "payment_completed", "data": {}}}"#,
