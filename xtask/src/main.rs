@@ -1,1 +1,184 @@
-fn main() {}
+//! Chores of the cxtn-rs workspace, run as `cargo xtask <command>`.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+mod tidy;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci                       run the whole gate: fmt, clippy, tests, docs (what .ci/run runs)
+  snapshots [--accept]     run the tests and list changed insta snapshots; --accept writes them
+  fuzz [--seconds N]       run the `parse` fuzz target for N seconds (default 60); needs cargo-fuzz
+  tidy                     check that crates depend only downwards (also run by `cargo test`)
+";
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<()> {
+    let mut args = args.into_iter();
+    match args.next().as_deref() {
+        Some("ci") => ci(),
+        Some("snapshots") => snapshots(args.any(|a| a == "--accept")),
+        Some("fuzz") => {
+            let rest: Vec<String> = args.collect();
+            let seconds = match rest.iter().position(|a| a == "--seconds") {
+                Some(i) => rest
+                    .get(i + 1)
+                    .context("--seconds needs a number")?
+                    .parse::<u64>()
+                    .context("--seconds needs a whole number of seconds")?,
+                None => 60,
+            };
+            fuzz(seconds)
+        }
+        Some("tidy") => {
+            let problems = tidy::check(&root())?;
+            if problems.is_empty() {
+                println!("tidy: every crate depends only downwards");
+                Ok(())
+            } else {
+                bail!("tidy found problems:\n{}", problems.join("\n"))
+            }
+        }
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn step(name: &str, mut cmd: Command) -> Result<()> {
+    println!("==> {name}");
+    let started = Instant::now();
+    let status = cmd.status().with_context(|| format!("could not start `{name}`"))?;
+    if !status.success() {
+        bail!("`{name}` failed ({status})");
+    }
+    println!("    ok in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The gate: the same steps, in the same order, as `.ci/run`.
+fn ci() -> Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    step("cargo fmt --all --check", fmt)?;
+
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]);
+    step("cargo clippy --workspace --all-targets --all-features -- -D warnings", clippy)?;
+
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--all-features"]);
+    step("cargo test --workspace --all-features", test)?;
+
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    step("cargo doc --workspace --no-deps --all-features (RUSTDOCFLAGS=-D warnings)", doc)
+}
+
+/// Runs the tests so insta writes `.snap.new` files beside changed snapshots, then lists them;
+/// with `accept`, writes the new snapshots in place instead.
+fn snapshots(accept: bool) -> Result<()> {
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--all-features"])
+        .env("INSTA_UPDATE", if accept { "always" } else { "new" })
+        .env("INSTA_FORCE_PASS", "1")
+        .env_remove("CI");
+    step("cargo test (collecting snapshots)", test)?;
+    let pending = pending_snapshots(&root().join("crates"))?;
+    if pending.is_empty() {
+        println!("snapshots: none changed");
+        return Ok(());
+    }
+    println!("snapshots: {} changed; review each against the committed one:", pending.len());
+    for path in &pending {
+        let committed = path.with_extension("");
+        println!("  diff {} {}", committed.display(), path.display());
+    }
+    println!("accept them all with `cargo xtask snapshots --accept`, or delete the .snap.new files to reject");
+    Ok(())
+}
+
+fn pending_snapshots(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".snap.new") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Runs the `parse` fuzz target, seeded with the parser's fixtures.
+fn fuzz(seconds: u64) -> Result<()> {
+    let root = root();
+    let probe = Command::new("cargo").args(["fuzz", "--version"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        bail!("cargo-fuzz is not installed; install it with `cargo install cargo-fuzz` and run again");
+    }
+    let corpus = root.join("fuzz/corpus/parse");
+    std::fs::create_dir_all(&corpus).context("creating fuzz/corpus/parse")?;
+    let seeds = root.join("crates/cxtn-events/tests/fixtures");
+    let mut seeded = 0;
+    let mut stack = vec![seeds];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Some(name) = path.file_name() {
+                std::fs::copy(&path, corpus.join(name)).with_context(|| format!("seeding {}", path.display()))?;
+                seeded += 1;
+            }
+        }
+    }
+    println!("fuzz: seeded the corpus with {seeded} fixtures; running for {seconds}s");
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root.join("fuzz"))
+        // cargo-fuzz passes unstable flags; this lets the one stable toolchain accept them.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args(["fuzz", "run", "--sanitizer", "none", "parse", "corpus/parse", "--"])
+        .arg(format!("-max_total_time={seconds}"))
+        .arg("-max_len=1048576")
+        .arg("-timeout=10");
+    step("cargo fuzz run parse", cmd)
+}

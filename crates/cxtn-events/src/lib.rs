@@ -9,6 +9,8 @@
 //! - every failure is an [`Error`] that names its [`ErrorKind`], the event and field at fault, and where;
 //! - no input makes it panic or overflow the stack: invalid UTF-8, deep nesting and large bodies included.
 //!
+//! [`samples::GUIDE`] holds the seven sample notifications of CXTN's guide.
+//!
 //! This crate does no I/O: it is the parser that the receiver, the CLI and your own code share.
 //! Most users want the facade crate `cxtn`, which re-exports it as `cxtn::events`.
 //!
@@ -36,6 +38,7 @@
 
 mod error;
 mod parse;
+pub mod samples;
 
 pub use error::{Error, ErrorKind, Location};
 pub use parse::parse;

@@ -168,9 +168,11 @@ fn read_unknown(event: String, data: Option<&RawValue>) -> Result<(EventData, Da
     };
     if raw.get().starts_with('"') {
         let decoded = decode_string(raw.get())?;
+        // A string holding JSON is decoded once; one holding a bare JSON string, or no JSON, stays text,
+        // so that the canonical form reads back the same.
         let data = match serde_json::from_str::<&RawValue>(&decoded) {
-            Ok(json) => UnknownData::Json(RawJson::from(json.to_owned())),
-            Err(_) => UnknownData::Text(decoded),
+            Ok(json) if !json.get().starts_with('"') => UnknownData::Json(RawJson::from(json.to_owned())),
+            _ => UnknownData::Text(decoded),
         };
         return Ok((EventData::Unknown(UnknownEvent::new(event, data)), DataEncoding::String));
     }

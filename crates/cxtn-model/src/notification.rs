@@ -367,7 +367,7 @@ impl UnknownEvent {
 pub enum UnknownData {
     /// JSON: sent as JSON, or as a string holding JSON (decoded once).
     Json(RawJson),
-    /// A string that does not hold JSON, kept as it is.
+    /// A string that holds no JSON (or holds only a JSON string), kept as it is.
     Text(String),
     /// No `data` field.
     Absent,

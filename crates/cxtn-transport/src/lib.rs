@@ -1,0 +1,2 @@
+//! HTTP transport for the CXTN SDK.
+#![deny(missing_docs)]

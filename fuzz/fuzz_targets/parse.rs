@@ -1,0 +1,18 @@
+//! Feeds arbitrary bytes to `cxtn_events::parse`: it must return, never panic or overflow the stack,
+//! and whatever parses must survive a round trip through its canonical form.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    if let Ok(notification) = cxtn_events::parse(body) {
+        let canonical = notification.to_json().expect("a parsed notification writes its canonical form");
+        let again = cxtn_events::parse(canonical.as_bytes()).expect("the canonical form parses");
+        assert_eq!(notification, again, "the canonical form parses back equal");
+        let as_string = notification
+            .to_json_with(cxtn_model::DataEncoding::String)
+            .expect("a parsed notification writes data as a string");
+        let again = cxtn_events::parse(as_string.as_bytes()).expect("the string encoding parses");
+        assert_eq!(notification, again, "the string encoding parses back equal");
+    }
+});
