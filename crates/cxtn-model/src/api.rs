@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{EndpointStatus, Timestamp, WebhookEventType};
+use crate::{EndpointStatus, EndpointUrl, Timestamp, WebhookEventType};
 
 /// The code CXTN puts in every status triple; `100` (`IsValid`) is the only documented success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -263,13 +263,13 @@ pub struct EndpointRequest {
     pub event_type: WebhookEventType,
     /// `EndpointUrl`.
     #[serde(rename = "EndpointUrl")]
-    pub endpoint_url: String,
+    pub endpoint_url: EndpointUrl,
 }
 
 impl EndpointRequest {
     /// A create or edit body.
     #[must_use]
-    pub fn new(event_type: WebhookEventType, endpoint_url: impl Into<String>) -> Self {
+    pub fn new(event_type: WebhookEventType, endpoint_url: impl Into<EndpointUrl>) -> Self {
         Self {
             event_type,
             endpoint_url: endpoint_url.into(),
@@ -306,7 +306,7 @@ pub struct Endpoint {
     pub event_type: WebhookEventType,
     /// `EndpointUrl`.
     #[serde(rename = "EndpointUrl", default)]
-    pub endpoint_url: String,
+    pub endpoint_url: EndpointUrl,
     /// `Status`.
     #[serde(rename = "Status", default = "unknown_status")]
     pub status: EndpointStatus,
@@ -322,7 +322,7 @@ fn unknown_status() -> EndpointStatus {
 impl Endpoint {
     /// An endpoint as the list route shows it.
     #[must_use]
-    pub fn new(event_type: WebhookEventType, endpoint_url: impl Into<String>, status: EndpointStatus) -> Self {
+    pub fn new(event_type: WebhookEventType, endpoint_url: impl Into<EndpointUrl>, status: EndpointStatus) -> Self {
         Self {
             event_type,
             endpoint_url: endpoint_url.into(),

@@ -159,3 +159,79 @@ impl From<u64> for ObjectId {
         Self(value)
     }
 }
+
+/// A webhook endpoint URL. It may carry a secret (a path token, or credentials), so its `Debug`
+/// shows only the scheme and host; [`EndpointUrl::as_str`] and `Display` give the whole URL.
+///
+/// ```
+/// use cxtn::model::EndpointUrl;
+///
+/// let url = EndpointUrl::new("https://user:pass@hooks.example.com/cxtn/9f1c2e?x=1");
+/// assert_eq!(format!("{url:?}"), "EndpointUrl(\"https://hooks.example.com/<redacted>\")");
+/// assert_eq!(url.as_str(), "https://user:pass@hooks.example.com/cxtn/9f1c2e?x=1");
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct EndpointUrl(String);
+
+impl EndpointUrl {
+    /// Wraps a URL.
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The whole URL, secrets included.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any credentials, path and query replaced by `<redacted>`: safe to log.
+    #[must_use]
+    pub fn redacted(&self) -> String {
+        let (scheme, rest) = match self.0.split_once("://") {
+            Some((scheme, rest)) => (Some(scheme), rest),
+            None => (None, self.0.as_str()),
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let mut out = String::new();
+        if let Some(scheme) = scheme {
+            out.push_str(scheme);
+            out.push_str("://");
+        }
+        out.push_str(host);
+        if !tail.is_empty() && tail != "/" {
+            out.push_str("/<redacted>");
+        } else {
+            out.push_str(tail);
+        }
+        out
+    }
+}
+
+impl fmt::Debug for EndpointUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EndpointUrl").field(&self.redacted()).finish()
+    }
+}
+
+impl fmt::Display for EndpointUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for EndpointUrl {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl From<String> for EndpointUrl {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}

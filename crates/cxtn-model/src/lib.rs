@@ -32,7 +32,7 @@ pub use api::{
 };
 pub use environment::{Environment, ParseEnvironmentError, join_url};
 pub use fields::{EventFields, FieldIssue, FieldProblem, FieldTracker, RawJson, UnknownFields};
-pub use ids::{CurrencyCode, EventId, ObjectId, UserId};
+pub use ids::{CurrencyCode, EndpointUrl, EventId, ObjectId, UserId};
 pub use kinds::{EndpointStatus, ParseKindError, Unknown, WebhookEventType};
 pub use money::{Amount, AmountError};
 pub use notification::{

@@ -1,0 +1,195 @@
+//! Everything a management call can fail with.
+
+use std::fmt;
+use std::time::Duration;
+
+use cxtn_model::{ApiStatus, ApiStatusCode};
+use cxtn_transport::StatusCode;
+
+use crate::Operation;
+
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// CXTN answered with its envelope but refused the operation (a status code other than 100).
+    Api,
+    /// CXTN refused the access token (HTTP 401 or 403).
+    Unauthorized,
+    /// An HTTP error status without a CXTN envelope.
+    Http,
+    /// The response body is not what CXTN sends.
+    Decode,
+    /// The request could not be sent, or no answer came (connect failure, I/O error).
+    Transport,
+    /// An attempt or the overall deadline ran out.
+    Timeout,
+    /// An argument was refused before any request was sent.
+    InvalidInput,
+    /// The token source could not produce a token.
+    Token,
+    /// The client was configured wrongly.
+    Config,
+}
+
+/// A failed management call.
+///
+/// `kind()` tells the failure apart; the accessors give its context. The access token never appears
+/// in the message, in `Debug`, or in the sources; endpoint URLs appear with their path redacted.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    operation: Option<Operation>,
+    http_status: Option<StatusCode>,
+    api_status: Option<ApiStatus>,
+    body_excerpt: Option<String>,
+    field: Option<&'static str>,
+    attempts: Option<u32>,
+    elapsed: Option<Duration>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// How much of an undecodable body an error keeps.
+const EXCERPT_BYTES: usize = 300;
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            operation: None,
+            http_status: None,
+            api_status: None,
+            body_excerpt: None,
+            field: None,
+            attempts: None,
+            elapsed: None,
+            source: None,
+        }
+    }
+
+    pub(crate) fn invalid_input(field: &'static str, message: impl Into<String>) -> Self {
+        let mut e = Self::new(ErrorKind::InvalidInput, message);
+        e.field = Some(field);
+        e
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    pub(crate) fn for_operation(mut self, operation: Operation) -> Self {
+        self.operation = Some(operation);
+        self
+    }
+
+    pub(crate) fn with_http_status(mut self, status: StatusCode) -> Self {
+        self.http_status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_api_status(mut self, status: ApiStatus) -> Self {
+        self.api_status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_body(mut self, body: &[u8]) -> Self {
+        let end = body.len().min(EXCERPT_BYTES);
+        let excerpt = String::from_utf8_lossy(body.get(..end).unwrap_or_default()).into_owned();
+        self.body_excerpt = Some(excerpt);
+        self
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32, elapsed: Duration) -> Self {
+        self.attempts = Some(attempts);
+        self.elapsed = Some(elapsed);
+        self
+    }
+
+    /// What kind of failure it is.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The operation that failed.
+    #[must_use]
+    pub fn operation(&self) -> Option<Operation> {
+        self.operation
+    }
+
+    /// The HTTP status of the response, when one came.
+    #[must_use]
+    pub fn http_status(&self) -> Option<StatusCode> {
+        self.http_status
+    }
+
+    /// The `ApiStatusCode` of CXTN's envelope, when it had one.
+    #[must_use]
+    pub fn api_status_code(&self) -> Option<ApiStatusCode> {
+        self.api_status.as_ref().and_then(|s| s.code)
+    }
+
+    /// The `ApiStatus` name of CXTN's envelope (`IsValid` on success), when it had one.
+    #[must_use]
+    pub fn api_status(&self) -> Option<&str> {
+        self.api_status.as_ref().and_then(|s| s.status.as_deref())
+    }
+
+    /// The `ApiStatusDescription` of CXTN's envelope, when it had one.
+    #[must_use]
+    pub fn api_description(&self) -> Option<&str> {
+        self.api_status.as_ref().and_then(|s| s.description.as_deref())
+    }
+
+    /// The first bytes of a body that could not be decoded (up to 300, lossily as UTF-8).
+    #[must_use]
+    pub fn body_excerpt(&self) -> Option<&str> {
+        self.body_excerpt.as_deref()
+    }
+
+    /// The argument at fault, for [`ErrorKind::InvalidInput`] (`endpoint_url`, `event_type`, `status`).
+    #[must_use]
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
+    }
+
+    /// How many attempts were made, when the request was sent.
+    #[must_use]
+    pub fn attempts(&self) -> Option<u32> {
+        self.attempts
+    }
+
+    /// How long the call took, when the request was sent.
+    #[must_use]
+    pub fn elapsed(&self) -> Option<Duration> {
+        self.elapsed
+    }
+
+    /// Whether the call ran out of time.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ErrorKind::Timeout
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(operation) = self.operation {
+            write!(f, "{operation}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,29 @@
+//! Manage CXTN webhook endpoints: enable webhooks, create and edit the endpoint of each event type,
+//! set it Active, Inactive or Paused, deactivate them all, and list them.
+//!
+//! [`Client`] speaks CXTN's envelope and error rules over any [`Transport`](cxtn_transport::Transport);
+//! it never picks an HTTP backend itself. Most users want the facade crate `cxtn`, whose
+//! `cxtn::Client::builder()` picks one; depend on `cxtn-webhooks` directly to bring your own transport.
+//!
+//! - A call succeeds only on HTTP 2xx with `ApiStatusCode` 100; every other outcome is an [`Error`] with a [`kind`](Error::kind).
+//! - Retries with backoff and timeouts come from the transport's retry layer, on by default;
+//!   a create is retried only when it provably never reached CXTN.
+//! - The access token never appears in `Debug`, errors or logs; endpoint URLs are logged with their path redacted.
+//! - CXTN publishes only some routes: the others are assumptions listed on [`Routes`], each overridable.
+//!
+//! This crate has no features.
+#![deny(missing_docs)]
+
+mod client;
+mod error;
+mod routes;
+mod token;
+
+pub use async_trait::async_trait;
+pub use client::{Client, ClientBuilder, Created, Ensured, USER_AGENT};
+pub use error::{Error, ErrorKind};
+pub use routes::{Operation, Route, Routes};
+pub use token::{AccessToken, TokenError, TokenSource};
+
+#[cfg(test)]
+mod tests;
