@@ -94,8 +94,19 @@ fn ci() -> Result<()> {
     step("cargo fmt --all --check", fmt)?;
 
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]);
-    step("cargo clippy --workspace --all-targets --all-features -- -D warnings", clippy)?;
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    step(
+        "cargo clippy --workspace --all-targets --all-features -- -D warnings",
+        clippy,
+    )?;
 
     let mut test = cargo();
     test.args(["test", "--workspace", "--all-features"]);
@@ -104,7 +115,10 @@ fn ci() -> Result<()> {
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings");
-    step("cargo doc --workspace --no-deps --all-features (RUSTDOCFLAGS=-D warnings)", doc)
+    step(
+        "cargo doc --workspace --no-deps --all-features (RUSTDOCFLAGS=-D warnings)",
+        doc,
+    )
 }
 
 /// Runs the tests so insta writes `.snap.new` files beside changed snapshots, then lists them;
@@ -121,7 +135,10 @@ fn snapshots(accept: bool) -> Result<()> {
         println!("snapshots: none changed");
         return Ok(());
     }
-    println!("snapshots: {} changed; review each against the committed one:", pending.len());
+    println!(
+        "snapshots: {} changed; review each against the committed one:",
+        pending.len()
+    );
     for path in &pending {
         let committed = path.with_extension("");
         println!("  diff {} {}", committed.display(), path.display());

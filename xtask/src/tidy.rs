@@ -14,11 +14,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cxtn-transport", &[]),
     ("cxtn-events", &["cxtn-model"]),
     ("cxtn-webhooks", &["cxtn-model", "cxtn-transport"]),
-    ("cxtn-sandbox", &["cxtn-model", "cxtn-events"]),
+    ("cxtn-sandbox", &["cxtn-model", "cxtn-events", "cxtn-transport"]),
     ("cxtn-receiver", &["cxtn-model", "cxtn-events"]),
     (
         "cxtn",
-        &["cxtn-model", "cxtn-events", "cxtn-transport", "cxtn-webhooks", "cxtn-receiver", "cxtn-sandbox"],
+        &[
+            "cxtn-model",
+            "cxtn-events",
+            "cxtn-transport",
+            "cxtn-webhooks",
+            "cxtn-receiver",
+            "cxtn-sandbox",
+        ],
     ),
     (
         "cxtn-cli",
@@ -38,8 +45,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// Outside crates a layer must not use: the model and the parser do no I/O, and the management
 /// client never picks an HTTP backend itself.
 const FORBIDDEN: &[(&str, &[&str])] = &[
-    ("cxtn-model", &["tokio", "hyper", "reqwest", "async-trait", "rusqlite", "http"]),
-    ("cxtn-events", &["tokio", "hyper", "reqwest", "async-trait", "rusqlite", "http"]),
+    (
+        "cxtn-model",
+        &["tokio", "hyper", "reqwest", "async-trait", "rusqlite", "http"],
+    ),
+    (
+        "cxtn-events",
+        &["tokio", "hyper", "reqwest", "async-trait", "rusqlite", "http"],
+    ),
     ("cxtn-transport", &["cxtn-model", "serde"]),
     ("cxtn-webhooks", &["hyper", "reqwest", "hyper-util", "rusqlite"]),
 ];
@@ -63,7 +76,9 @@ pub(crate) fn check(root: &Path) -> Result<Vec<String>> {
 fn check_metadata(metadata: &Value) -> Result<Vec<String>> {
     let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
     let forbidden: BTreeMap<&str, &[&str]> = FORBIDDEN.iter().copied().collect();
-    let packages = metadata["packages"].as_array().context("cargo metadata has no packages")?;
+    let packages = metadata["packages"]
+        .as_array()
+        .context("cargo metadata has no packages")?;
     let members: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
     let mut problems = Vec::new();
     for package in packages {
@@ -86,7 +101,9 @@ fn check_metadata(metadata: &Value) -> Result<Vec<String>> {
                 ));
             }
             if forbidden.get(name).is_some_and(|list| list.contains(&dep_name)) {
-                problems.push(format!("{name} must not depend on {dep_name} (see docs/architecture.md invariants)"));
+                problems.push(format!(
+                    "{name} must not depend on {dep_name} (see docs/architecture.md invariants)"
+                ));
             }
         }
         let manifest = package["manifest_path"].as_str().unwrap_or_default();

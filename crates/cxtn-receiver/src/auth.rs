@@ -1,0 +1,142 @@
+//! Authenticating the sender by what the endpoint URL carries.
+
+use std::fmt;
+
+use base64::Engine as _;
+use subtle::ConstantTimeEq;
+
+/// How the receiver tells CXTN from anyone else: CXTN signs nothing, so the endpoint URL
+/// carries the secret: an unguessable path token, HTTP Basic credentials, or both.
+#[derive(Clone, Default)]
+pub(crate) struct Auth {
+    path_token: Option<String>,
+    basic: Option<(String, String)>,
+    unauthenticated: bool,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("path_token", &self.path_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "basic",
+                &self.basic.as_ref().map(|(user, _)| format!("{user}:<redacted>")),
+            )
+            .field("unauthenticated", &self.unauthenticated)
+            .finish()
+    }
+}
+
+impl Auth {
+    pub(crate) fn set_path_token(&mut self, token: String) {
+        self.path_token = Some(token);
+    }
+
+    pub(crate) fn set_basic(&mut self, user: String, password: String) {
+        self.basic = Some((user, password));
+    }
+
+    pub(crate) fn set_unauthenticated(&mut self, allow: bool) {
+        self.unauthenticated = allow;
+    }
+
+    /// Whether anything authenticates the sender.
+    pub(crate) fn is_configured(&self) -> bool {
+        self.path_token.is_some() || self.basic.is_some()
+    }
+
+    /// Whether the receiver may run without authentication.
+    pub(crate) fn allows_unauthenticated(&self) -> bool {
+        self.unauthenticated
+    }
+
+    /// Whether a request is from the configured sender. Every configured check runs, in constant time
+    /// over the secret, whatever fails first, so neither timing nor the answer tells which part was wrong.
+    pub(crate) fn check(&self, path: &str, authorization: Option<&[u8]>) -> bool {
+        let mut ok = subtle::Choice::from(1u8);
+        if let Some(token) = &self.path_token {
+            let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            ok &= ct_eq(last.as_bytes(), token.as_bytes());
+        }
+        if let Some((user, password)) = &self.basic {
+            let expected = format!("{user}:{password}");
+            let given = authorization.and_then(decode_basic).unwrap_or_default();
+            ok &= ct_eq(&given, expected.as_bytes());
+        }
+        bool::from(ok)
+    }
+
+    /// Whether Basic credentials are expected (to send a `WWW-Authenticate` challenge).
+    pub(crate) fn wants_basic(&self) -> bool {
+        self.basic.is_some()
+    }
+}
+
+/// Compares in time that depends only on the length of `expected`.
+fn ct_eq(given: &[u8], expected: &[u8]) -> subtle::Choice {
+    let mut padded = vec![0u8; expected.len()];
+    let n = given.len().min(expected.len());
+    if let (Some(dst), Some(src)) = (padded.get_mut(..n), given.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    padded.as_slice().ct_eq(expected) & subtle::Choice::from(u8::from(given.len() == expected.len()))
+}
+
+fn decode_basic(header: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(header).ok()?.trim();
+    let (scheme, encoded) = text.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user: &str, pass: &str) -> Vec<u8> {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn path_token_is_the_last_segment() {
+        let mut auth = Auth::default();
+        auth.set_path_token("t0k3n".into());
+        assert!(auth.check("/cxtn/t0k3n", None));
+        assert!(auth.check("/t0k3n/", None));
+        assert!(!auth.check("/cxtn/t0k3", None));
+        assert!(!auth.check("/cxtn/t0k3nn", None));
+        assert!(!auth.check("/t0k3n/other", None));
+        assert!(!auth.check("/", None));
+    }
+
+    #[test]
+    fn both_parts_must_match() {
+        let mut auth = Auth::default();
+        auth.set_path_token("tok".into());
+        auth.set_basic("cxtn".into(), "pw".into());
+        assert!(auth.check("/tok", Some(&basic("cxtn", "pw"))));
+        assert!(!auth.check("/tok", Some(&basic("cxtn", "px"))));
+        assert!(!auth.check("/bad", Some(&basic("cxtn", "pw"))));
+        assert!(!auth.check("/tok", None));
+        assert!(!auth.check("/tok", Some(b"Bearer abc")));
+        assert!(!auth.check("/tok", Some(b"Basic !!!")));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let mut auth = Auth::default();
+        auth.set_path_token("secret-token".into());
+        auth.set_basic("cxtn".into(), "secret-pass".into());
+        let text = format!("{auth:?}");
+        assert!(
+            !text.contains("secret-token") && !text.contains("secret-pass"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! Receive CXTN webhook notifications: authenticated, durable, deduplicated, handed to your code.
+//!
+//! CXTN signs nothing and publishes no retry policy or ordering, so the receiver assumes
+//! at-least-once, out-of-order, unsigned delivery, and loses nothing:
+//!
+//! - it authenticates the sender by what the endpoint URL carries: an unguessable path token
+//!   (the last path segment, compared in constant time) and/or HTTP Basic credentials;
+//! - it answers 2xx only after the delivery is durably stored in an [`Inbox`]
+//!   ([`SqliteInbox`]: WAL, `synchronous=FULL`, group commit);
+//! - a redelivered `eventId` is acknowledged and stored once; a body that does not parse is stored
+//!   raw with the reason and answered 400; an event this version does not know is stored like any other;
+//! - a [`Worker`] hands stored events to your [`Handler`], retries failures with backoff,
+//!   and dead-letters an event after its last attempt; any event or rejection can be replayed.
+//!
+//! Most users reach it through the facade crate `cxtn` or the `cxtn listen` command.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cxtn_receiver::{Receiver, SqliteInbox, handler_fn, Event, HandlerError};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let inbox = Arc::new(SqliteInbox::open("cxtn-inbox.sqlite")?);
+//! let receiver = Receiver::builder(inbox)
+//!     .path_token(std::env::var("CXTN_PATH_TOKEN")?) // the endpoint URL is https://you.example/cxtn/<token>
+//!     .handler(handler_fn(|event: Event| async move {
+//!         println!("{} {}", event.notification.event_name(), event.notification.event_id());
+//!         Ok::<(), HandlerError>(())
+//!     }))
+//!     .build()?;
+//! let running = receiver.bind("127.0.0.1:8080").await?;
+//! tokio::signal::ctrl_c().await?;
+//! running.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `sqlite` (default): the durable [`SqliteInbox`].
+#![deny(missing_docs)]
+
+mod auth;
+pub mod inbox;
+mod server;
+mod service;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use async_trait::async_trait;
+pub use inbox::memory::MemoryInbox;
+#[cfg(feature = "sqlite")]
+pub use inbox::sqlite::SqliteInbox;
+pub use inbox::{
+    Completion, EventFilter, EventRecord, EventStatus, Inbox, InboxError, InboxStats, RejectionRecord, Stored,
+};
+pub use server::Running;
+pub use service::{Arrival, ArrivalOutcome, ReceiverService};
+pub use worker::{Event, Handler, HandlerError, HandlerFn, Worker, WorkerPolicy, handler_fn};
+
+use auth::Auth;
+use service::{Limits, Shared};
+use tokio::sync::{Notify, Semaphore, broadcast};
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The receiver was configured wrongly.
+    Config,
+    /// A socket could not be bound or used.
+    Io,
+    /// The inbox failed.
+    Inbox,
+    /// Nothing with that id is stored.
+    NotFound,
+    /// A replayed rejection still does not parse.
+    StillInvalid,
+}
+
+/// A receiver that could not start, or an operation on its inbox that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// What kind of failure it is.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl From<InboxError> for Error {
+    fn from(e: InboxError) -> Self {
+        Self::new(ErrorKind::Inbox, e.to_string()).with_source(e)
+    }
+}
+
+/// A webhook receiver: the HTTP handling, and the worker that calls your handler.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    service: ReceiverService,
+    worker: Option<Worker>,
+    header_timeout: Duration,
+}
+
+/// Builds a [`Receiver`]; problems surface at [`ReceiverBuilder::build`].
+#[derive(Debug)]
+#[must_use]
+pub struct ReceiverBuilder {
+    inbox: Arc<dyn Inbox>,
+    auth: Auth,
+    max_body: usize,
+    body_timeout: Duration,
+    header_timeout: Duration,
+    max_concurrent: usize,
+    handler: Option<Arc<dyn Handler>>,
+    policy: WorkerPolicy,
+}
+
+impl Receiver {
+    /// A builder storing deliveries in `inbox`.
+    pub fn builder(inbox: Arc<dyn Inbox>) -> ReceiverBuilder {
+        ReceiverBuilder {
+            inbox,
+            auth: Auth::default(),
+            max_body: 1024 * 1024,
+            body_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            max_concurrent: 1024,
+            handler: None,
+            policy: WorkerPolicy::default(),
+        }
+    }
+
+    /// The request handling as a `tower::Service`, to mount in an axum or hyper application.
+    #[must_use]
+    pub fn service(&self) -> ReceiverService {
+        self.service.clone()
+    }
+
+    /// The worker that calls the handler, when one was given; run it yourself when you mount the service.
+    #[must_use]
+    pub fn worker(&self) -> Option<Worker> {
+        self.worker.clone()
+    }
+
+    /// The inbox.
+    #[must_use]
+    pub fn inbox(&self) -> Arc<dyn Inbox> {
+        self.service.shared.inbox.clone()
+    }
+
+    /// Every delivery's outcome as it happens (for printing or metrics); lagging subscribers skip.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Arrival> {
+        self.service.shared.arrivals.subscribe()
+    }
+
+    /// Binds `addr` and serves until [`Running::shutdown`].
+    ///
+    /// # Errors
+    ///
+    /// When the address cannot be bound.
+    pub async fn bind(&self, addr: impl tokio::net::ToSocketAddrs) -> Result<Running, Error> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot listen: {e}; is the port free?")).with_source(e))?;
+        self.serve(listener)
+    }
+
+    /// Serves on a bound listener until [`Running::shutdown`].
+    ///
+    /// # Errors
+    ///
+    /// When the listener's address cannot be read.
+    pub fn serve(&self, listener: tokio::net::TcpListener) -> Result<Running, Error> {
+        server::serve(self.clone(), listener, self.header_timeout)
+    }
+}
+
+impl ReceiverBuilder {
+    /// The secret last path segment of the endpoint URL (`https://you.example/cxtn/<token>`).
+    /// Use at least 32 random characters.
+    pub fn path_token(mut self, token: impl Into<String>) -> Self {
+        self.auth.set_path_token(token.into());
+        self
+    }
+
+    /// HTTP Basic credentials the endpoint URL carries (`https://user:pass@you.example/cxtn`).
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.auth.set_basic(user.into(), password.into());
+        self
+    }
+
+    /// Runs without any authentication: anyone who finds the URL can inject events. Off by default.
+    pub fn allow_unauthenticated(mut self, allow: bool) -> Self {
+        self.auth.set_unauthenticated(allow);
+        self
+    }
+
+    /// The largest body accepted (default 1 MiB); larger ones get 413.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How long the body may take to arrive (default 10 s); slower ones get 408.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// How long the request headers may take to arrive (default 10 s); slower connections are closed.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// Requests handled at once (default 1024); more get 503 with `Retry-After`.
+    pub fn max_concurrent_requests(mut self, max: usize) -> Self {
+        self.max_concurrent = max;
+        self
+    }
+
+    /// The code that handles each stored event.
+    pub fn handler(mut self, handler: impl Handler) -> Self {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Retries and concurrency of the worker.
+    pub fn worker_policy(mut self, policy: WorkerPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Builds the receiver.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] when no authentication is configured and
+    /// [`allow_unauthenticated`](Self::allow_unauthenticated) was not set, or a token is empty.
+    pub fn build(self) -> Result<Receiver, Error> {
+        if !self.auth.is_configured() && !self.auth.allows_unauthenticated() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the receiver has no authentication: set path_token(..) and/or basic_auth(..), or allow_unauthenticated(true) for a private network",
+            ));
+        }
+        if self.max_concurrent == 0 || self.max_body == 0 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the request and body limits must be above zero",
+            ));
+        }
+        let stored = Arc::new(Notify::new());
+        let (arrivals, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            inbox: self.inbox.clone(),
+            auth: self.auth,
+            limits: Limits {
+                max_body: self.max_body,
+                body_timeout: self.body_timeout,
+            },
+            permits: Arc::new(Semaphore::new(self.max_concurrent)),
+            stored: stored.clone(),
+            arrivals,
+        });
+        let worker = self
+            .handler
+            .map(|handler| Worker::new(self.inbox, handler, self.policy).with_wake(stored));
+        Ok(Receiver {
+            service: ReceiverService { shared },
+            worker,
+            header_timeout: self.header_timeout,
+        })
+    }
+}
+
+/// What to replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplayTarget {
+    /// A stored event, by `eventId`, whatever its status.
+    Event(String),
+    /// A stored rejection, by id: parsed again and stored as an event if it parses now.
+    Rejection(i64),
+}
+
+/// Makes a stored event (processed, dead-lettered, anything) pending again, or parses a stored
+/// rejection again and stores it as an event. Returns the event id now pending.
+///
+/// # Errors
+///
+/// [`ErrorKind::NotFound`] when nothing has that id, [`ErrorKind::StillInvalid`] when a rejection
+/// still does not parse, [`ErrorKind::Inbox`] when the inbox fails.
+pub async fn replay(inbox: &dyn Inbox, target: ReplayTarget) -> Result<String, Error> {
+    match target {
+        ReplayTarget::Event(event_id) => {
+            if inbox.replay_event(&event_id, now_ms()).await? {
+                Ok(event_id)
+            } else {
+                Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("no stored event has the id `{event_id}`"),
+                ))
+            }
+        }
+        ReplayTarget::Rejection(id) => {
+            let rejection = inbox
+                .rejection(id)
+                .await?
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no stored rejection has the id {id}")))?;
+            let notification = cxtn_events::parse(&rejection.body).map_err(|e| {
+                Error::new(
+                    ErrorKind::StillInvalid,
+                    format!("rejection {id} still does not parse: {e}"),
+                )
+                .with_source(e)
+            })?;
+            let event_id = notification.event_id().as_str().to_owned();
+            let new = inbox::NewEvent::new(
+                event_id.clone(),
+                notification.event_name(),
+                notification.subscription().map(|s| s.to_string()),
+                rejection.received_at_ms,
+                rejection.body,
+            );
+            if inbox.store(new).await? == Stored::Duplicate {
+                inbox.replay_event(&event_id, now_ms()).await?;
+            }
+            inbox.resolve_rejection(id, &event_id).await?;
+            Ok(event_id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,250 @@
+//! The HTTP handling of a delivery, as a `tower::Service`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, Limited};
+use serde::Serialize;
+use tokio::sync::{Notify, Semaphore, broadcast};
+
+use crate::auth::Auth;
+use crate::inbox::{Inbox, NewEvent, NewRejection, Stored};
+use crate::now_ms;
+
+/// What a delivery became, published to [`Receiver::subscribe`](crate::Receiver::subscribe)rs as it happens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Arrival {
+    /// `eventId`, when the body parsed.
+    pub event_id: Option<String>,
+    /// `event`, when the body parsed.
+    pub event: Option<String>,
+    /// What the receiver did with it.
+    pub outcome: ArrivalOutcome,
+    /// When it arrived (milliseconds since the Unix epoch).
+    pub received_at_ms: i64,
+}
+
+/// What the receiver did with a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
+pub enum ArrivalOutcome {
+    /// Stored, new.
+    Stored,
+    /// Already stored; counted and acknowledged.
+    Duplicate,
+    /// Did not parse; stored as a rejection.
+    Rejected {
+        /// The parser's reason.
+        reason: String,
+    },
+}
+
+/// Limits that keep a slow or hostile client from holding the receiver.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) max_body: usize,
+    pub(crate) body_timeout: Duration,
+}
+
+pub(crate) struct Shared {
+    pub(crate) inbox: Arc<dyn Inbox>,
+    pub(crate) auth: Auth,
+    pub(crate) limits: Limits,
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) stored: Arc<Notify>,
+    pub(crate) arrivals: broadcast::Sender<Arrival>,
+}
+
+/// The receiver's request handling as a [`tower_service::Service`], to mount in an existing
+/// axum or hyper application. Get one from [`Receiver::service`](crate::Receiver::service).
+///
+/// Every request: authentication, `POST` only, JSON content types, the body size and read-time limits,
+/// then the parse and the durable store, and only then the answer.
+#[derive(Clone)]
+pub struct ReceiverService {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ReceiverService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiverService")
+            .field("inbox", &self.shared.inbox)
+            .field("auth", &self.shared.auth)
+            .field("limits", &self.shared.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for ReceiverService
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move { Ok(handle(&shared, request).await) })
+    }
+}
+
+fn answer(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    answer(status, &serde_json::json!({ "error": message }))
+}
+
+fn unavailable(message: &str) -> Response<Full<Bytes>> {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
+fn is_json_content_type(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value else { return true };
+    let Ok(text) = value.to_str() else { return false };
+    let essence = text.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json") || essence.eq_ignore_ascii_case("text/json")
+}
+
+async fn handle<B>(shared: &Shared, request: Request<B>) -> Response<Full<Bytes>>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Ok(_permit) = shared.permits.clone().try_acquire_owned() else {
+        return unavailable("the receiver is at its limit of concurrent requests; retry shortly");
+    };
+    let authorization = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    if !shared.auth.check(request.uri().path(), authorization) {
+        let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized");
+        if shared.auth.wants_basic() {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"cxtn\""),
+            );
+        }
+        return response;
+    }
+    if request.method() != Method::POST {
+        let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "only POST is accepted");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    if !is_json_content_type(request.headers().get(header::CONTENT_TYPE)) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the content type must be application/json or text/json",
+        );
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > shared.limits.max_body as u64) {
+        return too_large(shared.limits.max_body);
+    }
+    let body = Limited::new(request.into_body(), shared.limits.max_body);
+    let body = match tokio::time::timeout(shared.limits.body_timeout, body.collect()).await {
+        Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "the body took too long to arrive"),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(shared.limits.max_body),
+        Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "the body could not be read"),
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let received_at_ms = now_ms();
+    match cxtn_events::parse(&body) {
+        Ok(notification) => {
+            let event_id = notification.event_id().as_str().to_owned();
+            let event = notification.event_name().to_owned();
+            let subscription = notification.subscription().map(|s| s.to_string());
+            let new = NewEvent::new(event_id.clone(), event.clone(), subscription, received_at_ms, body);
+            match shared.inbox.store(new).await {
+                Ok(stored) => {
+                    let (status, outcome) = match stored {
+                        Stored::Duplicate => ("duplicate", ArrivalOutcome::Duplicate),
+                        _ => {
+                            shared.stored.notify_one();
+                            ("stored", ArrivalOutcome::Stored)
+                        }
+                    };
+                    let _ = shared.arrivals.send(Arrival {
+                        event_id: Some(event_id.clone()),
+                        event: Some(event),
+                        outcome,
+                        received_at_ms,
+                    });
+                    answer(
+                        StatusCode::OK,
+                        &serde_json::json!({ "status": status, "eventId": event_id }),
+                    )
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, event_id = %event_id, "could not store a delivery; answering 503 so it is sent again");
+                    unavailable("the delivery could not be stored; send it again later")
+                }
+            }
+        }
+        Err(parse_error) => {
+            let reason = parse_error.to_string();
+            let rejection = NewRejection::new(received_at_ms, body, reason.clone(), parse_error.kind().as_str());
+            match shared.inbox.reject(rejection).await {
+                Ok(_) => {
+                    let _ = shared.arrivals.send(Arrival {
+                        event_id: None,
+                        event: None,
+                        outcome: ArrivalOutcome::Rejected { reason: reason.clone() },
+                        received_at_ms,
+                    });
+                    error(StatusCode::BAD_REQUEST, &short(&reason))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not store a rejected delivery; answering 503 so it is sent again");
+                    unavailable("the delivery could not be stored; send it again later")
+                }
+            }
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Response<Full<Bytes>> {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the body is larger than the receiver's limit of {limit} bytes"),
+    )
+}
+
+/// A reason short enough for a response: the first 200 characters.
+fn short(reason: &str) -> String {
+    let mut out: String = reason.chars().take(200).collect();
+    if out.len() < reason.len() {
+        out.push('…');
+    }
+    out
+}
