@@ -22,6 +22,8 @@ pub fn parse(body: &[u8]) -> Result<Notification, Error> {
     let text = std::str::from_utf8(body).map_err(|e| {
         Error::new(ErrorKind::InvalidUtf8, "the body is not valid UTF-8").at(Some(Location::Byte(e.valid_up_to())))
     })?;
+    // A byte-order mark, as some .NET writers add, is not part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let envelope = read_envelope(text)?;
     let event_id = EventId::new(envelope.event_id);
     let (data, data_encoding) = match EventKind::from_name(&envelope.event) {
@@ -47,7 +49,7 @@ fn read_envelope(text: &str) -> Result<Envelope<'_>, Error> {
     let envelope = de
         .deserialize_map(EnvelopeVisitor { tracker: &tracker })
         .and_then(|envelope| de.end().map(|()| envelope))
-        .map_err(|e| classify(&e, &tracker, Place::Body { base: (1, 1) }, "the notification"))?;
+        .map_err(|e| classify(&e, &tracker, Place::Body { base: (1, 1) }, text, "the notification"))?;
     Ok(envelope)
 }
 
@@ -117,7 +119,7 @@ fn read_known(body: &str, kind: EventKind, data: Option<&RawValue>) -> Result<(E
             typed(kind, raw, place).map(|data| (data, DataEncoding::Object))
         }
         Some(b'"') => {
-            let decoded = decode_string(raw)?;
+            let decoded = decode_string(raw).map_err(|e| e.with_field("data").with_event(event))?;
             if !decoded.trim_start().starts_with('{') && serde_json::from_str::<&RawValue>(&decoded).is_ok() {
                 return Err(not_an_object(event, &decoded, "a string holding "));
             }
@@ -156,7 +158,7 @@ fn typed(kind: EventKind, text: &str, place: Place) -> Result<EventData, Error> 
             .map(|raw| EventData::Unknown(UnknownEvent::new(kind.name(), UnknownData::Json(raw)))),
     };
     data.and_then(|data| de.end().map(|()| data))
-        .map_err(|e| classify(&e, &tracker, place, "the data").with_event(kind.name()))
+        .map_err(|e| classify(&e, &tracker, place, text, "the data").with_event(kind.name()))
 }
 
 fn read_unknown(event: String, data: Option<&RawValue>) -> Result<(EventData, DataEncoding), Error> {
@@ -167,7 +169,11 @@ fn read_unknown(event: String, data: Option<&RawValue>) -> Result<(EventData, Da
         ));
     };
     if raw.get().starts_with('"') {
-        let decoded = decode_string(raw.get())?;
+        let Ok(decoded) = decode_string(raw.get()) else {
+            // A string that does not decode (a lone surrogate escape) is kept as the JSON received.
+            let data = UnknownData::Json(RawJson::from(raw.to_owned()));
+            return Ok((EventData::Unknown(UnknownEvent::new(event, data)), DataEncoding::Object));
+        };
         // A string holding JSON is decoded once; one holding a bare JSON string, or no JSON, stays text,
         // so that the canonical form reads back the same.
         let data = match serde_json::from_str::<&RawValue>(&decoded) {
@@ -211,18 +217,18 @@ impl Place {
                 if e.line() == 1 {
                     Location::Body {
                         line,
-                        column: column + e.column().saturating_sub(1),
+                        column: (column + e.column().saturating_sub(1)).max(1),
                     }
                 } else {
                     Location::Body {
                         line: line + e.line() - 1,
-                        column: e.column(),
+                        column: e.column().max(1),
                     }
                 }
             }
             Place::DataString => Location::DataString {
                 line: e.line(),
-                column: e.column(),
+                column: e.column().max(1),
             },
         })
     }
@@ -251,32 +257,12 @@ fn bare(e: &serde_json::Error) -> String {
     }
 }
 
-fn classify(e: &serde_json::Error, tracker: &FieldTracker, place: Place, what: &str) -> Error {
+fn classify(e: &serde_json::Error, tracker: &FieldTracker, place: Place, text: &str, what: &str) -> Error {
+    if e.is_syntax() || e.is_eof() {
+        return syntax_error(e, place, what);
+    }
     let location = place.locate(e);
     let message = bare(e);
-    if e.is_syntax() || e.is_eof() {
-        let (kind, text) = if message.starts_with("trailing characters") {
-            (
-                ErrorKind::TrailingCharacters,
-                format!("unexpected characters after {what}"),
-            )
-        } else if message.starts_with("recursion limit exceeded") {
-            (ErrorKind::TooDeep, format!("{what} nests too deeply"))
-        } else if place.is_data_string() {
-            (
-                ErrorKind::DataNotJson,
-                format!("the `data` string does not hold JSON: {message}"),
-            )
-        } else {
-            (ErrorKind::Syntax, format!("not JSON: {message}"))
-        };
-        let kind = if place.is_data_string() && kind == ErrorKind::TrailingCharacters {
-            ErrorKind::DataNotJson
-        } else {
-            kind
-        };
-        return Error::new(kind, text).at(location);
-    }
     match tracker.issue() {
         Some(issue) => {
             let field = issue.field;
@@ -285,25 +271,50 @@ fn classify(e: &serde_json::Error, tracker: &FieldTracker, place: Place, what: &
                 FieldProblem::Duplicate => (ErrorKind::DuplicateField, format!("duplicate field `{field}`")),
                 _ => (ErrorKind::InvalidField, format!("invalid `{field}`: {message}")),
             };
-            let location = if kind == ErrorKind::MissingField {
-                None
-            } else {
-                location
-            };
+            let location = if kind == ErrorKind::MissingField { None } else { location };
             Error::new(kind, text).with_field(field).at(location)
         }
-        None if place.is_data_string() => Error::new(
-            ErrorKind::DataNotAnObject,
-            format!("`data` must be an object or a string holding one: {message}"),
-        )
-        .with_field("data")
-        .at(location),
-        None => Error::new(
-            ErrorKind::NotAnObject,
-            format!("the body must be a notification object: {message}"),
-        )
-        .at(location),
+        None => {
+            // The wrong type at the top: first make sure the text is JSON at all.
+            if let Err(syntax) = serde_json::from_str::<de::IgnoredAny>(text) {
+                return syntax_error(&syntax, place, what);
+            }
+            if place.is_data_string() {
+                Error::new(
+                    ErrorKind::DataNotAnObject,
+                    format!("`data` must be an object or a string holding one: {message}"),
+                )
+                .with_field("data")
+                .at(location)
+            } else {
+                Error::new(ErrorKind::NotAnObject, format!("the body must be a notification object: {message}"))
+                    .at(location)
+            }
+        }
     }
+}
+
+fn syntax_error(e: &serde_json::Error, place: Place, what: &str) -> Error {
+    let location = place.locate(e);
+    let message = bare(e);
+    let kind = if message.starts_with("trailing characters") {
+        ErrorKind::TrailingCharacters
+    } else if message.starts_with("recursion limit exceeded") {
+        ErrorKind::TooDeep
+    } else {
+        ErrorKind::Syntax
+    };
+    let text = match kind {
+        ErrorKind::TrailingCharacters => format!("unexpected characters after {what}"),
+        ErrorKind::TooDeep => format!("{what} nests too deeply"),
+        _ => format!("not JSON: {message}"),
+    };
+    if place.is_data_string() {
+        return Error::new(ErrorKind::DataNotJson, format!("the `data` string does not hold JSON: {message}"))
+            .with_field("data")
+            .at(location);
+    }
+    Error::new(kind, text).at(location)
 }
 
 #[cfg(test)]

@@ -355,7 +355,14 @@ macro_rules! event_fields {
                 impl<'de> ::serde::de::Visitor<'de> for Visitor<'_> {
                     type Value = $name;
                     fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str(concat!("an object with the fields ", $( "`", $wire, "` ", )*))
+                        let fields: &[&str] = &[$( $wire ),*];
+                        f.write_str("an object with the fields")?;
+                        for (i, field) in fields.iter().enumerate() {
+                            f.write_str(if i == 0 { " `" } else { ", `" })?;
+                            f.write_str(field)?;
+                            f.write_str("`")?;
+                        }
+                        Ok(())
                     }
                     fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
                         $( let mut $field: Option<$ty> = None; )*

@@ -50,10 +50,12 @@ pub enum AmountError {
     #[error("`{0}` is not a decimal number (expected JSON number syntax such as `-10` or `1000.00`)")]
     Syntax(String),
     /// The number has more significant digits than an amount holds.
-    #[error("`{0}` is too large for an amount (at most {MAX_DIGITS} significant digits); it was not rounded")]
+    #[error("`{0}` is too large for an amount (at most 79228162514264337593543950335); it was not rounded")]
     TooLarge(String),
     /// The number has more decimal places than an amount holds.
-    #[error("`{0}` has more than {MAX_SCALE} decimal places, too precise for an amount; it was not rounded")]
+    #[error(
+        "`{0}` has more digits than an amount holds exactly (28 decimal places, 96-bit digits); it was not rounded"
+    )]
     TooPrecise(String),
 }
 
@@ -311,7 +313,14 @@ fn parse_exact(text: &str) -> Result<Decimal, AmountError> {
     }
     let mantissa = if negative { -mantissa } else { mantissa };
     let scale = u32::try_from(scale).map_err(|_| AmountError::TooPrecise(text.to_owned()))?;
-    Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| AmountError::TooLarge(text.to_owned()))
+    Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| {
+        // The digits exceed 96 bits: too large when they are all before the point, else too precise.
+        if scale == 0 {
+            AmountError::TooLarge(text.to_owned())
+        } else {
+            AmountError::TooPrecise(text.to_owned())
+        }
+    })
 }
 
 #[cfg(test)]

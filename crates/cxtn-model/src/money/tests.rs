@@ -46,6 +46,7 @@ fn refuses_what_would_round() {
     for text in too_large {
         assert!(matches!(Amount::parse(text), Err(AmountError::TooLarge(_))), "{text}");
     }
+    assert!(matches!(Amount::parse("9.9999999999999999999999999999"), Err(AmountError::TooPrecise(_))));
     let too_precise = [
         "1.00000000000000000000000000001",
         "1e-29",
@@ -58,7 +59,7 @@ fn refuses_what_would_round() {
     let err = Amount::parse("1e29").unwrap_err().to_string();
     assert_eq!(
         err,
-        "`1e29` is too large for an amount (at most 29 significant digits); it was not rounded"
+        "`1e29` is too large for an amount (at most 79228162514264337593543950335); it was not rounded"
     );
 }
 

@@ -1,0 +1,261 @@
+//! The error of a transport, and its kinds.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed error from a backend, kept as the [`source`](StdError::source) of an [`Error`].
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// What kind of failure an [`Error`] is.
+///
+/// The kind tells whether the request could have reached the server, which decides whether it is safe to retry.
+///
+/// ```
+/// use cxtn_transport::{Error, ErrorKind};
+///
+/// let error = Error::new(ErrorKind::Connect, "could not connect to 127.0.0.1:1");
+/// assert_eq!(error.kind(), ErrorKind::Connect);
+/// assert!(error.kind().is_before_send());
+/// assert!(!ErrorKind::Io.is_before_send());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request provably never reached the server: the connection was refused, the host name did not resolve,
+    /// the TLS handshake failed or connecting timed out.
+    /// Retrying is safe for every request, idempotent or not.
+    Connect,
+    /// An attempt, or the overall deadline of the request, ran out before a response arrived.
+    /// The request may have reached the server.
+    Timeout,
+    /// The connection failed after the request may have been sent, for example while reading the response.
+    Io,
+    /// The request cannot be sent as built: the URL or a header is not valid.
+    /// It never left the process; retrying the same request fails the same way.
+    InvalidRequest,
+    /// Anything else, such as a backend that could not be set up or a mock with nothing scripted.
+    Other,
+}
+
+impl ErrorKind {
+    /// Whether a failure of this kind happened before any byte of the request could reach the server
+    /// ([`Connect`](Self::Connect) and [`InvalidRequest`](Self::InvalidRequest)).
+    #[must_use]
+    pub fn is_before_send(self) -> bool {
+        matches!(self, Self::Connect | Self::InvalidRequest)
+    }
+
+    /// A short lowercase name: `connect`, `timeout`, `io`, `invalid request` or `other`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Io => "io",
+            Self::InvalidRequest => "invalid request",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request got no response.
+///
+/// [`kind`](Self::kind) says what happened; [`attempts`](Self::attempts) and [`elapsed`](Self::elapsed)
+/// say how hard the transport tried. The error of the HTTP backend, when there is one, is the
+/// [`source`](StdError::source) of this error; no backend type appears in this type's API.
+///
+/// Messages never hold header values, the query string or the body of the request.
+///
+/// ```
+/// use std::error::Error as _;
+///
+/// use cxtn_transport::{Error, ErrorKind};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+/// let error = Error::new(ErrorKind::Io, "the connection to api.example.com:443 broke").with_source(io);
+/// assert_eq!(error.kind(), ErrorKind::Io);
+/// assert_eq!(error.attempts(), 1);
+/// assert_eq!(error.to_string(), "the connection to api.example.com:443 broke");
+/// assert!(error.source().is_some());
+/// ```
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    attempts: u32,
+    elapsed: Duration,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    /// An error of a kind, with a message saying what happened and, when there is something to do, what to do.
+    ///
+    /// Write the message lowercase, without a trailing period, and keep secrets out of it.
+    /// The error counts one attempt and no elapsed time until a retry layer fills them in.
+    #[must_use]
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                attempts: 1,
+                elapsed: Duration::ZERO,
+                source: None,
+            }),
+        }
+    }
+
+    /// Keeps the underlying error, reachable through [`source`](StdError::source).
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    /// What kind of failure this is.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// How many attempts were made, counting the one that failed last.
+    #[must_use]
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// How long the request ran, over all its attempts and the waits between them.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.inner.elapsed
+    }
+
+    /// Whether the request provably never reached the server ([`ErrorKind::Connect`]).
+    #[must_use]
+    pub fn is_connect(&self) -> bool {
+        self.inner.kind == ErrorKind::Connect
+    }
+
+    /// Whether an attempt or the overall deadline ran out ([`ErrorKind::Timeout`]).
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        self.inner.kind == ErrorKind::Timeout
+    }
+
+    /// The message, without the attempt count.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.inner.attempts = attempts;
+        self
+    }
+
+    pub(crate) fn with_elapsed(mut self, elapsed: Duration) -> Self {
+        self.inner.elapsed = elapsed;
+        self
+    }
+
+    /// A [`Connect`](ErrorKind::Connect) error for `target` (`host:port`), worded after the cause found in `source`.
+    #[cfg(any(feature = "reqwest", feature = "hyper"))]
+    pub(crate) fn connect(target: &str, source: BoxError) -> Self {
+        let kinds = io_error_kinds(source.as_ref());
+        let refused = kinds.contains(&std::io::ErrorKind::ConnectionRefused);
+        let timed_out = kinds.contains(&std::io::ErrorKind::TimedOut) || mentions(source.as_ref(), "timed out");
+        let message = if refused {
+            format!("connection refused by {target}; check that the server at {target} is running")
+        } else if timed_out {
+            format!(
+                "timed out connecting to {target}; check that the server at {target} is running and reachable, \
+                 or raise the connect timeout"
+            )
+        } else if mentions(source.as_ref(), "dns error") {
+            format!("could not resolve the host of {target}; check the host name in the URL")
+        } else if kinds.contains(&std::io::ErrorKind::InvalidData) {
+            format!(
+                "the TLS handshake with {target} failed; check that the server at {target} serves https \
+                 with a certificate from a public authority"
+            )
+        } else {
+            format!(
+                "could not connect to {target} (TCP connect or TLS handshake failed); \
+                 check that the server at {target} is running and serves the URL's scheme"
+            )
+        };
+        Self::new(ErrorKind::Connect, message).with_source(source)
+    }
+}
+
+/// The kinds of the [`std::io::Error`]s in the chain of `error`, itself included, outermost first.
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+fn io_error_kinds(error: &(dyn StdError + 'static)) -> Vec<std::io::ErrorKind> {
+    let mut kinds = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            kinds.push(io.kind());
+        }
+        next = current.source();
+    }
+    kinds
+}
+
+/// Whether any error in the chain of `error` displays `text`.
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+fn mentions(error: &(dyn StdError + 'static), text: &str) -> bool {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if current.to_string().contains(text) {
+            return true;
+        }
+        next = current.source();
+    }
+    false
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)?;
+        if self.inner.attempts > 1 {
+            write!(
+                f,
+                " (after {} attempts over {:.1?})",
+                self.inner.attempts, self.inner.elapsed
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.inner.kind)
+            .field("message", &self.inner.message)
+            .field("attempts", &self.inner.attempts)
+            .field("elapsed", &self.inner.elapsed)
+            .field("source", &self.inner.source)
+            .finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|source| source.as_ref() as &(dyn StdError + 'static))
+    }
+}
