@@ -481,10 +481,10 @@ impl Client {
     fn read<M: DeserializeOwned + HasStatus>(&self, response: Response) -> Result<M, Error> {
         let status = response.status;
         let envelope = serde_json::from_slice::<ApiResponse<M>>(&response.body);
-        if let Ok(envelope) = &envelope {
-            if let Some(end) = envelope.token_end_date() {
-                *self.inner.token_end_date.lock().unwrap_or_else(PoisonError::into_inner) = Some(end);
-            }
+        if let Ok(envelope) = &envelope
+            && let Some(end) = envelope.token_end_date()
+        {
+            *self.inner.token_end_date.lock().unwrap_or_else(PoisonError::into_inner) = Some(end);
         }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             let mut e = Error::new(ErrorKind::Unauthorized, self.unauthorized_message(status)).with_http_status(status);
@@ -563,6 +563,13 @@ fn api_error(status: StatusCode, api_status: cxtn_model::ApiStatus) -> Error {
     )
     .with_http_status(status)
     .with_api_status(api_status)
+}
+
+impl From<cxtn_transport::Error> for Error {
+    /// A transport failure: [`ErrorKind::Timeout`] for a timeout, [`ErrorKind::Transport`] otherwise.
+    fn from(e: cxtn_transport::Error) -> Self {
+        transport_error(e)
+    }
 }
 
 fn transport_error(e: cxtn_transport::Error) -> Error {

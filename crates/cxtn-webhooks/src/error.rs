@@ -37,7 +37,10 @@ pub enum ErrorKind {
 /// `kind()` tells the failure apart; the accessors give its context. The access token never appears
 /// in the message, in `Debug`, or in the sources; endpoint URLs appear with their path redacted.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     operation: Option<Operation>,
@@ -55,7 +58,7 @@ const EXCERPT_BYTES: usize = 300;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             message: message.into(),
             operation: None,
@@ -66,12 +69,12 @@ impl Error {
             attempts: None,
             elapsed: None,
             source: None,
-        }
+        }))
     }
 
     pub(crate) fn invalid_input(field: &'static str, message: impl Into<String>) -> Self {
         let mut e = Self::new(ErrorKind::InvalidInput, message);
-        e.field = Some(field);
+        e.0.field = Some(field);
         e
     }
 
@@ -80,116 +83,119 @@ impl Error {
     }
 
     pub(crate) fn for_operation(mut self, operation: Operation) -> Self {
-        self.operation = Some(operation);
+        self.0.operation = Some(operation);
         self
     }
 
     pub(crate) fn with_http_status(mut self, status: StatusCode) -> Self {
-        self.http_status = Some(status);
+        self.0.http_status = Some(status);
         self
     }
 
     pub(crate) fn with_api_status(mut self, status: ApiStatus) -> Self {
-        self.api_status = Some(status);
+        self.0.api_status = Some(status);
         self
     }
 
     pub(crate) fn with_body(mut self, body: &[u8]) -> Self {
         let end = body.len().min(EXCERPT_BYTES);
         let excerpt = String::from_utf8_lossy(body.get(..end).unwrap_or_default()).into_owned();
-        self.body_excerpt = Some(excerpt);
+        self.0.body_excerpt = Some(excerpt);
         self
     }
 
     pub(crate) fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        self.source = Some(source.into());
+        self.0.source = Some(source.into());
         self
     }
 
     pub(crate) fn with_attempts(mut self, attempts: u32, elapsed: Duration) -> Self {
-        self.attempts = Some(attempts);
-        self.elapsed = Some(elapsed);
+        self.0.attempts = Some(attempts);
+        self.0.elapsed = Some(elapsed);
         self
     }
 
     /// What kind of failure it is.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The operation that failed.
     #[must_use]
     pub fn operation(&self) -> Option<Operation> {
-        self.operation
+        self.0.operation
     }
 
     /// The HTTP status of the response, when one came.
     #[must_use]
     pub fn http_status(&self) -> Option<StatusCode> {
-        self.http_status
+        self.0.http_status
     }
 
     /// The `ApiStatusCode` of CXTN's envelope, when it had one.
     #[must_use]
     pub fn api_status_code(&self) -> Option<ApiStatusCode> {
-        self.api_status.as_ref().and_then(|s| s.code)
+        self.0.api_status.as_ref().and_then(|s| s.code)
     }
 
     /// The `ApiStatus` name of CXTN's envelope (`IsValid` on success), when it had one.
     #[must_use]
     pub fn api_status(&self) -> Option<&str> {
-        self.api_status.as_ref().and_then(|s| s.status.as_deref())
+        self.0.api_status.as_ref().and_then(|s| s.status.as_deref())
     }
 
     /// The `ApiStatusDescription` of CXTN's envelope, when it had one.
     #[must_use]
     pub fn api_description(&self) -> Option<&str> {
-        self.api_status.as_ref().and_then(|s| s.description.as_deref())
+        self.0.api_status.as_ref().and_then(|s| s.description.as_deref())
     }
 
     /// The first bytes of a body that could not be decoded (up to 300, lossily as UTF-8).
     #[must_use]
     pub fn body_excerpt(&self) -> Option<&str> {
-        self.body_excerpt.as_deref()
+        self.0.body_excerpt.as_deref()
     }
 
     /// The argument at fault, for [`ErrorKind::InvalidInput`] (`endpoint_url`, `event_type`, `status`).
     #[must_use]
     pub fn field(&self) -> Option<&'static str> {
-        self.field
+        self.0.field
     }
 
     /// How many attempts were made, when the request was sent.
     #[must_use]
     pub fn attempts(&self) -> Option<u32> {
-        self.attempts
+        self.0.attempts
     }
 
     /// How long the call took, when the request was sent.
     #[must_use]
     pub fn elapsed(&self) -> Option<Duration> {
-        self.elapsed
+        self.0.elapsed
     }
 
     /// Whether the call ran out of time.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        self.kind == ErrorKind::Timeout
+        self.0.kind == ErrorKind::Timeout
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(operation) = self.operation {
+        if let Some(operation) = self.0.operation {
             write!(f, "{operation}: ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

@@ -145,13 +145,14 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// When no token was given, or no backend feature is on and no transport was given.
+    /// When no token was given, the default backend could not start, or no backend feature is on
+    /// and no transport was given.
     pub fn build(self) -> Result<Client, webhooks::Error> {
         let mut inner = self.inner;
-        if !inner.has_transport() {
-            if let Some(transport) = default_transport(self.connect_timeout) {
-                inner = inner.transport(transport);
-            }
+        if !inner.has_transport()
+            && let Some(transport) = default_transport(self.connect_timeout)?
+        {
+            inner = inner.transport(transport);
         }
         Ok(Client {
             webhooks: inner.build()?,
@@ -159,25 +160,30 @@ impl ClientBuilder {
     }
 }
 
+/// The backend the features choose: reqwest when on, else hyper, else none.
+type DefaultTransport = Result<Option<Arc<dyn Transport>>, cxtn_transport::Error>;
+
 #[cfg(feature = "reqwest")]
-fn default_transport(connect_timeout: Option<Duration>) -> Option<Arc<dyn Transport>> {
+fn default_transport(connect_timeout: Option<Duration>) -> DefaultTransport {
     let mut builder = cxtn_transport::ReqwestTransport::builder();
     if let Some(timeout) = connect_timeout {
         builder = builder.connect_timeout(timeout);
     }
-    builder.build().ok().map(|t| Arc::new(t) as Arc<dyn Transport>)
+    let transport: Arc<dyn Transport> = Arc::new(builder.build()?);
+    Ok(Some(transport))
 }
 
 #[cfg(all(feature = "hyper", not(feature = "reqwest")))]
-fn default_transport(connect_timeout: Option<Duration>) -> Option<Arc<dyn Transport>> {
+fn default_transport(connect_timeout: Option<Duration>) -> DefaultTransport {
     let mut builder = cxtn_transport::HyperTransport::builder();
     if let Some(timeout) = connect_timeout {
         builder = builder.connect_timeout(timeout);
     }
-    builder.build().ok().map(|t| Arc::new(t) as Arc<dyn Transport>)
+    let transport: Arc<dyn Transport> = Arc::new(builder.build()?);
+    Ok(Some(transport))
 }
 
 #[cfg(not(any(feature = "reqwest", feature = "hyper")))]
-fn default_transport(_connect_timeout: Option<Duration>) -> Option<Arc<dyn Transport>> {
-    None
+fn default_transport(_connect_timeout: Option<Duration>) -> DefaultTransport {
+    Ok(None)
 }
