@@ -39,7 +39,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "cxtn-sandbox",
         ],
     ),
-    ("xtask", &[]),
+    (
+        "xtask",
+        &["cxtn-model", "cxtn-events", "cxtn-transport", "cxtn-webhooks", "cxtn-receiver", "cxtn-sandbox", "cxtn"],
+    ),
 ];
 
 /// Outside crates a layer must not use: the model and the parser do no I/O, and the management

@@ -126,10 +126,10 @@ fn run_in_savepoint<T>(
     txn: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    txn.execute_batch("SAVEPOINT job")?;
+    txn.prepare_cached("SAVEPOINT job")?.execute([])?;
     match f(txn) {
         Ok(value) => {
-            txn.execute_batch("RELEASE job")?;
+            txn.prepare_cached("RELEASE job")?.execute([])?;
             Ok(value)
         }
         Err(e) => {

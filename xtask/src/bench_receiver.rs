@@ -1,0 +1,199 @@
+//! `cargo xtask bench-receiver`: deliveries per second and latency of the receiver under load,
+//! against a bare hyper server that answers 200 at once (the ceiling).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use cxtn_receiver::{Inbox, MemoryInbox, Receiver, SqliteInbox};
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+
+const TOKEN: &str = "benchbenchbenchbenchbenchbench00";
+
+/// One measured run.
+struct Figures {
+    target: &'static str,
+    connections: usize,
+    deliveries: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+}
+
+pub(crate) fn run(seconds: u64) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let duration = Duration::from_secs(seconds);
+        let mut all = Vec::new();
+        for connections in [1, 16, 64] {
+            let (addr, stop) = bare_server().await?;
+            all.push(load("bare hyper (ceiling)", addr, connections, duration).await);
+            let _ = stop.send(());
+
+            let inbox: Arc<dyn Inbox> = Arc::new(MemoryInbox::new());
+            let running = receiver(inbox).await?;
+            all.push(load("receiver, memory inbox", running.addr(), connections, duration).await);
+            running.shutdown().await;
+
+            let dir = tempfile::tempdir().context("creating a temporary directory")?;
+            let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(dir.path().join("bench.sqlite"))?);
+            let running = receiver(inbox).await?;
+            all.push(load("receiver, SQLite inbox", running.addr(), connections, duration).await);
+            running.shutdown().await;
+        }
+        print_table(&all);
+        Ok(())
+    })
+}
+
+async fn receiver(inbox: Arc<dyn Inbox>) -> Result<cxtn_receiver::Running> {
+    let receiver = Receiver::builder(inbox).path_token(TOKEN).build()?;
+    Ok(receiver.bind("127.0.0.1:0").await?)
+}
+
+async fn bare_server() -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(async move {
+                        let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
+                            let _ = request.into_body().collect().await;
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"{\"status\":\"stored\"}"))))
+                        });
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    });
+                }
+                _ = &mut stopped => return,
+            }
+        }
+    });
+    Ok((addr, stop))
+}
+
+/// Drives `connections` keep-alive connections, each posting distinct notifications back to back.
+async fn load(target: &'static str, addr: SocketAddr, connections: usize, duration: Duration) -> Figures {
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for connection in 0..connections {
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            let Ok(stream) = TcpStream::connect(addr).await else {
+                return (latencies, 1);
+            };
+            let _ = stream.set_nodelay(true);
+            let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+                return (latencies, 1);
+            };
+            tokio::spawn(conn);
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let body = format!(
+                    r#"{{"eventId": "wh_{connection:04}_{n:012}", "event": "payment_completed", "data": {{"objectId": {n}, "userId": "C00081866", "amount": 10.00, "currency": "GBP"}}}}"#
+                );
+                let request = hyper::Request::post(format!("http://{addr}/cxtn/{TOKEN}"))
+                    .header("content-type", "application/json")
+                    .header("host", "bench")
+                    .body(Full::new(Bytes::from(body)));
+                let Ok(request) = request else {
+                    errors += 1;
+                    continue;
+                };
+                let started = Instant::now();
+                match sender.send_request(request).await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        let _ = response.into_body().collect().await;
+                        if ok {
+                            latencies.push(started.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    Err(_) => {
+                        errors += 1;
+                        break;
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        if let Ok((mut l, e)) = task.await {
+            latencies.append(&mut l);
+            errors += e;
+        }
+    }
+    latencies.sort();
+    let percentile = |p: f64| -> Duration {
+        if latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies.get(rank).copied().unwrap_or_default()
+    };
+    Figures {
+        target,
+        connections,
+        deliveries: latencies.len(),
+        per_second: latencies.len() as f64 / duration.as_secs_f64(),
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        errors,
+    }
+}
+
+fn print_table(all: &[Figures]) {
+    println!();
+    println!("| target | connections | deliveries/s | p50 | p99 | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for f in all {
+        println!(
+            "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+            f.target,
+            f.connections,
+            f.per_second,
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3,
+            f.errors
+        );
+    }
+    println!();
+    for connections in [1, 16, 64] {
+        let rate = |target: &str| {
+            all.iter()
+                .find(|f| f.target == target && f.connections == connections)
+                .map_or(0.0, |f| f.per_second)
+        };
+        let ceiling = rate("bare hyper (ceiling)");
+        if ceiling > 0.0 {
+            println!(
+                "{connections:>2} connections: memory inbox at {:.0}% of the ceiling, SQLite inbox at {:.0}% ({} deliveries in all)",
+                100.0 * rate("receiver, memory inbox") / ceiling,
+                100.0 * rate("receiver, SQLite inbox") / ceiling,
+                all.iter().filter(|f| f.connections == connections).map(|f| f.deliveries).sum::<usize>()
+            );
+        }
+    }
+}
