@@ -194,12 +194,14 @@ where
                             ("stored", ArrivalOutcome::Stored)
                         }
                     };
-                    let _ = shared.arrivals.send(Arrival {
-                        event_id: Some(event_id.clone()),
-                        event: Some(event),
-                        outcome,
-                        received_at_ms,
-                    });
+                    if shared.arrivals.receiver_count() > 0 {
+                        let _ = shared.arrivals.send(Arrival {
+                            event_id: Some(event_id.clone()),
+                            event: Some(event),
+                            outcome,
+                            received_at_ms,
+                        });
+                    }
                     answer(
                         StatusCode::OK,
                         &serde_json::json!({ "status": status, "eventId": event_id }),

@@ -243,24 +243,23 @@ fn rejection_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RejectionRecord> {
 impl Inbox for SqliteInbox {
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
         self.run(move |txn| {
-            let inserted = txn.execute(
-                "INSERT INTO events (event_id, event, subscription, received_at_ms, body, next_attempt_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT (event_id) DO NOTHING",
-                params![
+            let inserted = txn
+                .prepare_cached(
+                    "INSERT INTO events (event_id, event, subscription, received_at_ms, body, next_attempt_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT (event_id) DO NOTHING",
+                )?
+                .execute(params![
                     event.event_id,
                     event.event,
                     event.subscription,
                     event.received_at_ms,
                     event.body.as_ref()
-                ],
-            )?;
+                ])?;
             if inserted == 1 {
                 return Ok(Stored::New);
             }
-            txn.execute(
-                "UPDATE events SET deliveries = deliveries + 1 WHERE event_id = ?1",
-                params![event.event_id],
-            )?;
+            txn.prepare_cached("UPDATE events SET deliveries = deliveries + 1 WHERE event_id = ?1")?
+                .execute(params![event.event_id])?;
             Ok(Stored::Duplicate)
         })
         .await
