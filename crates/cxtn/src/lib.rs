@@ -6,6 +6,8 @@
 //! - [`events`]: parse the notifications CXTN POSTs to your endpoints, exactly.
 //! - [`model`]: the wire types: notifications, exact money, timestamps, the API envelope.
 //! - [`transport`]: the HTTP layer: the `Transport` trait, the retry policy, and (with `test-util`) test doubles.
+//! - `receiver` (feature `receiver`): receive notifications: authenticated, durable, deduplicated.
+//! - `sandbox` (feature `sandbox`): a local CXTN simulator that manages endpoints and delivers notifications.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +35,8 @@
 //! - `hyper`: HTTP through hyper 1 and hyper-util's pooled client; the backend when `reqwest` is off.
 //! - `rustls` (default): TLS through rustls with the ring provider; both backends use it.
 //! - `test-util`: test doubles, `cxtn::transport::MockTransport` and `PendingTransport`.
+//! - `receiver`: `cxtn::receiver`, the webhook receiver with its SQLite inbox.
+//! - `sandbox`: `cxtn::sandbox`, the local CXTN simulator.
 #![deny(missing_docs)]
 
 use std::sync::Arc;
@@ -40,6 +44,10 @@ use std::time::Duration;
 
 pub use cxtn_events as events;
 pub use cxtn_model as model;
+#[cfg(feature = "receiver")]
+pub use cxtn_receiver as receiver;
+#[cfg(feature = "sandbox")]
+pub use cxtn_sandbox as sandbox;
 pub use cxtn_transport as transport;
 pub use cxtn_webhooks as webhooks;
 
