@@ -192,7 +192,10 @@ fn print_table(all: &[Figures]) {
                 "{connections:>2} connections: memory inbox at {:.0}% of the ceiling, SQLite inbox at {:.0}% ({} deliveries in all)",
                 100.0 * rate("receiver, memory inbox") / ceiling,
                 100.0 * rate("receiver, SQLite inbox") / ceiling,
-                all.iter().filter(|f| f.connections == connections).map(|f| f.deliveries).sum::<usize>()
+                all.iter()
+                    .filter(|f| f.connections == connections)
+                    .map(|f| f.deliveries)
+                    .sum::<usize>()
             );
         }
     }

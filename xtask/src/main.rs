@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 mod bench_receiver;
+mod release;
 mod tidy;
 
 const USAGE: &str = "\
@@ -17,6 +18,9 @@ commands:
   ci                       run the whole gate: fmt, clippy, tests, docs (what .ci/run runs)
   snapshots [--accept]     run the tests and list changed insta snapshots; --accept writes them
   fuzz [--seconds N]       run the `parse` fuzz target for N seconds (default 60); needs cargo-fuzz
+  release VERSION [--dry-run]
+                           bump the version, check CHANGELOG.md, run the gate, then `cargo publish --dry-run`
+                           of every crate (without --dry-run: stop before publishing, print the commands)
   tidy                     check that crates depend only downwards (also run by `cargo test`)
   bench-receiver [--seconds N]
                            deliveries/s and p50/p99 of the receiver at 1, 16, 64 connections (N s each, default 5)
@@ -45,6 +49,14 @@ fn run(args: Vec<String>) -> Result<()> {
             let rest: Vec<String> = args.collect();
             let seconds = seconds_arg(&rest, 5)?;
             bench_receiver::run(seconds)
+        }
+        Some("release") => {
+            let rest: Vec<String> = args.collect();
+            let version = rest
+                .iter()
+                .find(|a| !a.starts_with("--"))
+                .context("give the version to release: cargo xtask release 0.2.0 --dry-run")?;
+            release::run(&root(), version, rest.iter().any(|a| a == "--dry-run"))
         }
         Some("tidy") => {
             let problems = tidy::check(&root())?;
@@ -82,13 +94,13 @@ fn root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
     cmd
 }
 
-fn step(name: &str, mut cmd: Command) -> Result<()> {
+pub(crate) fn step(name: &str, mut cmd: Command) -> Result<()> {
     println!("==> {name}");
     let started = Instant::now();
     let status = cmd.status().with_context(|| format!("could not start `{name}`"))?;
@@ -100,7 +112,7 @@ fn step(name: &str, mut cmd: Command) -> Result<()> {
 }
 
 /// The gate: the same steps, in the same order, as `.ci/run`.
-fn ci() -> Result<()> {
+pub(crate) fn ci() -> Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     step("cargo fmt --all --check", fmt)?;

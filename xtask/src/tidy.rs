@@ -41,7 +41,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "xtask",
-        &["cxtn-model", "cxtn-events", "cxtn-transport", "cxtn-webhooks", "cxtn-receiver", "cxtn-sandbox", "cxtn"],
+        &[
+            "cxtn-model",
+            "cxtn-events",
+            "cxtn-transport",
+            "cxtn-webhooks",
+            "cxtn-receiver",
+            "cxtn-sandbox",
+            "cxtn",
+        ],
     ),
 ];
 
