@@ -97,14 +97,32 @@ impl SqliteInbox {
         &self.path
     }
 
-    /// Runs `f` in the writer's next transaction and returns its result once that transaction commits.
+    /// Runs `f` in the writer's next transaction, inside a savepoint so that a failure undoes only
+    /// its own statements, and returns its result once that transaction commits.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, InboxError> {
+        self.run_with(true, f).await
+    }
+
+    /// As [`Self::run`], without the savepoint: for a job whose first statement either succeeds or
+    /// changes nothing, and whose second runs only when the first changed nothing.
+    async fn run_single<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, InboxError> {
+        self.run_with(false, f).await
+    }
+
+    async fn run_with<T: Send + 'static>(
+        &self,
+        savepoint: bool,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, InboxError> {
         let (tx, rx) = oneshot::channel::<Result<T, InboxError>>();
         let job: Job = Box::new(move |txn: &Transaction<'_>| {
-            let result = run_in_savepoint(txn, f);
+            let result = if savepoint { run_in_savepoint(txn, f) } else { f(txn) };
             Box::new(move |committed: Result<(), String>| {
                 let outcome = match (result, committed) {
                     (Ok(value), Ok(())) => Ok(value),
@@ -242,7 +260,7 @@ fn rejection_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RejectionRecord> {
 #[async_trait]
 impl Inbox for SqliteInbox {
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        self.run(move |txn| {
+        self.run_single(move |txn| {
             let inserted = txn
                 .prepare_cached(
                     "INSERT INTO events (event_id, event, subscription, received_at_ms, body, next_attempt_at_ms)
