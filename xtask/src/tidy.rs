@@ -118,10 +118,10 @@ fn check_metadata(metadata: &Value) -> Result<Vec<String>> {
             }
         }
         let manifest = package["manifest_path"].as_str().unwrap_or_default();
-        if let Ok(text) = std::fs::read_to_string(manifest) {
-            if !text.contains("[lints]\nworkspace = true") {
-                problems.push(format!("{name}: add `[lints]\\nworkspace = true` to {manifest}"));
-            }
+        if let Ok(text) = std::fs::read_to_string(manifest)
+            && !text.contains("[lints]\nworkspace = true")
+        {
+            problems.push(format!("{name}: add `[lints]\\nworkspace = true` to {manifest}"));
         }
         for target in package["targets"].as_array().into_iter().flatten() {
             let is_lib = target["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "lib"));
