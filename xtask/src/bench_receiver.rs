@@ -28,29 +28,54 @@ struct Figures {
     errors: usize,
 }
 
-pub(crate) fn run(seconds: u64) -> Result<()> {
+/// Which targets and connection counts to measure.
+pub(crate) struct Selection {
+    pub(crate) seconds: u64,
+    pub(crate) connections: Vec<usize>,
+    pub(crate) targets: Vec<String>,
+}
+
+impl Selection {
+    fn wants(&self, target: &str) -> bool {
+        self.targets.is_empty() || self.targets.iter().any(|t| t == target)
+    }
+}
+
+pub(crate) fn run(selection: &Selection) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let duration = Duration::from_secs(seconds);
+        let duration = Duration::from_secs(selection.seconds);
         let mut all = Vec::new();
-        for connections in [1, 16, 64] {
-            let (addr, stop) = bare_server().await?;
-            all.push(load("bare hyper (ceiling)", addr, connections, duration).await);
-            let _ = stop.send(());
-
-            let inbox: Arc<dyn Inbox> = Arc::new(MemoryInbox::new());
-            let running = receiver(inbox).await?;
-            all.push(load("receiver, memory inbox", running.addr(), connections, duration).await);
-            running.shutdown().await;
-
-            let dir = tempfile::tempdir().context("creating a temporary directory")?;
-            let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(dir.path().join("bench.sqlite"))?);
-            let running = receiver(inbox).await?;
-            all.push(load("receiver, SQLite inbox", running.addr(), connections, duration).await);
-            running.shutdown().await;
+        for &connections in &selection.connections {
+            if selection.wants("bare") {
+                let (addr, stop) = bare_server().await?;
+                all.push(load("bare hyper (ceiling)", addr, connections, duration).await);
+                let _ = stop.send(());
+            }
+            if selection.wants("memory") {
+                let inbox: Arc<dyn Inbox> = Arc::new(MemoryInbox::new());
+                let running = receiver(inbox).await?;
+                all.push(load("receiver, memory inbox", running.addr(), connections, duration).await);
+                running.shutdown().await;
+            }
+            if selection.wants("sqlite") {
+                let dir = tempfile::tempdir().context("creating a temporary directory")?;
+                let sqlite = SqliteInbox::open(dir.path().join("bench.sqlite"))?;
+                let inbox: Arc<dyn Inbox> = Arc::new(sqlite.clone());
+                let running = receiver(inbox).await?;
+                all.push(load("receiver, SQLite inbox", running.addr(), connections, duration).await);
+                running.shutdown().await;
+                let stats = sqlite.write_stats();
+                println!(
+                    "SQLite inbox at {connections} connections: {} transactions for {} operations, {:.1} per fsync",
+                    stats.transactions,
+                    stats.operations,
+                    stats.mean_batch()
+                );
+            }
         }
         print_table(&all);
         Ok(())
@@ -180,7 +205,9 @@ fn print_table(all: &[Figures]) {
         );
     }
     println!();
-    for connections in [1, 16, 64] {
+    let mut counts: Vec<usize> = all.iter().map(|f| f.connections).collect();
+    counts.dedup();
+    for connections in counts {
         let rate = |target: &str| {
             all.iter()
                 .find(|f| f.target == target && f.connections == connections)

@@ -22,8 +22,8 @@ commands:
                            bump the version, check CHANGELOG.md, run the gate, then `cargo publish --dry-run`
                            of every crate (without --dry-run: stop before publishing, print the commands)
   tidy                     check that crates depend only downwards (also run by `cargo test`)
-  bench-receiver [--seconds N]
-                           deliveries/s and p50/p99 of the receiver at 1, 16, 64 connections (N s each, default 5)
+  bench-receiver [--seconds N] [--connections 1,16,64] [--targets bare,memory,sqlite]
+                           deliveries/s and p50/p99 of the receiver (N s each, default 5)
 ";
 
 fn main() -> ExitCode {
@@ -47,8 +47,29 @@ fn run(args: Vec<String>) -> Result<()> {
         }
         Some("bench-receiver") => {
             let rest: Vec<String> = args.collect();
-            let seconds = seconds_arg(&rest, 5)?;
-            bench_receiver::run(seconds)
+            let list = |flag: &str| -> Vec<String> {
+                rest.iter()
+                    .position(|a| a == flag)
+                    .and_then(|i| rest.get(i + 1))
+                    .map(|v| v.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
+            let connections = list("--connections")
+                .iter()
+                .map(|c| {
+                    c.parse::<usize>()
+                        .context("--connections takes numbers such as 1,16,64")
+                })
+                .collect::<Result<Vec<_>>>()?;
+            bench_receiver::run(&bench_receiver::Selection {
+                seconds: seconds_arg(&rest, 5)?,
+                connections: if connections.is_empty() {
+                    vec![1, 16, 64]
+                } else {
+                    connections
+                },
+                targets: list("--targets"),
+            })
         }
         Some("release") => {
             let rest: Vec<String> = args.collect();

@@ -37,6 +37,7 @@
 //! # Features
 //!
 //! - `sqlite` (default): the durable [`SqliteInbox`].
+//! - `postgres`: the [`PostgresInbox`], one database shared by receivers and workers on many machines (no TLS).
 #![deny(missing_docs)]
 
 mod auth;
@@ -50,8 +51,10 @@ use std::time::Duration;
 
 pub use async_trait::async_trait;
 pub use inbox::memory::MemoryInbox;
+#[cfg(feature = "postgres")]
+pub use inbox::postgres::{PostgresInbox, PostgresInboxBuilder};
 #[cfg(feature = "sqlite")]
-pub use inbox::sqlite::SqliteInbox;
+pub use inbox::sqlite::{SqliteInbox, WriteStats};
 pub use inbox::{
     Completion, EventFilter, EventRecord, EventStatus, Inbox, InboxError, InboxStats, RejectionRecord, Stored,
 };

@@ -1,7 +1,8 @@
 //! The durable SQLite inbox, with group commit.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -58,6 +59,35 @@ type Job = Box<dyn FnOnce(&Transaction<'_>) -> Reply + Send>;
 pub struct SqliteInbox {
     jobs: mpsc::Sender<Job>,
     path: PathBuf,
+    counters: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    transactions: AtomicU64,
+    operations: AtomicU64,
+}
+
+/// How the writer grouped operations into transactions since the inbox was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteStats {
+    /// Transactions committed (one fsync each).
+    pub transactions: u64,
+    /// Operations (stores, claims, reads...) they carried.
+    pub operations: u64,
+}
+
+impl WriteStats {
+    /// Operations per transaction: how much group commit saved.
+    #[must_use]
+    pub fn mean_batch(&self) -> f64 {
+        if self.transactions == 0 {
+            0.0
+        } else {
+            self.operations as f64 / self.transactions as f64
+        }
+    }
 }
 
 impl SqliteInbox {
@@ -84,11 +114,22 @@ impl SqliteInbox {
             )
         })?;
         let (jobs, rx) = mpsc::channel::<Job>();
+        let counters = Arc::new(Counters::default());
+        let writer_counters = counters.clone();
         thread::Builder::new()
             .name("cxtn-inbox-writer".into())
-            .spawn(move || writer(conn, &rx))
+            .spawn(move || writer(conn, &rx, &writer_counters))
             .map_err(|e| InboxError::new("cannot start the inbox writer thread", Some(e.into())))?;
-        Ok(Self { jobs, path })
+        Ok(Self { jobs, path, counters })
+    }
+
+    /// How the writer grouped operations into transactions so far.
+    #[must_use]
+    pub fn write_stats(&self) -> WriteStats {
+        WriteStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            operations: self.counters.operations.load(Ordering::Relaxed),
+        }
     }
 
     /// The file the inbox lives in.
@@ -185,7 +226,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 /// The writer thread: waits for a job, takes every job already queued (up to a limit),
 /// runs them all in one transaction, commits once, then answers each.
-fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
+fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &Counters) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -207,6 +248,8 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
         };
         let replies: Vec<Reply> = batch.into_iter().map(|job| job(&txn)).collect();
         let committed = txn.commit().map_err(|e| e.to_string());
+        counters.transactions.fetch_add(1, Ordering::Relaxed);
+        counters.operations.fetch_add(replies.len() as u64, Ordering::Relaxed);
         if let Err(e) = &committed {
             tracing::error!(error = %e, "inbox commit failed");
         }
@@ -445,5 +488,43 @@ impl Inbox for SqliteInbox {
             Ok(stats)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_stores_share_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = SqliteInbox::open(dir.path().join("inbox.sqlite")).unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..256 {
+            let inbox = inbox.clone();
+            tasks.push(tokio::spawn(async move {
+                let body = Bytes::from(format!("{{\"eventId\":\"e{i}\"}}"));
+                inbox.store(NewEvent::new(format!("e{i}"), "ping", None, i, body)).await
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), Stored::New);
+        }
+        let stats = inbox.write_stats();
+        assert_eq!(stats.operations, 256);
+        assert!(stats.transactions < 256, "group commit shares transactions: {stats:?}");
+        assert_eq!(inbox.stats().await.unwrap().pending, 256);
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.sqlite");
+        drop(SqliteInbox::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let e = SqliteInbox::open(&path).unwrap_err();
+        assert!(e.to_string().contains("cannot upgrade the inbox"), "{e}");
     }
 }
