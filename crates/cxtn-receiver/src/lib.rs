@@ -37,7 +37,7 @@
 //! # Features
 //!
 //! - `sqlite` (default): the durable [`SqliteInbox`].
-//! - `postgres`: the [`PostgresInbox`], one database shared by receivers and workers on many machines (no TLS).
+//! - `postgres`: the `PostgresInbox`, one database shared by receivers and workers on many machines (no TLS).
 #![deny(missing_docs)]
 
 mod auth;

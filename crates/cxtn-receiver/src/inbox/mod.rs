@@ -8,6 +8,8 @@ use bytes::Bytes;
 use serde::Serialize;
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

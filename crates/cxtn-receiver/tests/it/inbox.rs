@@ -6,7 +6,7 @@ use bytes::Bytes;
 use cxtn_receiver::inbox::{NewEvent, NewRejection};
 use cxtn_receiver::{Completion, EventFilter, EventStatus, ReplayTarget, Stored};
 
-use crate::{Kind, inbox};
+use crate::{Kind, open};
 
 fn event(id: &str, at: i64) -> NewEvent {
     let body = format!(r#"{{"eventId": "{id}", "event": "ping", "data": {{"n": 1.10}}}}"#);
@@ -14,7 +14,7 @@ fn event(id: &str, at: i64) -> NewEvent {
 }
 
 async fn stores_once_per_event_id(kind: Kind) {
-    let t = inbox(&kind);
+    let t = open(&kind).await;
     assert_eq!(t.inbox.store(event("a", 1)).await.unwrap(), Stored::New);
     assert_eq!(t.inbox.store(event("a", 2)).await.unwrap(), Stored::Duplicate);
     assert_eq!(t.inbox.store(event("b", 3)).await.unwrap(), Stored::New);
@@ -38,7 +38,7 @@ async fn stores_once_per_event_id(kind: Kind) {
 }
 
 async fn claims_lease_and_complete(kind: Kind) {
-    let t = inbox(&kind);
+    let t = open(&kind).await;
     t.inbox.store(event("a", 10)).await.unwrap();
     t.inbox.store(event("b", 20)).await.unwrap();
     let lease = Duration::from_millis(1000);
@@ -113,7 +113,7 @@ async fn claims_lease_and_complete(kind: Kind) {
 }
 
 async fn rejections_are_kept_and_replayable(kind: Kind) {
-    let t = inbox(&kind);
+    let t = open(&kind).await;
     let bad = NewRejection::new(7, Bytes::from_static(b"{broken"), "not JSON", "syntax");
     let id = t.inbox.reject(bad).await.unwrap();
     let stored = t.inbox.rejection(id).await.unwrap().unwrap();
@@ -153,6 +153,10 @@ macro_rules! every_inbox {
         }
         mod sqlite {
             $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Sqlite).await; } )*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Postgres).await; } )*
         }
     };
 }

@@ -11,6 +11,8 @@ mod bad_input;
 mod crash;
 mod delivery;
 mod inbox;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod worker;
 
 use std::net::SocketAddr;
@@ -29,11 +31,16 @@ pub const TOKEN: &str = "k4Jx9sQ2pLm7Vw3Zt8Yb1Nc6Rf0Hd5Ga";
 pub enum Kind {
     Memory,
     Sqlite,
+    /// A fresh schema in the database at `CXTN_TEST_POSTGRES_URL`; open it with [`open`].
+    #[cfg(feature = "postgres")]
+    Postgres,
 }
 
 pub struct TestInbox {
     pub inbox: Arc<dyn Inbox>,
     pub _dir: Option<tempfile::TempDir>,
+    /// What to clean up after the inbox (a PostgreSQL schema).
+    pub _guard: Option<Box<dyn std::any::Any + Send>>,
 }
 
 pub fn inbox(kind: &Kind) -> TestInbox {
@@ -41,6 +48,7 @@ pub fn inbox(kind: &Kind) -> TestInbox {
         Kind::Memory => TestInbox {
             inbox: Arc::new(MemoryInbox::new()),
             _dir: None,
+            _guard: None,
         },
         Kind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
@@ -48,8 +56,28 @@ pub fn inbox(kind: &Kind) -> TestInbox {
             TestInbox {
                 inbox: Arc::new(inbox),
                 _dir: Some(dir),
+                _guard: None,
             }
         }
+        #[cfg(feature = "postgres")]
+        Kind::Postgres => panic!("the PostgreSQL inbox connects asynchronously: use open(&Kind::Postgres).await"),
+    }
+}
+
+/// Any inbox, including those that connect asynchronously.
+pub async fn open(kind: &Kind) -> TestInbox {
+    match kind {
+        #[cfg(feature = "postgres")]
+        Kind::Postgres => {
+            let schema = postgres::Schema::fresh();
+            let inbox = schema.inbox().await;
+            TestInbox {
+                inbox: Arc::new(inbox),
+                _dir: None,
+                _guard: Some(Box::new(schema)),
+            }
+        }
+        other => inbox(other),
     }
 }
 
