@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use cxtn_receiver::{Inbox, MemoryInbox, Receiver, SqliteInbox};
+use cxtn_receiver::{Inbox, MemoryInbox, PostgresInbox, Receiver, SqliteInbox};
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -26,6 +26,7 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     errors: usize,
+    latencies: Vec<Duration>,
 }
 
 /// Which targets and connection counts to measure.
@@ -77,9 +78,100 @@ pub(crate) fn run(selection: &Selection) -> Result<()> {
                 );
             }
         }
+        if selection.wants("postgres") {
+            let url = std::env::var("CXTN_BENCH_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+            for &connections in &selection.connections {
+                for receivers in [1usize, 3] {
+                    let schema = format!(
+                        "cxtn_bench_{}",
+                        std::iter::repeat_with(fastrand::lowercase).take(8).collect::<String>()
+                    );
+                    let mut running = Vec::new();
+                    for _ in 0..receivers {
+                        let inbox = PostgresInbox::builder(&url).schema(&schema).connect().await.context(
+                            "connecting to PostgreSQL; start it on 127.0.0.1:5432 or set CXTN_BENCH_POSTGRES_URL",
+                        )?;
+                        running.push(receiver(Arc::new(inbox)).await?);
+                    }
+                    let addrs: Vec<SocketAddr> = running.iter().map(cxtn_receiver::Running::addr).collect();
+                    let target = if receivers == 1 {
+                        "receiver, PostgreSQL inbox"
+                    } else {
+                        "3 receivers, one PostgreSQL"
+                    };
+                    all.push(load_spread(target, &addrs, connections, duration).await);
+                    for r in running {
+                        r.shutdown().await;
+                    }
+                    drop_schema(&url, &schema).await;
+                }
+            }
+        }
         print_table(&all);
         Ok(())
     })
+}
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+async fn drop_schema(url: &str, schema: &str) {
+    if let Ok((client, connection)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+        tokio::spawn(connection);
+        let _ = client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .await;
+    }
+}
+
+/// As [`load`], spreading the connections over several receivers.
+async fn load_spread(target: &'static str, addrs: &[SocketAddr], connections: usize, duration: Duration) -> Figures {
+    let mut parts = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let share = connections / addrs.len() + usize::from(i < connections % addrs.len());
+        if share > 0 {
+            parts.push(load(target, *addr, share, duration));
+        }
+    }
+    let results = futures_join_all(parts).await;
+    let mut merged = Figures {
+        target,
+        connections,
+        deliveries: 0,
+        per_second: 0.0,
+        p50: Duration::ZERO,
+        p99: Duration::ZERO,
+        errors: 0,
+        latencies: Vec::new(),
+    };
+    for mut f in results {
+        merged.deliveries += f.deliveries;
+        merged.per_second += f.per_second;
+        merged.errors += f.errors;
+        merged.latencies.append(&mut f.latencies);
+    }
+    merged.latencies.sort();
+    merged.p50 = percentile(&merged.latencies, 0.50);
+    merged.p99 = percentile(&merged.latencies, 0.99);
+    merged
+}
+
+async fn futures_join_all<F: std::future::Future<Output = Figures> + Send + 'static>(futures: Vec<F>) -> Vec<Figures> {
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        if let Ok(f) = handle.await {
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(rank).copied().unwrap_or_default()
 }
 
 async fn receiver(inbox: Arc<dyn Inbox>) -> Result<cxtn_receiver::Running> {
@@ -171,21 +263,15 @@ async fn load(target: &'static str, addr: SocketAddr, connections: usize, durati
         }
     }
     latencies.sort();
-    let percentile = |p: f64| -> Duration {
-        if latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies.get(rank).copied().unwrap_or_default()
-    };
     Figures {
         target,
         connections,
         deliveries: latencies.len(),
         per_second: latencies.len() as f64 / duration.as_secs_f64(),
-        p50: percentile(0.50),
-        p99: percentile(0.99),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
         errors,
+        latencies,
     }
 }
 

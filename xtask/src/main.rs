@@ -22,7 +22,7 @@ commands:
                            bump the version, check CHANGELOG.md, run the gate, then `cargo publish --dry-run`
                            of every crate (without --dry-run: stop before publishing, print the commands)
   tidy                     check that crates depend only downwards (also run by `cargo test`)
-  bench-receiver [--seconds N] [--connections 1,16,64] [--targets bare,memory,sqlite]
+  bench-receiver [--seconds N] [--connections 1,16,64] [--targets bare,memory,sqlite,postgres]
                            deliveries/s and p50/p99 of the receiver (N s each, default 5)
 ";
 
