@@ -13,6 +13,7 @@ mod delivery;
 mod inbox;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod sandbox;
 mod worker;
 
 use std::net::SocketAddr;
