@@ -36,6 +36,7 @@
 //! - `rustls` (default): TLS through rustls with the ring provider; both backends use it.
 //! - `test-util`: test doubles, `cxtn::transport::MockTransport` and `PendingTransport`.
 //! - `receiver`: `cxtn::receiver`, the webhook receiver with its SQLite inbox.
+//! - `postgres`: the receiver's PostgreSQL inbox, for many receivers and workers sharing one database.
 //! - `sandbox`: `cxtn::sandbox`, the local CXTN simulator.
 #![deny(missing_docs)]
 

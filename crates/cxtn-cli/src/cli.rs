@@ -1,0 +1,424 @@
+//! The command line: every command, flag and environment variable.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use cxtn::{EndpointStatus, Environment, WebhookEventType};
+
+const AFTER_HELP: &str = "\
+Start here:
+  cxtn demo                       the whole webhook loop, locally, in seconds
+  cxtn sandbox                    a local CXTN to point the other commands at
+  cxtn listen --path-token TOKEN  receive notifications into a durable inbox
+
+Exit codes: 0 success, 1 the operation failed, 2 wrong usage.";
+
+/// The command line of cxtn-rs: manage CXTN webhook endpoints, receive notifications,
+/// inspect and replay them, and run the whole loop locally.
+#[derive(Debug, Parser)]
+#[command(name = "cxtn", version, after_help = AFTER_HELP)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// The CXTN environment to call: sandbox, staging or production [default: sandbox]
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "CXTN_ENV",
+        hide_env_values = true,
+        value_name = "ENV",
+        value_parser = parse_environment
+    )]
+    pub(crate) env: Option<Environment>,
+
+    /// A base URL to call instead of the environment's, such as a local sandbox's
+    #[arg(long, global = true, help_heading = GLOBAL, env = "CXTN_BASE_URL", hide_env_values = true, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+
+    /// Read the access token from this file instead of the CXTN_ACCESS_TOKEN variable
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "PATH")]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// Print machine-readable JSON: one JSON value per line
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub(crate) json: bool,
+
+    /// Print more detail (repeat for more)
+    #[arg(short, long, global = true, help_heading = GLOBAL, action = ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Manage webhook endpoints through the CXTN API (needs an access token)
+    Webhooks(WebhooksArgs),
+    /// Read notification bodies
+    Events(EventsArgs),
+    /// Receive notifications: an authenticated receiver that stores each one in a durable inbox
+    Listen(ListenArgs),
+    /// List, show and replay what a receiver stored
+    Inbox(InboxArgs),
+    /// Send sample notifications straight to a receiver URL
+    Trigger(TriggerArgs),
+    /// Run the local CXTN simulator: the management API, and deliveries to your endpoints
+    Sandbox(SandboxArgs),
+    /// Run the whole webhook loop locally in a few seconds, and check that nothing was lost or doubled
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The access token comes from CXTN_ACCESS_TOKEN, or from the file given with --token-file.\n\
+Event types, by name or number: Trade (0), Payment (1), AccountTransaction (2), Wallet (3),\n\
+Card (4), Quote (5), BulkPayments (6). CXTN sends notifications for Payment and AccountTransaction only."
+)]
+pub(crate) struct WebhooksArgs {
+    /// Print endpoint URLs whole; they carry secrets, so they are redacted by default
+    #[arg(long, global = true)]
+    pub(crate) show_urls: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: WebhooksCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhooksCommand {
+    /// Enable webhooks on the account (CXTN must have approved them first)
+    Enable,
+    /// Create the endpoint of an event type (one per event type)
+    Create(EndpointArgs),
+    /// Change the URL of an event type's endpoint
+    Edit(EndpointArgs),
+    /// Set an event type's endpoint Active, Inactive or Paused
+    Status(StatusArgs),
+    /// Deactivate every endpoint (asks first on a terminal)
+    Deactivate(DeactivateArgs),
+    /// List the endpoints
+    List,
+    /// Make sure an event type's endpoint exists, points at the URL, and is Active
+    Ensure(EndpointArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EndpointArgs {
+    /// The event type, by name or number (Payment, AccountTransaction, 1, 2, ...)
+    #[arg(long, value_name = "TYPE", value_parser = parse_event_type)]
+    pub(crate) event_type: WebhookEventType,
+
+    /// The endpoint URL: https, or http on a loopback address
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The event type, by name or number (Payment, AccountTransaction, 1, 2, ...)
+    #[arg(long, value_name = "TYPE", value_parser = parse_event_type)]
+    pub(crate) event_type: WebhookEventType,
+
+    /// The new status: Active delivers, Inactive drops, Paused holds until Active again
+    #[arg(long, value_enum)]
+    pub(crate) status: StatusArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatusArg {
+    Active,
+    Inactive,
+    Paused,
+}
+
+impl StatusArg {
+    pub(crate) fn to_status(self) -> EndpointStatus {
+        match self {
+            Self::Active => EndpointStatus::Active,
+            Self::Inactive => EndpointStatus::Inactive,
+            Self::Paused => EndpointStatus::Paused,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeactivateArgs {
+    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    #[arg(long, short)]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    #[command(subcommand)]
+    pub(crate) command: EventsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EventsCommand {
+    /// Parse one notification body and print what it says (with --json, its canonical form)
+    Parse(ParseArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ParseArgs {
+    /// The file holding the body, or - for standard input
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The endpoint URL to register ends with the path token: http://HOST:PORT/cxtn/<token>.\n\
+Each delivery is stored before it is answered; a redelivered eventId is answered and stored once."
+)]
+pub(crate) struct ListenArgs {
+    /// The address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub(crate) addr: String,
+
+    /// The secret last segment of the endpoint URL's path (use 32 or more random characters)
+    #[arg(long, env = "CXTN_PATH_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub(crate) path_token: Option<String>,
+
+    /// HTTP Basic credentials the endpoint URL carries
+    #[arg(
+        long,
+        env = "CXTN_BASIC_AUTH",
+        hide_env_values = true,
+        value_name = "USER:PASS",
+        value_parser = parse_basic_auth
+    )]
+    pub(crate) basic_auth: Option<BasicAuth>,
+
+    /// The inbox: a SQLite file, created when missing, or a postgres:// URL shared by many receivers
+    #[arg(long, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL")]
+    pub(crate) db: String,
+
+    /// The schema of a PostgreSQL inbox
+    #[arg(long, env = "CXTN_INBOX_SCHEMA", hide_env_values = true, default_value = DEFAULT_SCHEMA, value_name = "NAME")]
+    pub(crate) schema: String,
+
+    /// POST each stored event's body, exactly as received, to this URL; a non-2xx answer is retried
+    #[arg(long, value_name = "URL")]
+    pub(crate) forward_to: Option<String>,
+
+    /// Run without any authentication: anyone who can reach the port can inject events
+    #[arg(long)]
+    pub(crate) insecure_no_auth: bool,
+}
+
+/// The inbox file the commands use unless told otherwise.
+pub(crate) const DEFAULT_INBOX: &str = "cxtn-inbox.sqlite";
+
+/// The schema of a PostgreSQL inbox unless told otherwise.
+pub(crate) const DEFAULT_SCHEMA: &str = "cxtn";
+
+/// `USER:PASS`, with the password kept out of `Debug`.
+#[derive(Clone)]
+pub(crate) struct BasicAuth {
+    pub(crate) user: String,
+    pub(crate) password: String,
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InboxArgs {
+    /// The inbox: a SQLite file written by `cxtn listen`, or a postgres:// URL
+    #[arg(long, global = true, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL")]
+    pub(crate) db: String,
+
+    /// The schema of a PostgreSQL inbox
+    #[arg(long, global = true, env = "CXTN_INBOX_SCHEMA", hide_env_values = true, default_value = DEFAULT_SCHEMA, value_name = "NAME")]
+    pub(crate) schema: String,
+
+    #[command(subcommand)]
+    pub(crate) command: InboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum InboxCommand {
+    /// List stored events, newest first (or the rejected deliveries, with --rejected)
+    List(InboxListArgs),
+    /// Show one stored event, or one rejected delivery, with its body
+    Show(InboxTarget),
+    /// Make a stored event pending again, or parse a rejected delivery again and store it
+    Replay(InboxTarget),
+    /// Count what the inbox holds
+    Stats,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InboxListArgs {
+    /// Only events in this status: pending (waiting for the handler), processing, processed, or dead (failed on every attempt)
+    #[arg(long, value_enum, conflicts_with = "rejected", hide_possible_values = true)]
+    pub(crate) status: Option<StatusFilter>,
+
+    /// At most this many
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) limit: u32,
+
+    /// List the deliveries that did not parse instead
+    #[arg(long)]
+    pub(crate) rejected: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatusFilter {
+    Pending,
+    Processing,
+    Processed,
+    Dead,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["event_id", "rejection"])))]
+pub(crate) struct InboxTarget {
+    /// The event's eventId (wh_...)
+    #[arg(value_name = "EVENT_ID")]
+    pub(crate) event_id: Option<String>,
+
+    /// A rejected delivery's id, as `inbox list --rejected` shows it
+    #[arg(long, value_name = "ID")]
+    pub(crate) rejection: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "EVENT is an event name (account_credit, account_debit, payment_completed, trade_settled)\n\
+or a sample of CXTN's guide (funds_in, payment_complete, trade_settled, account_credit,\n\
+account_debit, pot_credit, pot_debit). Each notification gets a fresh eventId."
+)]
+pub(crate) struct TriggerArgs {
+    /// The event or guide sample to send
+    #[arg(value_name = "EVENT")]
+    pub(crate) event: String,
+
+    /// The receiver URL (credentials in the URL are sent as HTTP Basic)
+    #[arg(long, value_name = "URL")]
+    pub(crate) to: String,
+
+    /// Send `data` as a string holding JSON, as older CXTN deliveries do
+    #[arg(long)]
+    pub(crate) data_as_string: bool,
+
+    /// Set a field of `data`: the value is sent as JSON when it is JSON (1000.00 stays 1000.00), else as a string
+    #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_set)]
+    pub(crate) sets: Vec<SetField>,
+
+    /// How many notifications to send
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) count: u32,
+
+    /// Send each notification twice, same eventId, same body
+    #[arg(long)]
+    pub(crate) duplicate: bool,
+}
+
+/// One `--set FIELD=VALUE`.
+#[derive(Debug, Clone)]
+pub(crate) struct SetField {
+    pub(crate) field: String,
+    pub(crate) value: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SandboxArgs {
+    /// The address to listen on
+    #[arg(long, default_value = "127.0.0.1:4010", value_name = "HOST:PORT")]
+    pub(crate) addr: std::net::SocketAddr,
+
+    /// The bearer token the management routes accept [default: a random sbx_... token]
+    #[arg(long, env = "CXTN_SANDBOX_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
+
+    /// Wait between delivery attempts, in milliseconds, comma-separated
+    #[arg(
+        long,
+        value_name = "MS,...",
+        value_delimiter = ',',
+        default_value = "1000,2000,4000,8000"
+    )]
+    pub(crate) retry_ms: Vec<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Keep the inbox in this directory instead of a new temporary one
+    #[arg(long, value_name = "PATH")]
+    pub(crate) dir: Option<PathBuf>,
+}
+
+fn parse_environment(text: &str) -> Result<Environment, String> {
+    Environment::from_str(text).map_err(|e| e.to_string())
+}
+
+fn parse_event_type(text: &str) -> Result<WebhookEventType, String> {
+    WebhookEventType::from_str(text).map_err(|e| e.to_string())
+}
+
+fn parse_basic_auth(text: &str) -> Result<BasicAuth, String> {
+    match text.split_once(':') {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(BasicAuth {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        }),
+        _ => Err("give the credentials as USER:PASS, both non-empty".to_owned()),
+    }
+}
+
+fn parse_set(text: &str) -> Result<SetField, String> {
+    match text.split_once('=') {
+        Some((field, value)) if !field.trim().is_empty() => Ok(SetField {
+            field: field.trim().to_owned(),
+            value: value.to_owned(),
+        }),
+        _ => Err("give the field as FIELD=VALUE, for example amount=1000.00".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn basic_auth_keeps_the_password_out_of_debug() {
+        let auth = parse_basic_auth("cxtn:s3cret:with-colon").unwrap();
+        assert_eq!(auth.user, "cxtn");
+        assert_eq!(auth.password, "s3cret:with-colon");
+        assert!(!format!("{auth:?}").contains("s3cret"));
+        assert!(parse_basic_auth("nopassword").is_err());
+        assert!(parse_basic_auth(":pass").is_err());
+    }
+
+    #[test]
+    fn set_splits_at_the_first_equals_sign() {
+        let set = parse_set("note=a=b").unwrap();
+        assert_eq!((set.field.as_str(), set.value.as_str()), ("note", "a=b"));
+        assert!(parse_set("=1").is_err());
+        assert!(parse_set("amount").is_err());
+    }
+}

@@ -1,0 +1,57 @@
+//! `cxtn events parse`: what a notification body says, or why it does not parse.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use crate::cli::{EventsArgs, EventsCommand};
+use crate::error::CliError;
+use crate::summary;
+use crate::ui::Ui;
+
+pub(crate) fn run(args: EventsArgs, ui: &Ui) -> Result<(), CliError> {
+    match args.command {
+        EventsCommand::Parse(parse) => run_parse(&parse.file, ui),
+    }
+}
+
+fn run_parse(file: &Path, ui: &Ui) -> Result<(), CliError> {
+    let (name, body) = read(file)?;
+    let notification = cxtn::events::parse(&body).map_err(|e| {
+        let mut error =
+            CliError::failed(format!("{name} is not a CXTN notification: {e}")).detail(format!("kind: {}", e.kind()));
+        if let Some(field) = e.field() {
+            error = error.detail(format!("field: {field}"));
+        }
+        error
+    })?;
+    if ui.json() {
+        let canonical = notification
+            .to_json()
+            .map_err(|e| CliError::failed(format!("cannot write the canonical form: {e}")))?;
+        ui.out(canonical);
+        return Ok(());
+    }
+    ui.fields(&summary::lines(&notification, ui.verbose()));
+    Ok(())
+}
+
+/// The body and a name for it: the file, or standard input for `-`.
+fn read(file: &Path) -> Result<(String, Vec<u8>), CliError> {
+    if file == Path::new("-") {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprintln!("Paste the notification, then press Ctrl-D.");
+        }
+        let mut body = Vec::new();
+        stdin
+            .lock()
+            .read_to_end(&mut body)
+            .map_err(|e| CliError::failed(format!("cannot read standard input: {e}")))?;
+        return Ok(("standard input".to_owned(), body));
+    }
+    let name = file.display().to_string();
+    let body = std::fs::read(file).map_err(|e| {
+        CliError::failed(format!("cannot read {name}: {e}")).hint("Check the path, or pass - to read standard input.")
+    })?;
+    Ok((name, body))
+}

@@ -1,0 +1,361 @@
+//! `cxtn inbox`: what a receiver stored, its rejections and dead letters, and replays.
+
+use std::sync::Arc;
+
+use cxtn::receiver::{self, EventFilter, EventRecord, EventStatus, Inbox, InboxStats, RejectionRecord, ReplayTarget};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxTarget, StatusFilter};
+use crate::error::CliError;
+use crate::store::{self, Access};
+use crate::summary;
+use crate::ui::{BAD, Cell, DIM, GOOD, ID, Ui, WARN, rfc3339_ms, time_ms};
+
+pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
+    let inbox = store::open(&args.db, &args.schema, Access::Existing).await?;
+    match args.command {
+        InboxCommand::List(list) if list.rejected => list_rejections(ui, &inbox, &list).await,
+        InboxCommand::List(list) => list_events(ui, &inbox, &list).await,
+        InboxCommand::Show(target) => match target_of(target)? {
+            ReplayTarget::Rejection(id) => show_rejection(ui, &inbox, id).await,
+            ReplayTarget::Event(id) => show_event(ui, &inbox, &id).await,
+            _ => Err(CliError::usage("give an EVENT_ID or --rejection ID")),
+        },
+        InboxCommand::Replay(target) => replay(ui, &inbox, target_of(target)?).await,
+        InboxCommand::Stats => stats(ui, &inbox).await,
+    }
+}
+
+fn target_of(target: InboxTarget) -> Result<ReplayTarget, CliError> {
+    match (target.event_id, target.rejection) {
+        (Some(event_id), None) => Ok(ReplayTarget::Event(event_id)),
+        (None, Some(id)) => Ok(ReplayTarget::Rejection(id)),
+        _ => Err(CliError::usage("give either an EVENT_ID or --rejection ID, not both")),
+    }
+}
+
+async fn list_events(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxListArgs) -> Result<(), CliError> {
+    let mut filter = EventFilter::all().limit(usize::try_from(args.limit).unwrap_or(usize::MAX));
+    if let Some(status) = args.status {
+        filter = filter.status(status_of(status));
+    }
+    let events = inbox.events(filter).await?;
+    if ui.json() {
+        let records: Vec<Record<'_>> = events.iter().map(Record::new).collect();
+        return ui.emit(&records);
+    }
+    if events.is_empty() {
+        ui.out(match args.status {
+            Some(status) => format!("No {} events.", status_of(status)),
+            None => "The inbox holds no events.".to_owned(),
+        });
+        return Ok(());
+    }
+    let rows: Vec<Vec<Cell>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                Cell::styled(&e.event_id, ID),
+                Cell::new(&e.event),
+                Cell::styled(e.status, status_style(e.status)),
+                Cell::new(e.attempts),
+                Cell::new(e.deliveries),
+                Cell::new(time_ms(e.received_at_ms)),
+                Cell::styled(e.last_error.as_deref().unwrap_or(""), DIM),
+            ]
+        })
+        .collect();
+    ui.table(
+        &[
+            "EVENT ID",
+            "EVENT",
+            "STATUS",
+            "ATTEMPTS",
+            "DELIVERIES",
+            "RECEIVED",
+            "LAST ERROR",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+async fn list_rejections(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxListArgs) -> Result<(), CliError> {
+    let rejections = inbox
+        .rejections(usize::try_from(args.limit).unwrap_or(usize::MAX))
+        .await?;
+    if ui.json() {
+        let records: Vec<Rejection<'_>> = rejections.iter().map(Rejection::new).collect();
+        return ui.emit(&records);
+    }
+    if rejections.is_empty() {
+        ui.out("No rejected deliveries.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<Cell>> = rejections
+        .iter()
+        .map(|r| {
+            vec![
+                Cell::styled(r.id, ID),
+                Cell::new(time_ms(r.received_at_ms)),
+                Cell::new(&r.kind),
+                Cell::new(r.replayed_as.as_deref().unwrap_or("")),
+                Cell::styled(&r.reason, DIM),
+            ]
+        })
+        .collect();
+    ui.table(&["ID", "RECEIVED", "KIND", "REPLAYED AS", "REASON"], &rows);
+    Ok(())
+}
+
+async fn show_event(ui: &Ui, inbox: &Arc<dyn Inbox>, event_id: &str) -> Result<(), CliError> {
+    let record = inbox.event(event_id).await?.ok_or_else(|| {
+        CliError::failed(format!("no stored event has the id `{event_id}`"))
+            .hint("List the stored events with `cxtn inbox list`.")
+    })?;
+    let notification = cxtn::events::parse(&record.body).ok();
+    if ui.json() {
+        let canonical = match &notification {
+            Some(n) => Some(
+                n.to_json()
+                    .ok()
+                    .and_then(|text| RawValue::from_string(text).ok())
+                    .ok_or_else(|| CliError::failed("cannot write the notification's canonical form"))?,
+            ),
+            None => None,
+        };
+        return ui.emit(&Shown {
+            record: Record::new(&record),
+            body: String::from_utf8_lossy(&record.body).into_owned(),
+            notification: canonical,
+        });
+    }
+    let mut fields = vec![
+        ("event id".to_owned(), record.event_id.clone()),
+        ("event".to_owned(), record.event.clone()),
+        (
+            "subscription".to_owned(),
+            record.subscription.clone().unwrap_or_else(|| "none known".to_owned()),
+        ),
+        (
+            "status".to_owned(),
+            ui.paint(status_style(record.status), record.status),
+        ),
+        ("attempts".to_owned(), record.attempts.to_string()),
+        ("deliveries".to_owned(), record.deliveries.to_string()),
+        ("received".to_owned(), time_ms(record.received_at_ms)),
+    ];
+    if matches!(record.status, EventStatus::Pending) {
+        fields.push(("next attempt".to_owned(), time_ms(record.next_attempt_at_ms)));
+    }
+    if let Some(error) = &record.last_error {
+        fields.push(("last error".to_owned(), error.clone()));
+    }
+    ui.fields(&fields);
+    if let Some(notification) = &notification {
+        ui.out("");
+        ui.fields(&summary::lines(notification, ui.verbose()));
+    }
+    ui.out("");
+    ui.out(ui.paint(DIM, "body, as received:"));
+    ui.out(String::from_utf8_lossy(&record.body));
+    Ok(())
+}
+
+async fn show_rejection(ui: &Ui, inbox: &Arc<dyn Inbox>, id: i64) -> Result<(), CliError> {
+    let rejection = inbox.rejection(id).await?.ok_or_else(|| {
+        CliError::failed(format!("no rejected delivery has the id {id}"))
+            .hint("List them with `cxtn inbox list --rejected`.")
+    })?;
+    if ui.json() {
+        return ui.emit(&ShownRejection {
+            rejection: Rejection::new(&rejection),
+            body: String::from_utf8_lossy(&rejection.body).into_owned(),
+        });
+    }
+    let mut fields = vec![
+        ("rejection".to_owned(), rejection.id.to_string()),
+        ("received".to_owned(), time_ms(rejection.received_at_ms)),
+        ("kind".to_owned(), rejection.kind.clone()),
+        ("reason".to_owned(), rejection.reason.clone()),
+    ];
+    if let Some(event_id) = &rejection.replayed_as {
+        fields.push(("replayed as".to_owned(), event_id.clone()));
+    }
+    ui.fields(&fields);
+    ui.out("");
+    ui.out(ui.paint(DIM, "body, as received:"));
+    ui.out(String::from_utf8_lossy(&rejection.body));
+    Ok(())
+}
+
+async fn replay(ui: &Ui, inbox: &Arc<dyn Inbox>, target: ReplayTarget) -> Result<(), CliError> {
+    let rejection = match &target {
+        ReplayTarget::Rejection(id) => Some(*id),
+        _ => None,
+    };
+    let event_id = receiver::replay(inbox.as_ref(), target).await.map_err(|e| {
+        let not_found = e.kind() == receiver::ErrorKind::NotFound;
+        let error = CliError::from(e);
+        if not_found {
+            error.hint("List what the inbox holds with `cxtn inbox list` or `cxtn inbox list --rejected`.")
+        } else {
+            error
+        }
+    })?;
+    if ui.json() {
+        return ui.emit(&Replayed {
+            operation: "replay",
+            ok: true,
+            event_id: &event_id,
+            rejection,
+        });
+    }
+    let from = rejection.map_or_else(String::new, |id| {
+        format!("Rejection {id} parses now and is stored as an event; ")
+    });
+    ui.out(format!(
+        "{from}{} is pending again: a running `cxtn listen --forward-to` or worker on this inbox hands it over.",
+        ui.paint(ID, &event_id)
+    ));
+    Ok(())
+}
+
+async fn stats(ui: &Ui, inbox: &Arc<dyn Inbox>) -> Result<(), CliError> {
+    let stats = inbox.stats().await?;
+    if ui.json() {
+        return ui.emit(&Stats::from(stats));
+    }
+    let line = |name: &str, count: u64, style| (name.to_owned(), ui.paint(style, count));
+    ui.fields(&[
+        line("pending", stats.pending, if stats.pending > 0 { WARN } else { DIM }),
+        line("processing", stats.processing, DIM),
+        line("processed", stats.processed, GOOD),
+        line("dead", stats.dead, if stats.dead > 0 { BAD } else { DIM }),
+        line("rejected", stats.rejected, if stats.rejected > 0 { BAD } else { DIM }),
+        line("duplicates", stats.duplicates, DIM),
+    ]);
+    Ok(())
+}
+
+fn status_of(filter: StatusFilter) -> EventStatus {
+    match filter {
+        StatusFilter::Pending => EventStatus::Pending,
+        StatusFilter::Processing => EventStatus::Processing,
+        StatusFilter::Processed => EventStatus::Processed,
+        StatusFilter::Dead => EventStatus::Dead,
+    }
+}
+
+fn status_style(status: EventStatus) -> anstyle::Style {
+    match status {
+        EventStatus::Processed => GOOD,
+        EventStatus::Dead => BAD,
+        _ => WARN,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    event_id: &'a str,
+    event: &'a str,
+    subscription: Option<&'a str>,
+    status: &'static str,
+    attempts: u32,
+    deliveries: u32,
+    last_error: Option<&'a str>,
+    received_at_ms: i64,
+    received_at: Option<String>,
+    next_attempt_at_ms: i64,
+}
+
+impl<'a> Record<'a> {
+    fn new(record: &'a EventRecord) -> Self {
+        Self {
+            event_id: &record.event_id,
+            event: &record.event,
+            subscription: record.subscription.as_deref(),
+            status: record.status.as_str(),
+            attempts: record.attempts,
+            deliveries: record.deliveries,
+            last_error: record.last_error.as_deref(),
+            received_at_ms: record.received_at_ms,
+            received_at: rfc3339_ms(record.received_at_ms),
+            next_attempt_at_ms: record.next_attempt_at_ms,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Shown<'a> {
+    #[serde(flatten)]
+    record: Record<'a>,
+    body: String,
+    notification: Option<Box<RawValue>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rejection<'a> {
+    id: i64,
+    kind: &'a str,
+    reason: &'a str,
+    replayed_as: Option<&'a str>,
+    received_at_ms: i64,
+    received_at: Option<String>,
+}
+
+impl<'a> Rejection<'a> {
+    fn new(rejection: &'a RejectionRecord) -> Self {
+        Self {
+            id: rejection.id,
+            kind: &rejection.kind,
+            reason: &rejection.reason,
+            replayed_as: rejection.replayed_as.as_deref(),
+            received_at_ms: rejection.received_at_ms,
+            received_at: rfc3339_ms(rejection.received_at_ms),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ShownRejection<'a> {
+    #[serde(flatten)]
+    rejection: Rejection<'a>,
+    body: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Replayed<'a> {
+    operation: &'static str,
+    ok: bool,
+    event_id: &'a str,
+    rejection: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Stats {
+    pending: u64,
+    processing: u64,
+    processed: u64,
+    dead: u64,
+    rejected: u64,
+    duplicates: u64,
+}
+
+impl From<InboxStats> for Stats {
+    fn from(s: InboxStats) -> Self {
+        Self {
+            pending: s.pending,
+            processing: s.processing,
+            processed: s.processed,
+            dead: s.dead,
+            rejected: s.rejected,
+            duplicates: s.duplicates,
+        }
+    }
+}

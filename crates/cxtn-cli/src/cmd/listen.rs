@@ -1,0 +1,339 @@
+//! `cxtn listen`: the receiver with a durable inbox, one line per delivery, and forwarding.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cxtn::receiver::{
+    Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, Receiver, ReceiverBuilder, WorkerPolicy, async_trait,
+};
+use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::cli::{BasicAuth, ListenArgs};
+use crate::error::CliError;
+use crate::http::{Poster, Target};
+use crate::store::{self, Access};
+use crate::ui::{BAD, BOLD, DIM, GOOD, ID, Ui, WARN};
+
+/// How long one forward may take, connecting included.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Path tokens shorter than this get a warning.
+const SHORT_TOKEN: usize = 24;
+
+/// The path the printed endpoint URL uses before the token; any path ending with the token works.
+const PATH_PREFIX: &str = "/cxtn";
+
+pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
+    let path_token = args.path_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if path_token.is_none() && args.basic_auth.is_none() && !args.insecure_no_auth {
+        return Err(CliError::usage(
+            "refusing to listen without authentication: anyone who finds the URL could inject events",
+        )
+        .hint("Pass --path-token TOKEN (or set CXTN_PATH_TOKEN) and/or --basic-auth USER:PASS; --insecure-no-auth runs without."));
+    }
+    if let Some(token) = path_token {
+        check_token(token)?;
+        if token.len() < SHORT_TOKEN {
+            ui.warn(format!(
+                "the path token is short ({} characters); use 32 or more random characters",
+                token.len()
+            ));
+        }
+    }
+    if path_token.is_none() && args.basic_auth.is_none() {
+        ui.warn("listening without authentication: anyone who can reach the port can inject events");
+    }
+    let forward = args
+        .forward_to
+        .as_deref()
+        .map(|url| Target::parse(url, "--forward-to"))
+        .transpose()?;
+
+    let inbox = store::open(&args.db, &args.schema, Access::Create).await?;
+    let mut builder = Receiver::builder(inbox.clone());
+    builder = authenticate(builder, path_token, args.basic_auth.as_ref(), args.insecure_no_auth);
+    if let Some(target) = &forward {
+        builder = builder.handler(Forwarder {
+            inbox: inbox.clone(),
+            poster: Poster::new(FORWARD_TIMEOUT)?,
+            target: target.clone(),
+            ui: ui.clone(),
+            max_attempts: WorkerPolicy::default().max_attempts,
+        });
+    }
+    let receiver = builder.build()?;
+    let mut arrivals = receiver.subscribe();
+    let running = receiver.bind(args.addr.as_str()).await.map_err(|e| {
+        CliError::from(e).hint(format!(
+            "Choose another --addr; {} may be in use or not an address of this machine.",
+            args.addr
+        ))
+    })?;
+    let signal = crate::cmd::shutdown_signal();
+    tokio::pin!(signal);
+    let url = endpoint_url(running.addr(), path_token.is_some(), args.basic_auth.as_ref());
+    announce(ui, &running.addr(), &url, &args, path_token.is_some(), forward.as_ref())?;
+
+    loop {
+        tokio::select! {
+            () = &mut signal => break,
+            arrival = arrivals.recv() => match arrival {
+                Ok(arrival) => print_arrival(ui, &arrival)?,
+                Err(RecvError::Lagged(skipped)) => ui.warn(format!(
+                    "{skipped} deliveries were not shown because the display fell behind; they are in the inbox"
+                )),
+                Err(RecvError::Closed) => break,
+            },
+        }
+    }
+    {
+        let _spinner = ui.spinner("finishing the deliveries in flight");
+        running.shutdown().await;
+    }
+    if ui.json() {
+        ui.emit(&Stopped { kind: "stopped" })?;
+    } else {
+        ui.out(format!("Stopped. Everything received is in {}.", args.db));
+    }
+    Ok(())
+}
+
+/// The path token becomes the last segment of a URL path, so it must need no escaping.
+fn check_token(token: &str) -> Result<(), CliError> {
+    if token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    {
+        Ok(())
+    } else {
+        Err(
+            CliError::usage("the path token may hold only letters, digits, and - . _ ~")
+                .hint("Generate one with, for example, `openssl rand -hex 24`."),
+        )
+    }
+}
+
+fn authenticate(
+    mut builder: ReceiverBuilder,
+    path_token: Option<&str>,
+    basic: Option<&BasicAuth>,
+    insecure: bool,
+) -> ReceiverBuilder {
+    if let Some(token) = path_token {
+        builder = builder.path_token(token);
+    }
+    if let Some(basic) = basic {
+        builder = builder.basic_auth(basic.user.clone(), basic.password.clone());
+    }
+    builder.allow_unauthenticated(insecure)
+}
+
+/// The endpoint URL to register, with its secrets replaced by placeholders.
+fn endpoint_url(addr: SocketAddr, has_token: bool, basic: Option<&BasicAuth>) -> String {
+    let host = match addr {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => format!("localhost:{}", v4.port()),
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => format!("localhost:{}", v6.port()),
+        other => other.to_string(),
+    };
+    let credentials = basic.map_or_else(String::new, |b| format!("{}:<password>@", b.user));
+    let token = if has_token { "/<token>" } else { "" };
+    format!("http://{credentials}{host}{PATH_PREFIX}{token}")
+}
+
+fn announce(
+    ui: &Ui,
+    addr: &SocketAddr,
+    url: &str,
+    args: &ListenArgs,
+    has_token: bool,
+    forward: Option<&Target>,
+) -> Result<(), CliError> {
+    let mut auth = Vec::new();
+    if has_token {
+        auth.push("path_token");
+    }
+    if args.basic_auth.is_some() {
+        auth.push("basic");
+    }
+    if ui.json() {
+        return ui.emit(&Listening {
+            kind: "listening",
+            addr: addr.to_string(),
+            url: url.to_owned(),
+            inbox: args.db.clone(),
+            auth,
+            forward_to: forward.map(|t| t.redacted().to_owned()),
+        });
+    }
+    ui.out(format!("Listening on {}", ui.paint(BOLD, url)));
+    let mut fields = vec![
+        ("inbox".to_owned(), args.db.clone()),
+        (
+            "auth".to_owned(),
+            if auth.is_empty() {
+                "none".to_owned()
+            } else {
+                auth.join(" and ").replace('_', " ")
+            },
+        ),
+    ];
+    if let Some(target) = forward {
+        fields.push(("forward to".to_owned(), target.redacted().to_owned()));
+    }
+    ui.fields(&fields);
+    ui.out(ui.paint(
+        DIM,
+        "Register that URL (your public host in place of this one) with `cxtn webhooks create`. Ctrl-C stops.",
+    ));
+    Ok(())
+}
+
+fn print_arrival(ui: &Ui, arrival: &Arrival) -> Result<(), CliError> {
+    let (outcome, reason) = match &arrival.outcome {
+        ArrivalOutcome::Stored => ("stored", None),
+        ArrivalOutcome::Duplicate => ("duplicate", None),
+        ArrivalOutcome::Rejected { reason } => ("rejected", Some(reason.as_str())),
+        _ => ("other", None),
+    };
+    if ui.json() {
+        return ui.emit(&ArrivalLine {
+            kind: "arrival",
+            outcome,
+            event_id: arrival.event_id.as_deref(),
+            event: arrival.event.as_deref(),
+            reason,
+            received_at_ms: arrival.received_at_ms,
+            received_at: crate::ui::rfc3339_ms(arrival.received_at_ms),
+        });
+    }
+    let style = match outcome {
+        "stored" => GOOD,
+        "duplicate" => WARN,
+        _ => BAD,
+    };
+    let mut line = format!(
+        "{}  {}",
+        ui.paint(DIM, clock(arrival.received_at_ms)),
+        ui.paint(style, format!("{outcome:<14}"))
+    );
+    if let Some(id) = &arrival.event_id {
+        line.push_str(&format!("  {}", ui.paint(ID, id)));
+    }
+    if let Some(event) = &arrival.event {
+        line.push_str(&format!("  {event}"));
+    }
+    if let Some(reason) = reason {
+        line.push_str(&format!("  {reason}"));
+    }
+    ui.out(line);
+    Ok(())
+}
+
+fn clock(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map_or_else(String::new, |t| t.format("%H:%M:%S%.3f").to_string())
+}
+
+/// Hands each stored event's body, exactly as received, to the local app.
+#[derive(Debug)]
+struct Forwarder {
+    inbox: Arc<dyn Inbox>,
+    poster: Poster,
+    target: Target,
+    ui: Ui,
+    max_attempts: u32,
+}
+
+#[async_trait]
+impl Handler for Forwarder {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let event_id = event.notification.event_id().as_str();
+        let record = self
+            .inbox
+            .event(event_id)
+            .await?
+            .ok_or_else(|| format!("the event {event_id} is no longer in the inbox"))?;
+        let result = self.poster.post(&self.target, record.body).await;
+        let ok = result.as_ref().is_ok_and(|s| (200..300).contains(s));
+        let line = ForwardLine {
+            kind: "forward",
+            event_id,
+            attempt: event.attempt,
+            status: result.as_ref().ok().copied(),
+            ok,
+            error: result.as_ref().err().map(ToString::to_string),
+        };
+        if self.ui.json() {
+            let _ = self.ui.emit(&line);
+        } else {
+            let what = match (&line.status, &line.error) {
+                (Some(status), _) => format!("HTTP {status}"),
+                (None, Some(error)) => error.clone(),
+                (None, None) => String::new(),
+            };
+            let verdict = if ok { "forwarded" } else { "forward failed" };
+            self.ui.out(format!(
+                "{}  {}  {}  {what}{}",
+                self.ui.paint(DIM, clock(crate::now_ms())),
+                self.ui.paint(if ok { GOOD } else { BAD }, format!("{verdict:<14}")),
+                self.ui.paint(ID, event_id),
+                match (ok, event.attempt >= self.max_attempts) {
+                    (true, _) => String::new(),
+                    (false, false) => format!(" (attempt {}; will be retried)", event.attempt),
+                    (false, true) =>
+                        format!(" (last attempt; dead-lettered: `cxtn inbox replay {event_id}` tries again)"),
+                }
+            ));
+        }
+        match result {
+            Ok(_) if ok => Ok(()),
+            Ok(status) => Err(format!("{} answered HTTP {status}", self.target.redacted()).into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Listening {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    addr: String,
+    url: String,
+    inbox: String,
+    auth: Vec<&'static str>,
+    forward_to: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArrivalLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    outcome: &'static str,
+    event_id: Option<&'a str>,
+    event: Option<&'a str>,
+    reason: Option<&'a str>,
+    received_at_ms: i64,
+    received_at: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    event_id: &'a str,
+    attempt: u32,
+    status: Option<u16>,
+    ok: bool,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Stopped {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}

@@ -1,0 +1,95 @@
+//! `cxtn sandbox`: the local CXTN simulator, until Ctrl-C.
+
+use std::time::Duration;
+
+use cxtn::sandbox::Sandbox;
+use serde::Serialize;
+
+use crate::cli::SandboxArgs;
+use crate::error::CliError;
+use crate::ui::{BOLD, DIM, Ui};
+
+pub(crate) async fn run(args: SandboxArgs, ui: &Ui) -> Result<(), CliError> {
+    let mut builder = Sandbox::builder()
+        .addr(args.addr)
+        .retry_schedule(args.retry_ms.iter().map(|ms| Duration::from_millis(*ms)));
+    if let Some(token) = &args.token {
+        builder = builder.token(token.trim());
+    }
+    let sandbox = builder.start().await?;
+    let signal = crate::cmd::shutdown_signal();
+    let base_url = sandbox.base_url();
+    let control = sandbox.control_url();
+    let routes = Routes {
+        health: format!("{control}health"),
+        trigger: format!("{control}trigger"),
+        deliveries: format!("{control}deliveries"),
+    };
+    if ui.json() {
+        ui.emit(&Started {
+            kind: "started",
+            addr: sandbox.addr().to_string(),
+            base_url: &base_url,
+            token: sandbox.token().expose_secret(),
+            control_url: &control,
+            routes: &routes,
+        })?;
+    } else {
+        let token = sandbox.token().expose_secret();
+        ui.out(format!(
+            "The CXTN sandbox is running on {}",
+            ui.paint(BOLD, sandbox.addr())
+        ));
+        ui.fields(&[
+            ("base URL".to_owned(), base_url.clone()),
+            ("token".to_owned(), token.to_owned()),
+            ("health".to_owned(), format!("GET  {}", routes.health)),
+            ("trigger".to_owned(), format!("POST {}", routes.trigger)),
+            ("deliveries".to_owned(), format!("GET  {}", routes.deliveries)),
+        ]);
+        ui.out("");
+        ui.out("Point the other commands at it:");
+        ui.out(format!("  export CXTN_BASE_URL={base_url} CXTN_ACCESS_TOKEN={token}"));
+        ui.out("  cxtn webhooks enable");
+        ui.out(
+            "  cxtn webhooks create --event-type AccountTransaction --url http://127.0.0.1:8080/cxtn/$CXTN_PATH_TOKEN",
+        );
+        ui.out(format!(
+            "  curl -X POST {} -d '{{\"event\": \"account_credit\", \"set\": {{\"amount\": 1000.00}}}}'",
+            routes.trigger
+        ));
+        ui.out(ui.paint(DIM, "Its token is a local test token. Ctrl-C stops it."));
+    }
+    sandbox.run_until_shutdown(signal).await?;
+    if ui.json() {
+        ui.emit(&Stopped { kind: "stopped" })?;
+    } else {
+        ui.out("Stopped.");
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Routes {
+    health: String,
+    trigger: String,
+    deliveries: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Started<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    addr: String,
+    base_url: &'a str,
+    token: &'a str,
+    control_url: &'a str,
+    routes: &'a Routes,
+}
+
+#[derive(Serialize)]
+struct Stopped {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}

@@ -1,0 +1,306 @@
+//! `cxtn webhooks`: endpoint management through the CXTN API.
+
+use std::future::Future;
+use std::io::{BufRead, IsTerminal};
+
+use cxtn::model::{Endpoint, EndpointUrl};
+use cxtn::{EndpointStatus, Environment, WebhookEventType};
+use serde::Serialize;
+
+use crate::cli::{EndpointArgs, Global, WebhooksArgs, WebhooksCommand};
+use crate::client;
+use crate::error::CliError;
+use crate::ui::{BAD, Cell, DIM, GOOD, Ui, WARN};
+
+pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<(), CliError> {
+    let client = client::build(global)?;
+    let environment = client.webhooks().environment().clone();
+    if ui.verbose() > 0 {
+        ui.note(format!("calling {environment}"));
+    }
+    let urls = Urls { show: args.show_urls };
+    match args.command {
+        WebhooksCommand::Enable => {
+            call(ui, client.webhooks().enable()).await?;
+            if ui.json() {
+                return ui.emit(&Done::new("enable"));
+            }
+            ui.out(format!("Enabled webhooks on {}.", place(&environment)));
+        }
+        WebhooksCommand::Create(EndpointArgs { event_type, url }) => {
+            let created = call(ui, client.webhooks().create(event_type.clone(), &url)).await?;
+            if !created.sends_notifications {
+                warn_silent(ui, &event_type);
+            }
+            if ui.json() {
+                return ui.emit(&Changed {
+                    url: Some(urls.show(&url)),
+                    sends_notifications: Some(created.sends_notifications),
+                    ..Changed::new("create", &event_type)
+                });
+            }
+            ui.out(format!(
+                "Created the {event_type} endpoint: {} (Active).",
+                ui.paint(DIM, urls.show(&url))
+            ));
+        }
+        WebhooksCommand::Edit(EndpointArgs { event_type, url }) => {
+            call(ui, client.webhooks().edit(event_type.clone(), &url)).await?;
+            if ui.json() {
+                return ui.emit(&Changed {
+                    url: Some(urls.show(&url)),
+                    ..Changed::new("edit", &event_type)
+                });
+            }
+            ui.out(format!(
+                "The {event_type} endpoint now points at {}.",
+                ui.paint(DIM, urls.show(&url))
+            ));
+        }
+        WebhooksCommand::Status(args) => {
+            let status = args.status.to_status();
+            call(
+                ui,
+                client.webhooks().set_status(args.event_type.clone(), status.clone()),
+            )
+            .await?;
+            if ui.json() {
+                return ui.emit(&Changed {
+                    status: Some(status.to_string()),
+                    ..Changed::new("status", &args.event_type)
+                });
+            }
+            ui.out(format!(
+                "The {} endpoint is now {}.",
+                args.event_type,
+                ui.paint(status_style(&status), &status)
+            ));
+        }
+        WebhooksCommand::Deactivate(args) => {
+            if !args.yes {
+                confirm_deactivate(&environment)?;
+            }
+            call(ui, client.webhooks().deactivate_all()).await?;
+            if ui.json() {
+                return ui.emit(&Done::new("deactivate"));
+            }
+            ui.out(format!(
+                "Deactivated every endpoint on {}; set one Active again with `cxtn webhooks status --status active`.",
+                place(&environment)
+            ));
+        }
+        WebhooksCommand::List => {
+            let endpoints = call(ui, client.webhooks().list()).await?;
+            if ui.json() {
+                let listed: Vec<Listed> = endpoints.iter().map(|e| Listed::new(e, &urls)).collect();
+                return ui.emit(&listed);
+            }
+            print_list(ui, &endpoints, &urls);
+        }
+        WebhooksCommand::Ensure(EndpointArgs { event_type, url }) => {
+            let ensured = call(ui, client.webhooks().ensure(event_type.clone(), &url)).await?;
+            if !ensured.sends_notifications {
+                warn_silent(ui, &event_type);
+            }
+            if ui.json() {
+                return ui.emit(&Changed {
+                    url: Some(urls.show(&url)),
+                    sends_notifications: Some(ensured.sends_notifications),
+                    created: Some(ensured.created),
+                    url_changed: Some(ensured.url_changed),
+                    activated: Some(ensured.activated),
+                    unchanged: Some(ensured.is_unchanged()),
+                    ..Changed::new("ensure", &event_type)
+                });
+            }
+            let mut did = Vec::new();
+            if ensured.created {
+                did.push("created it");
+            }
+            if ensured.url_changed {
+                did.push("changed its URL");
+            }
+            if ensured.activated {
+                did.push("set it Active");
+            }
+            let what = if did.is_empty() {
+                "nothing to change".to_owned()
+            } else {
+                did.join(", ")
+            };
+            ui.out(format!(
+                "The {event_type} endpoint points at {} and is Active ({what}).",
+                ui.paint(DIM, urls.show(&url))
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a management call with a spinner on a terminal.
+async fn call<T>(ui: &Ui, future: impl Future<Output = Result<T, cxtn::webhooks::Error>>) -> Result<T, CliError> {
+    let _spinner = ui.spinner("waiting for the CXTN API");
+    Ok(future.await?)
+}
+
+fn warn_silent(ui: &Ui, event_type: &WebhookEventType) {
+    ui.warn(format!(
+        "CXTN sends no notifications for {event_type}, so this endpoint will receive nothing; use Payment or AccountTransaction"
+    ));
+}
+
+fn place(environment: &Environment) -> String {
+    match environment {
+        Environment::Custom(url) => url.clone(),
+        other => other.name().to_owned(),
+    }
+}
+
+fn confirm_deactivate(environment: &Environment) -> Result<(), CliError> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(CliError::usage(
+            "refusing to deactivate every endpoint without confirmation, and stdin is not a terminal to ask on",
+        )
+        .hint("Pass --yes to confirm."));
+    }
+    eprint!(
+        "Deactivate every webhook endpoint on {}? CXTN will send nothing until you set them Active again. [y/N] ",
+        place(environment)
+    );
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::failed(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::failed("cancelled; nothing was deactivated"))
+    }
+}
+
+fn print_list(ui: &Ui, endpoints: &[Endpoint], urls: &Urls) {
+    if endpoints.is_empty() {
+        ui.out("No endpoints. Create one with `cxtn webhooks create --event-type Payment --url URL`.");
+        return;
+    }
+    let rows: Vec<Vec<Cell>> = endpoints
+        .iter()
+        .map(|e| {
+            let events = e.event_type.events();
+            vec![
+                Cell::new(&e.event_type),
+                Cell::new(e.event_type.value().map_or_else(|| "?".to_owned(), |v| v.to_string())),
+                Cell::styled(&e.status, status_style(&e.status)),
+                Cell::new(urls.show(e.endpoint_url.as_str())),
+                if events.is_empty() {
+                    Cell::styled("none (CXTN sends nothing for this type)", WARN)
+                } else {
+                    Cell::new(events.join(", "))
+                },
+            ]
+        })
+        .collect();
+    ui.table(&["EVENT TYPE", "VALUE", "STATUS", "URL", "NOTIFICATIONS"], &rows);
+}
+
+fn status_style(status: &EndpointStatus) -> anstyle::Style {
+    match status {
+        EndpointStatus::Active => GOOD,
+        EndpointStatus::Paused => WARN,
+        _ => BAD,
+    }
+}
+
+/// Endpoint URLs carry secrets: redacted unless `--show-urls`.
+struct Urls {
+    show: bool,
+}
+
+impl Urls {
+    fn show(&self, url: &str) -> String {
+        if self.show {
+            url.to_owned()
+        } else {
+            EndpointUrl::new(url).redacted()
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Done {
+    operation: &'static str,
+    ok: bool,
+}
+
+impl Done {
+    fn new(operation: &'static str) -> Self {
+        Self { operation, ok: true }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Changed {
+    operation: &'static str,
+    ok: bool,
+    event_type: String,
+    event_type_value: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sends_notifications: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url_changed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unchanged: Option<bool>,
+}
+
+impl Changed {
+    fn new(operation: &'static str, event_type: &WebhookEventType) -> Self {
+        Self {
+            operation,
+            ok: true,
+            event_type: event_type.to_string(),
+            event_type_value: event_type.value(),
+            url: None,
+            status: None,
+            sends_notifications: None,
+            created: None,
+            url_changed: None,
+            activated: None,
+            unchanged: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Listed {
+    event_type: String,
+    event_type_value: Option<u8>,
+    status: String,
+    url: String,
+    sends_notifications: bool,
+    events: &'static [&'static str],
+}
+
+impl Listed {
+    fn new(endpoint: &Endpoint, urls: &Urls) -> Self {
+        Self {
+            event_type: endpoint.event_type.to_string(),
+            event_type_value: endpoint.event_type.value(),
+            status: endpoint.status.to_string(),
+            url: urls.show(endpoint.endpoint_url.as_str()),
+            sends_notifications: endpoint.event_type.sends_notifications(),
+            events: endpoint.event_type.events(),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `cxtn`: the command line of cxtn-rs.
+//!
+//! Manage CXTN webhook endpoints (`cxtn webhooks`), read notification bodies (`cxtn events parse`),
+//! receive notifications into a durable inbox (`cxtn listen`), inspect and replay what arrived (`cxtn inbox`),
+//! send sample notifications (`cxtn trigger`), run the local simulator (`cxtn sandbox`),
+//! and see the whole loop run in seconds (`cxtn demo`).
+//!
+//! Exit codes: 0 success, 1 the operation failed, 2 wrong usage.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod cli;
+mod client;
+mod cmd;
+mod error;
+mod http;
+mod store;
+mod summary;
+mod ui;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::error::CliError;
+use crate::ui::Ui;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let ui = Ui::new(cli.global.json, cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let error = CliError::failed(format!("cannot start the async runtime: {e}"));
+            ui.error(&error);
+            return error.exit_code();
+        }
+    };
+    let result = runtime.block_on(cmd::run(cli, &ui));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            ui.error(&error);
+            error.exit_code()
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}

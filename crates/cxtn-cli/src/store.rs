@@ -1,0 +1,100 @@
+//! Opening the inbox `--db` names: every command opens it here, and only here.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cxtn::receiver::{Inbox, SqliteInbox};
+
+use crate::error::CliError;
+
+/// Whether the command may create the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// `listen` and `demo`: a missing SQLite file is created.
+    Create,
+    /// The `inbox` commands: a missing inbox is an error, never created empty.
+    Existing,
+}
+
+/// Where an inbox lives, as `--db` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location<'a> {
+    Sqlite(&'a Path),
+    Postgres(&'a str),
+}
+
+impl<'a> Location<'a> {
+    pub(crate) fn parse(db: &'a str) -> Self {
+        let lower = db.trim().to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Self::Postgres(db.trim())
+        } else {
+            Self::Sqlite(Path::new(db))
+        }
+    }
+}
+
+/// Opens the inbox `--db` names: a SQLite file path, or (with the `postgres` feature) a `postgres://` URL,
+/// whose `schema` holds the inbox. Connecting to a PostgreSQL inbox brings its schema up to date.
+pub(crate) async fn open(db: &str, schema: &str, access: Access) -> Result<Arc<dyn Inbox>, CliError> {
+    match Location::parse(db) {
+        #[cfg(feature = "postgres")]
+        Location::Postgres(url) => {
+            let _ = access;
+            let inbox = cxtn::receiver::PostgresInbox::builder(url)
+                .schema(schema)
+                .connect()
+                .await
+                .map_err(|e| {
+                    CliError::failed(format!("cannot open the PostgreSQL inbox: {e}")).hint(
+                        "Check the URL in --db, that PostgreSQL is running, and that the user may create the schema.",
+                    )
+                })?;
+            Ok(Arc::new(inbox))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Location::Postgres(_url) => {
+            let _ = schema;
+            Err(
+                CliError::usage("PostgreSQL inboxes need the `postgres` feature of cxtn-cli")
+                    .hint("Use a SQLite file for --db with this build."),
+            )
+        }
+        Location::Sqlite(path) => {
+            if access == Access::Existing && !path.exists() {
+                return Err(CliError::failed(format!("there is no inbox at {}", path.display()))
+                    .hint("Pass --db with the file `cxtn listen` writes, or start `cxtn listen` to create one."));
+            }
+            if path.is_dir() {
+                return Err(
+                    CliError::usage(format!("{} is a directory, not an inbox file", path.display()))
+                        .hint("Pass --db with a file path, such as cxtn-inbox.sqlite."),
+                );
+            }
+            let inbox = SqliteInbox::open(path)?;
+            Ok(Arc::new(inbox))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_are_told_apart_from_paths() {
+        assert_eq!(
+            Location::parse("postgres://u@h/db"),
+            Location::Postgres("postgres://u@h/db")
+        );
+        assert_eq!(
+            Location::parse(" PostgreSQL://u@h/db"),
+            Location::Postgres("PostgreSQL://u@h/db")
+        );
+        assert_eq!(
+            Location::parse("cxtn-inbox.sqlite"),
+            Location::Sqlite(Path::new("cxtn-inbox.sqlite"))
+        );
+        assert_eq!(Location::parse("pg"), Location::Sqlite(Path::new("pg")));
+    }
+}

@@ -1,0 +1,128 @@
+//! The help of every command, as snapshots, and the usage errors clap answers with exit 2.
+
+use crate::run;
+
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["webhooks"],
+    &["webhooks", "enable"],
+    &["webhooks", "create"],
+    &["webhooks", "edit"],
+    &["webhooks", "status"],
+    &["webhooks", "deactivate"],
+    &["webhooks", "list"],
+    &["webhooks", "ensure"],
+    &["events"],
+    &["events", "parse"],
+    &["listen"],
+    &["inbox"],
+    &["inbox", "list"],
+    &["inbox", "show"],
+    &["inbox", "replay"],
+    &["inbox", "stats"],
+    &["trigger"],
+    &["sandbox"],
+    &["demo"],
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_has_stable_help() {
+    for command in COMMANDS {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let run = run(&args, &[]).await;
+        run.assert_code(0);
+        assert!(run.stderr.is_empty(), "{}", run.stderr);
+        let name = if command.is_empty() {
+            "cxtn".to_owned()
+        } else {
+            format!("cxtn_{}", command.join("_"))
+        };
+        insta::assert_snapshot!(name, run.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_never_shows_the_values_of_secret_variables() {
+    let secrets = [
+        ("CXTN_PATH_TOKEN", "path-token-secret-value"),
+        ("CXTN_BASIC_AUTH", "user:basic-secret-value"),
+        ("CXTN_SANDBOX_TOKEN", "sandbox-secret-value"),
+        ("CXTN_INBOX", "postgres://u:inbox-secret-value@h/db"),
+        ("CXTN_BASE_URL", "http://127.0.0.1:1/base-secret-value/"),
+    ];
+    for command in [&["listen"][..], &["sandbox"], &["inbox", "list"], &["webhooks", "list"]] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let run = run(&args, &secrets).await;
+        run.assert_code(0);
+        for (_, value) in secrets {
+            assert!(!run.stdout.contains("secret-value"), "{value} shown in {command:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_usage_exits_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "Usage: cxtn"),
+        (&["nothing"], "unrecognized subcommand"),
+        (
+            &["webhooks", "create", "--url", "https://example.com/x"],
+            "--event-type",
+        ),
+        (
+            &["webhooks", "status", "--event-type", "Payment", "--status", "stopped"],
+            "stopped",
+        ),
+        (&["inbox", "show"], "EVENT_ID"),
+        (
+            &["inbox", "list", "--status", "dead", "--rejected"],
+            "cannot be used with",
+        ),
+        (&["inbox", "list", "--limit", "0"], "--limit"),
+        (&["trigger", "account_credit"], "--to"),
+        (
+            &[
+                "trigger",
+                "account_credit",
+                "--to",
+                "http://127.0.0.1:1/x",
+                "--set",
+                "amount",
+            ],
+            "FIELD=VALUE",
+        ),
+        (
+            &[
+                "trigger",
+                "account_credit",
+                "--to",
+                "http://127.0.0.1:1/x",
+                "--count",
+                "0",
+            ],
+            "--count",
+        ),
+        (&["listen", "--basic-auth", "nopassword"], "USER:PASS"),
+        (&["sandbox", "--addr", "not-an-address"], "--addr"),
+        (&["--env", "moon", "webhooks", "list"], "`moon` is not an environment"),
+    ];
+    for (args, mentions) in cases {
+        let run = run(args, &[]).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.contains(mentions),
+            "{args:?} should mention {mentions:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_version_is_the_workspace_version() {
+    let run = run(&["--version"], &[]).await;
+    run.assert_code(0);
+    assert_eq!(run.stdout.trim(), format!("cxtn {}", env!("CARGO_PKG_VERSION")));
+}

@@ -1,0 +1,261 @@
+//! `cxtn listen` as a child process, fed by `cxtn trigger`.
+
+use cxtn::receiver::{EventFilter, EventStatus, Inbox, SqliteInbox};
+use serde_json::{Value, json};
+
+use crate::{Background, TOKEN, memory_receiver, run};
+
+/// Starts `cxtn listen --json` on a free port; the process and the URL to send to.
+async fn listen(db: &str, extra: &[&str]) -> (Background, String, Value) {
+    let mut args = vec!["listen", "--addr", "127.0.0.1:0", "--db", db, "--json"];
+    args.extend_from_slice(extra);
+    let mut listen = Background::spawn(&args, &[("CXTN_PATH_TOKEN", TOKEN)]);
+    let first = listen.json_line().await;
+    assert_eq!(first["type"], json!("listening"), "{first}");
+    let addr = first["addr"].as_str().unwrap().to_owned();
+    (listen, format!("http://{addr}/cxtn/{TOKEN}"), first)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prints_one_line_per_delivery_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let db = db.to_str().unwrap();
+    let (mut listen, url, first) = listen(db, &[]).await;
+    let addr = first["addr"].as_str().unwrap();
+    assert_eq!(
+        first,
+        json!({"type": "listening", "addr": addr, "url": format!("http://{addr}/cxtn/<token>"),
+               "inbox": db, "auth": ["path_token"], "forwardTo": null})
+    );
+
+    run(&["trigger", "account_credit", "--to", &url, "--duplicate"], &[])
+        .await
+        .assert_code(0);
+    let stored = listen.json_line().await;
+    let duplicate = listen.json_line().await;
+    assert_eq!(stored["outcome"], json!("stored"), "{stored}");
+    assert_eq!(duplicate["outcome"], json!("duplicate"), "{duplicate}");
+    assert_eq!(stored["eventId"], duplicate["eventId"]);
+    assert_eq!(stored["event"], json!("account_credit"));
+    assert_eq!(stored["type"], json!("arrival"));
+    assert!(stored["receivedAtMs"].as_i64().unwrap() > 0);
+    assert!(stored["receivedAt"].as_str().unwrap().ends_with('Z'));
+
+    run(&["trigger", "account_debit", "--to", &url, "--set", "amount=ten"], &[])
+        .await
+        .assert_code(1);
+    let rejected = listen.json_line().await;
+    assert_eq!(rejected["outcome"], json!("rejected"), "{rejected}");
+    assert_eq!(rejected["eventId"], json!(null));
+    assert!(rejected["reason"].as_str().unwrap().contains("amount"), "{rejected}");
+
+    let (code, rest) = listen.interrupt().await;
+    assert_eq!(code, 0, "Ctrl-C is a clean stop: {rest}");
+    assert_eq!(rest, "{\"type\":\"stopped\"}\n");
+
+    let inbox = SqliteInbox::open(db).unwrap();
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.duplicates, stats.rejected), (1, 1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prints_readable_lines_and_never_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let mut listen = Background::spawn(
+        &[
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+            "--path-token",
+            TOKEN,
+        ],
+        &[],
+    );
+    let first = listen.line().await;
+    assert!(first.starts_with("Listening on http://127.0.0.1:"), "{first}");
+    assert!(first.ends_with("/cxtn/<token>"), "{first}");
+    let addr = first
+        .trim_start_matches("Listening on http://")
+        .trim_end_matches("/cxtn/<token>")
+        .to_owned();
+    let mut header = Vec::new();
+    for _ in 0..3 {
+        header.push(listen.line().await);
+    }
+    assert!(header[0].starts_with("inbox"), "{header:?}");
+    assert!(
+        header[1].starts_with("auth") && header[1].ends_with("path token"),
+        "{header:?}"
+    );
+    run(
+        &[
+            "trigger",
+            "payment_completed",
+            "--to",
+            &format!("http://{addr}/cxtn/{TOKEN}"),
+        ],
+        &[],
+    )
+    .await
+    .assert_code(0);
+    let line = listen.line().await;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.len(), 4, "{line}");
+    assert_eq!(words[1], "stored");
+    assert!(words[2].starts_with("wh_"));
+    assert_eq!(words[3], "payment_completed");
+    let (code, rest) = listen.interrupt().await;
+    assert_eq!(code, 0);
+    assert!(rest.starts_with("Stopped. Everything received is in"), "{rest}");
+    for output in [&first, &line, &rest] {
+        assert!(!output.contains(TOKEN));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwards_each_stored_body_exactly_as_received() {
+    let (app_inbox, _app, app_url) = memory_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let db = db.to_str().unwrap();
+    let (mut listen, url, first) = listen(db, &["--forward-to", &app_url]).await;
+    assert_eq!(
+        first["forwardTo"],
+        json!(format!("http://{}/<redacted>", app_url.split('/').nth(2).unwrap()))
+    );
+
+    run(
+        &[
+            "trigger",
+            "funds_in",
+            "--to",
+            &url,
+            "--set",
+            "amount=1000.00",
+            "--data-as-string",
+        ],
+        &[],
+    )
+    .await
+    .assert_code(0);
+    let mut lines = [listen.json_line().await, listen.json_line().await];
+    lines.sort_by_key(|l| l["type"].as_str().unwrap().to_owned());
+    assert_eq!(lines[0]["type"], json!("arrival"));
+    assert_eq!(
+        lines[1],
+        json!({"type": "forward", "eventId": lines[0]["eventId"], "attempt": 1, "status": 200, "ok": true, "error": null})
+    );
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+
+    let forwarded = app_inbox.events(EventFilter::all()).await.unwrap();
+    let inbox = SqliteInbox::open(db).unwrap();
+    let stored = inbox.events(EventFilter::all()).await.unwrap();
+    assert_eq!(forwarded.len(), 1);
+    assert_eq!(forwarded[0].body, stored[0].body, "the body is forwarded byte for byte");
+    assert!(
+        std::str::from_utf8(&forwarded[0].body)
+            .unwrap()
+            .contains(r#"\"amount\":1000.00"#)
+    );
+    assert_eq!(stored[0].status, EventStatus::Processed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_forward_is_a_failed_attempt_to_retry() {
+    let (app_inbox, app, _app_url) = memory_receiver().await;
+    let wrong = format!("http://{}/app/not-the-token", app.addr());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let db = db.to_str().unwrap();
+    let (mut listen, url, _) = listen(db, &["--forward-to", &wrong]).await;
+    run(&["trigger", "account_debit", "--to", &url], &[])
+        .await
+        .assert_code(0);
+    let mut forward = listen.json_line().await;
+    if forward["type"] == json!("arrival") {
+        forward = listen.json_line().await;
+    }
+    assert_eq!(forward["status"], json!(401), "{forward}");
+    assert_eq!(forward["ok"], json!(false));
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+    let inbox = SqliteInbox::open(db).unwrap();
+    let stored = &inbox.events(EventFilter::all()).await.unwrap()[0];
+    assert_eq!(stored.status, EventStatus::Pending, "to be retried");
+    assert!(stored.attempts >= 1, "{}", stored.attempts);
+    assert!(
+        stored.last_error.as_deref().unwrap().contains("answered HTTP 401"),
+        "{:?}",
+        stored.last_error
+    );
+    assert!(
+        !stored.last_error.as_deref().unwrap().contains("not-the-token"),
+        "URLs are redacted"
+    );
+    assert_eq!(app_inbox.stats().await.unwrap().pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuses_to_start_without_authentication_or_with_a_postgres_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let db = db.to_str().unwrap();
+    let run = run(&["listen", "--addr", "127.0.0.1:0", "--db", db], &[]).await;
+    run.assert_error(2, "refusing to listen without authentication");
+    assert!(run.stderr.contains("--insecure-no-auth"), "{}", run.stderr);
+    assert!(!std::path::Path::new(db).exists(), "no inbox is created");
+
+    let run = crate::run(
+        &[
+            "listen",
+            "--db",
+            "postgres://cxtn:pw@127.0.0.1:1/cxtn",
+            "--path-token",
+            TOKEN,
+        ],
+        &[],
+    )
+    .await;
+    run.assert_error(1, "cannot open the PostgreSQL inbox");
+    assert!(!run.stderr.contains("pw@"), "{}", run.stderr);
+
+    let run = crate::run(&["listen", "--db", db, "--path-token", "has/slash"], &[]).await;
+    run.assert_error(2, "the path token may hold only");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let run = crate::run(&["listen", "--db", db, "--path-token", TOKEN, "--addr", &addr], &[]).await;
+    run.assert_error(1, "cannot listen");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_without_authentication_only_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let mut listen = Background::spawn(
+        &[
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+            "--insecure-no-auth",
+            "--json",
+        ],
+        &[],
+    );
+    let first = listen.json_line().await;
+    assert_eq!(first["auth"], json!([]));
+    let url = format!("http://{}/anything", first["addr"].as_str().unwrap());
+    run(&["trigger", "trade_settled", "--to", &url], &[])
+        .await
+        .assert_code(0);
+    assert_eq!(listen.json_line().await["outcome"], json!("stored"));
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+}

@@ -1,0 +1,78 @@
+//! `cxtn sandbox` as a child process, driven by the other commands.
+
+use serde_json::json;
+
+use crate::{Background, run};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_the_management_api_until_ctrl_c() {
+    let mut sandbox = Background::spawn(&["sandbox", "--addr", "127.0.0.1:0", "--json"], &[]);
+    let started = sandbox.json_line().await;
+    assert_eq!(started["type"], json!("started"));
+    let addr = started["addr"].as_str().unwrap();
+    let base_url = started["baseUrl"].as_str().unwrap();
+    let token = started["token"].as_str().unwrap();
+    assert_eq!(base_url, format!("http://{addr}/api/"));
+    assert!(token.starts_with("sbx_"), "{token}");
+    assert_eq!(
+        started["routes"],
+        json!({"health": format!("http://{addr}/sandbox/health"),
+               "trigger": format!("http://{addr}/sandbox/trigger"),
+               "deliveries": format!("http://{addr}/sandbox/deliveries")})
+    );
+
+    let env = [("CXTN_BASE_URL", base_url), ("CXTN_ACCESS_TOKEN", token)];
+    run(&["webhooks", "enable"], &env).await.assert_code(0);
+    run(
+        &[
+            "webhooks",
+            "create",
+            "--event-type",
+            "Payment",
+            "--url",
+            "https://example.com/h",
+        ],
+        &env,
+    )
+    .await
+    .assert_code(0);
+    let listed = run(&["webhooks", "list", "--json"], &env).await;
+    assert_eq!(listed.assert_code(0).json()[0]["eventType"], json!("Payment"));
+
+    let (code, rest) = sandbox.interrupt().await;
+    assert_eq!(code, 0, "{rest}");
+    assert_eq!(rest, "{\"type\":\"stopped\"}\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prints_its_url_token_and_routes_for_people() {
+    let mut sandbox = Background::spawn(
+        &["sandbox", "--addr", "127.0.0.1:0", "--retry-ms", "10,20"],
+        &[("CXTN_SANDBOX_TOKEN", "sbx_given")],
+    );
+    let first = sandbox.line().await;
+    assert!(
+        first.starts_with("The CXTN sandbox is running on 127.0.0.1:"),
+        "{first}"
+    );
+    let mut lines = Vec::new();
+    for _ in 0..5 {
+        lines.push(sandbox.line().await);
+    }
+    assert!(lines[0].starts_with("base URL    http://127.0.0.1:"), "{lines:?}");
+    assert_eq!(lines[1], "token       sbx_given");
+    assert!(lines[2].starts_with("health      GET  http://"), "{lines:?}");
+    assert!(lines[3].starts_with("trigger     POST http://"), "{lines:?}");
+    assert!(lines[4].starts_with("deliveries  GET  http://"), "{lines:?}");
+    let (code, rest) = sandbox.interrupt().await;
+    assert_eq!(code, 0);
+    assert!(rest.ends_with("Stopped.\n"), "{rest}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taken_port_fails_with_exit_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let run = run(&["sandbox", "--addr", &addr], &[]).await;
+    run.assert_error(1, "could not listen on");
+}
