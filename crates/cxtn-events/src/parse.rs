@@ -271,7 +271,11 @@ fn classify(e: &serde_json::Error, tracker: &FieldTracker, place: Place, text: &
                 FieldProblem::Duplicate => (ErrorKind::DuplicateField, format!("duplicate field `{field}`")),
                 _ => (ErrorKind::InvalidField, format!("invalid `{field}`: {message}")),
             };
-            let location = if kind == ErrorKind::MissingField { None } else { location };
+            let location = if kind == ErrorKind::MissingField {
+                None
+            } else {
+                location
+            };
             Error::new(kind, text).with_field(field).at(location)
         }
         None => {
@@ -287,8 +291,11 @@ fn classify(e: &serde_json::Error, tracker: &FieldTracker, place: Place, text: &
                 .with_field("data")
                 .at(location)
             } else {
-                Error::new(ErrorKind::NotAnObject, format!("the body must be a notification object: {message}"))
-                    .at(location)
+                Error::new(
+                    ErrorKind::NotAnObject,
+                    format!("the body must be a notification object: {message}"),
+                )
+                .at(location)
             }
         }
     }
@@ -310,9 +317,12 @@ fn syntax_error(e: &serde_json::Error, place: Place, what: &str) -> Error {
         _ => format!("not JSON: {message}"),
     };
     if place.is_data_string() {
-        return Error::new(ErrorKind::DataNotJson, format!("the `data` string does not hold JSON: {message}"))
-            .with_field("data")
-            .at(location);
+        return Error::new(
+            ErrorKind::DataNotJson,
+            format!("the `data` string does not hold JSON: {message}"),
+        )
+        .with_field("data")
+        .at(location);
     }
     Error::new(kind, text).at(location)
 }

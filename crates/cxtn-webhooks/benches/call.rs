@@ -39,7 +39,9 @@ async fn loopback_server() -> std::net::SocketAddr {
                         .unwrap();
                     Ok::<_, Infallible>(response)
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -47,7 +49,10 @@ async fn loopback_server() -> std::net::SocketAddr {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut criterion = Criterion::default().configure_from_args();
     let mut group = criterion.benchmark_group("webhooks list");
 
@@ -64,8 +69,14 @@ fn main() {
     let addr = runtime.block_on(loopback_server());
     let base = format!("http://{addr}/api/");
     let backends: [(&str, Arc<dyn Transport>); 2] = [
-        ("reqwest on loopback", Arc::new(cxtn::transport::ReqwestTransport::new().unwrap())),
-        ("hyper on loopback", Arc::new(cxtn::transport::HyperTransport::new().unwrap())),
+        (
+            "reqwest on loopback",
+            Arc::new(cxtn::transport::ReqwestTransport::new().unwrap()),
+        ),
+        (
+            "hyper on loopback",
+            Arc::new(cxtn::transport::HyperTransport::new().unwrap()),
+        ),
     ];
     for (name, transport) in backends {
         let client = client(&base, transport);

@@ -104,7 +104,11 @@ fn five_megabyte_strings() {
     let e = err(&format!(r#"{{"eventId": "a", "event": "x", "data": "{long}"#));
     assert_eq!(e.kind(), ErrorKind::Syntax);
     let e = err(&"[".repeat(5 * MB));
-    assert_eq!(e.kind(), ErrorKind::Syntax, "unclosed arrays are not JSON, whatever the first byte says");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Syntax,
+        "unclosed arrays are not JSON, whatever the first byte says"
+    );
     let e = err(&"{\"a\":".repeat(MB));
     assert_eq!(e.kind(), ErrorKind::Syntax);
 }

@@ -46,7 +46,10 @@ fn refuses_what_would_round() {
     for text in too_large {
         assert!(matches!(Amount::parse(text), Err(AmountError::TooLarge(_))), "{text}");
     }
-    assert!(matches!(Amount::parse("9.9999999999999999999999999999"), Err(AmountError::TooPrecise(_))));
+    assert!(matches!(
+        Amount::parse("9.9999999999999999999999999999"),
+        Err(AmountError::TooPrecise(_))
+    ));
     let too_precise = [
         "1.00000000000000000000000000001",
         "1e-29",

@@ -40,7 +40,10 @@ async fn the_sandbox_delivers_every_guide_sample_once_in_both_encodings() {
         }
     }
     // A redelivery of the last one, and an endpoint paused then resumed.
-    let last = sandbox.trigger(Trigger::new("payment_completed").duplicate(true)).await.unwrap();
+    let last = sandbox
+        .trigger(Trigger::new("payment_completed").duplicate(true))
+        .await
+        .unwrap();
     ids.push(last.event_id.to_string());
     client
         .webhooks()
@@ -69,9 +72,17 @@ async fn the_sandbox_delivers_every_guide_sample_once_in_both_encodings() {
     let record = started.inbox.event(held.event_id.as_str()).await.unwrap().unwrap();
     assert_eq!(record.status, EventStatus::Processed);
     // Every body stored parses, with its digits as the guide prints them.
-    let funds_in = started.inbox.events(cxtn_receiver::EventFilter::all().limit(100)).await.unwrap();
+    let funds_in = started
+        .inbox
+        .events(cxtn_receiver::EventFilter::all().limit(100))
+        .await
+        .unwrap();
     assert!(funds_in.iter().all(|r| cxtn::events::parse(&r.body).is_ok()));
-    assert!(funds_in.iter().any(|r| String::from_utf8_lossy(&r.body).contains("1000.00")));
+    assert!(
+        funds_in
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("1000.00"))
+    );
     sandbox.shutdown().await;
     started.running.shutdown().await;
 }
