@@ -124,9 +124,35 @@ impl CurrencyCode {
 /// The id of the object a notification is about (a transaction, payment or trade), exact.
 ///
 /// Read as an integer of up to 64 bits, so ids beyond 2^53 (where floats lose digits) are kept.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct ObjectId(u64);
+
+impl<'de> Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ObjectId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number from 0 to 18446744073709551615")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ObjectId, E> {
+                Ok(ObjectId(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ObjectId, E> {
+                u64::try_from(v)
+                    .map(ObjectId)
+                    .map_err(|_| E::custom(format_args!("an object id cannot be negative, found {v}")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<ObjectId, E> {
+                Err(E::custom(
+                    "an object id must be a whole number from 0 to 18446744073709551615, without a fraction or exponent",
+                ))
+            }
+        }
+        deserializer.deserialize_u64(Visitor)
+    }
+}
 
 impl ObjectId {
     /// Wraps an id.
