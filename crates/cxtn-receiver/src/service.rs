@@ -103,8 +103,8 @@ where
     }
 }
 
-fn answer(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+fn answer(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -113,7 +113,12 @@ fn answer(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>>
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    answer(status, &serde_json::json!({ "error": message }))
+    answer(status, format!(r#"{{"error":{}}}"#, json_string(message)))
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
 fn unavailable(message: &str) -> Response<Full<Bytes>> {
@@ -204,7 +209,7 @@ where
                     }
                     answer(
                         StatusCode::OK,
-                        &serde_json::json!({ "status": status, "eventId": event_id }),
+                        format!(r#"{{"status":"{status}","eventId":{}}}"#, json_string(&event_id)),
                     )
                 }
                 Err(e) => {
