@@ -17,7 +17,9 @@ usage: cargo xtask <command>
 commands:
   ci                       run the whole gate: fmt, clippy, tests, docs (what .ci/run runs)
   snapshots [--accept]     run the tests and list changed insta snapshots; --accept writes them
-  fuzz [--seconds N]       run the `parse` fuzz target for N seconds (default 60); needs cargo-fuzz
+  fuzz [--target T] [--seconds N]
+                           run a fuzz target (parse, envelope, values; default parse) for N seconds
+                           (default 60); needs cargo-fuzz
   release VERSION [--dry-run]
                            bump the version, check CHANGELOG.md, run the gate, then `cargo publish --dry-run`
                            of every crate (without --dry-run: stop before publishing, print the commands)
@@ -43,7 +45,12 @@ fn run(args: Vec<String>) -> Result<()> {
         Some("snapshots") => snapshots(args.any(|a| a == "--accept")),
         Some("fuzz") => {
             let rest: Vec<String> = args.collect();
-            fuzz(seconds_arg(&rest, 60)?)
+            let target = rest
+                .iter()
+                .position(|a| a == "--target")
+                .and_then(|i| rest.get(i + 1))
+                .map_or("parse", String::as_str);
+            fuzz(target, seconds_arg(&rest, 60)?)
         }
         Some("bench-receiver") => {
             let rest: Vec<String> = args.collect();
@@ -209,15 +216,24 @@ fn pending_snapshots(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Runs the `parse` fuzz target, seeded with the parser's fixtures.
-fn fuzz(seconds: u64) -> Result<()> {
+/// The fuzz targets under `fuzz/fuzz_targets`.
+const FUZZ_TARGETS: [&str; 3] = ["parse", "envelope", "values"];
+
+/// Runs a fuzz target, its corpus seeded with the parser's fixtures.
+fn fuzz(target: &str, seconds: u64) -> Result<()> {
+    if !FUZZ_TARGETS.contains(&target) {
+        bail!(
+            "unknown fuzz target `{target}`; use one of: {}",
+            FUZZ_TARGETS.join(", ")
+        );
+    }
     let root = root();
     let probe = Command::new("cargo").args(["fuzz", "--version"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
         bail!("cargo-fuzz is not installed; install it with `cargo install cargo-fuzz` and run again");
     }
-    let corpus = root.join("fuzz/corpus/parse");
-    std::fs::create_dir_all(&corpus).context("creating fuzz/corpus/parse")?;
+    let corpus = root.join("fuzz/corpus").join(target);
+    std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
     let seeds = root.join("crates/cxtn-events/tests/fixtures");
     let mut seeded = 0;
     let mut stack = vec![seeds];
@@ -233,14 +249,16 @@ fn fuzz(seconds: u64) -> Result<()> {
             }
         }
     }
-    println!("fuzz: seeded the corpus with {seeded} fixtures; running for {seconds}s");
+    println!("fuzz: seeded the {target} corpus with {seeded} fixtures; running for {seconds}s");
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root.join("fuzz"))
         // cargo-fuzz passes unstable flags; this lets the one stable toolchain accept them.
         .env("RUSTC_BOOTSTRAP", "1")
-        .args(["fuzz", "run", "--sanitizer", "none", "parse", "corpus/parse", "--"])
+        .args(["fuzz", "run", "--sanitizer", "none", target])
+        .arg(format!("corpus/{target}"))
+        .arg("--")
         .arg(format!("-max_total_time={seconds}"))
         .arg("-max_len=1048576")
         .arg("-timeout=10");
-    step("cargo fuzz run parse", cmd)
+    step(&format!("cargo fuzz run {target}"), cmd)
 }

@@ -198,9 +198,9 @@ pub async fn post(addr: SocketAddr, body: impl Into<Bytes>) -> (u16, String) {
     .await
 }
 
-/// Waits until `check` holds, up to a few seconds.
+/// Waits until `check` holds, up to 20 seconds.
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..500 {
+    for _ in 0..2000 {
         if check() {
             return;
         }

@@ -21,7 +21,7 @@ async fn a_failing_handler_is_retried_until_it_succeeds() {
     eventually("three attempts", || recorder.seen.lock().unwrap().len() >= 3).await;
     let inbox = started.inbox.clone();
     let id = "wh_b5bc5ac1b6734f18b9701db5cd153a4e";
-    for _ in 0..200 {
+    for _ in 0..1000 {
         if inbox.event(id).await.unwrap().unwrap().status == EventStatus::Processed {
             break;
         }
@@ -49,7 +49,7 @@ async fn an_always_failing_handler_dead_letters_and_a_replay_runs_it_again() {
     assert_eq!(post(started.addr(), cxtn::events::samples::GUIDE[1].body).await.0, 200);
     let inbox = started.inbox.clone();
     let mut record = None;
-    for _ in 0..300 {
+    for _ in 0..1000 {
         let current = inbox.event(id).await.unwrap().unwrap();
         if current.status == EventStatus::Dead {
             record = Some(current);
@@ -93,7 +93,7 @@ async fn a_panicking_handler_counts_as_a_failed_attempt() {
     let recorder = started.recorder.clone();
     eventually("the second attempt", || recorder.seen.lock().unwrap().len() >= 2).await;
     let inbox = started.inbox.clone();
-    for _ in 0..200 {
+    for _ in 0..1000 {
         if inbox.stats().await.unwrap().processed == 1 {
             break;
         }
