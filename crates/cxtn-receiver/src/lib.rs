@@ -285,7 +285,8 @@ impl ReceiverBuilder {
                 "the request and body limits must be above zero",
             ));
         }
-        let stored = Arc::new(Notify::new());
+        // One signal for stores here and, when the inbox raises one, stores by other receivers.
+        let stored = self.inbox.wake_signal().unwrap_or_else(|| Arc::new(Notify::new()));
         let (arrivals, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
             inbox: self.inbox.clone(),

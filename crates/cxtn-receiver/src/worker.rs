@@ -191,11 +191,12 @@ impl Worker {
     /// A worker over `inbox`.
     #[must_use]
     pub fn new(inbox: Arc<dyn Inbox>, handler: Arc<dyn Handler>, policy: WorkerPolicy) -> Self {
+        let wake = inbox.wake_signal().unwrap_or_default();
         Self {
             inbox,
             handler,
             policy,
-            wake: Arc::new(Notify::new()),
+            wake,
         }
     }
 

@@ -323,4 +323,10 @@ pub trait Inbox: Send + Sync + fmt::Debug {
 
     /// Counts of what the inbox holds.
     async fn stats(&self) -> Result<InboxStats, InboxError>;
+
+    /// A signal the inbox raises when another process stored an event, so that workers wake at once
+    /// instead of at their next poll. `None` (the default) when stores happen only in this process.
+    fn wake_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }

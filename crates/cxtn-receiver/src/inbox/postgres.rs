@@ -8,7 +8,10 @@
 //!   `INSERT .. ON CONFLICT (event_id) DO UPDATE SET deliveries = deliveries + n`, so exactly one copy is
 //!   reported [`Stored::New`] and the others [`Stored::Duplicate`];
 //! - workers on many machines claim with `FOR UPDATE SKIP LOCKED` under a lease, so an event is handed to
-//!   one worker at a time, and to another worker once the lease of a worker that died runs out.
+//!   one worker at a time, and to another worker once the lease of a worker that died runs out;
+//! - after each group of stores the inbox announces it with `pg_notify`, and every inbox on the same schema
+//!   listens on a connection of its own ([`Inbox::wake_signal`](super::Inbox::wake_signal)), so workers
+//!   wake at once whichever receiver stored the event.
 //!
 //! # Group commit
 //!
@@ -83,7 +86,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, Object, Pool, PoolError, Runtime, TimeoutType};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::time::error::Elapsed;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{NoTls, Row};
@@ -174,6 +177,7 @@ const REJECTION_COLUMNS: &str = "id, received_at_ms, body, reason, kind, replaye
 #[derive(Clone)]
 pub struct PostgresInbox {
     inner: Arc<Inner>,
+    wake: Arc<Notify>,
     stores: mpsc::Sender<PendingStore>,
     leases: Arc<Mutex<HashMap<String, Lease>>>,
     max_batch: usize,
@@ -371,6 +375,7 @@ impl PostgresInboxBuilder {
             config.application_name("cxtn-receiver");
         }
         let target = Target::of(&config);
+        let listen_config = config.clone();
         let pool = Pool::builder(Manager::new(config, NoTls))
             .max_size(self.pool_size)
             .runtime(Runtime::Tokio1)
@@ -397,8 +402,11 @@ impl PostgresInboxBuilder {
         };
         let slots = Arc::new(Semaphore::new(transactions));
         tokio::spawn(dispatch(inner.clone(), queue, slots, self.max_batch));
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(listen(listen_config, inner.schema.clone(), Arc::downgrade(&wake)));
         Ok(PostgresInbox {
             inner,
+            wake,
             stores,
             leases: Arc::default(),
             max_batch: self.max_batch,
@@ -704,7 +712,10 @@ impl Inner {
     /// Stores a group of deliveries in one statement (one transaction) and answers each caller.
     async fn store_batch(&self, batch: Vec<PendingStore>) {
         match self.insert(&batch).await {
-            Ok(deliveries) => answer(batch, &deliveries),
+            Ok(deliveries) => {
+                answer(batch, &deliveries);
+                self.announce().await;
+            }
             Err(failure) if failure.refused && batch.len() > 1 => {
                 tracing::warn!(error = %failure.message, stores = batch.len(), "a group of stores was refused; storing them one by one");
                 for pending in batch {
@@ -779,6 +790,68 @@ impl Inner {
             }
         }
         Ok(deliveries)
+    }
+}
+
+/// The channel every PostgreSQL inbox announces its stores on; the payload names the schema.
+const WAKE_CHANNEL: &str = "cxtn_inbox_stored";
+
+impl Inner {
+    /// Tells the workers of every receiver on this schema that events were stored. Best effort: a worker
+    /// that misses it finds the events at its next poll.
+    async fn announce(&self) {
+        let Ok(client) = self.client().await else { return };
+        let sent = self
+            .timed(client.execute("SELECT pg_notify($1, $2)", &[&WAKE_CHANNEL, &self.schema]))
+            .await;
+        if !matches!(sent, Ok(Ok(_))) {
+            tracing::debug!("could not announce stored events; workers will find them at their next poll");
+        }
+    }
+}
+
+/// Listens for the stores other receivers announce on this schema and raises `wake` for each,
+/// reconnecting after a failure, until every handle on `wake` is gone.
+async fn listen(config: tokio_postgres::Config, schema: String, wake: std::sync::Weak<Notify>) {
+    const CHECK: Duration = Duration::from_secs(5);
+    while wake.strong_count() > 0 {
+        let Ok((client, mut connection)) = config.connect(NoTls).await else {
+            tokio::time::sleep(CHECK).await;
+            continue;
+        };
+        let (heard, mut notifications) = mpsc::unbounded_channel::<String>();
+        let driver = tokio::spawn(async move {
+            while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                if let tokio_postgres::AsyncMessage::Notification(note) = message
+                    && heard.send(note.payload().to_owned()).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        if client.batch_execute(&format!("LISTEN {WAKE_CHANNEL}")).await.is_ok() {
+            loop {
+                tokio::select! {
+                    note = notifications.recv() => match (note, wake.upgrade()) {
+                        (Some(payload), Some(wake)) => {
+                            if payload == schema {
+                                wake.notify_one();
+                            }
+                        }
+                        _ => break,
+                    },
+                    () = tokio::time::sleep(CHECK) => {
+                        if wake.strong_count() == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        driver.abort();
+        if wake.strong_count() > 0 {
+            tokio::time::sleep(CHECK).await;
+        }
     }
 }
 
@@ -900,6 +973,11 @@ fn rejection_record(row: &Row) -> Result<RejectionRecord, PgError> {
 
 #[async_trait]
 impl Inbox for PostgresInbox {
+    /// Raised when a receiver on the same schema, in this process or another, stored events.
+    fn wake_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.wake.clone())
+    }
+
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
         if [
             Some(event.event_id.as_str()),

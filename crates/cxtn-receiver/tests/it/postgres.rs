@@ -4,6 +4,7 @@
 mod many;
 mod outage;
 mod setup;
+mod wake;
 
 use std::str::FromStr;
 
