@@ -10,7 +10,7 @@
 //! - workers on many machines claim with `FOR UPDATE SKIP LOCKED` under a lease, so an event is handed to
 //!   one worker at a time, and to another worker once the lease of a worker that died runs out;
 //! - after each group of stores the inbox announces it with `pg_notify`, and every inbox on the same schema
-//!   listens on a connection of its own ([`Inbox::wake_signal`](super::Inbox::wake_signal)), so workers
+//!   listens on a connection of its own ([`Inbox::wake_signal`]), so workers
 //!   wake at once whichever receiver stored the event.
 //!
 //! # Group commit
