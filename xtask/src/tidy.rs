@@ -7,7 +7,28 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-/// The workspace crates each published crate may depend on (normal and build dependencies).
+/// The library layers, bottom up.
+const LIBRARIES: &[&str] = &[
+    "cxtn-model",
+    "cxtn-transport",
+    "cxtn-events",
+    "cxtn-webhooks",
+    "cxtn-sandbox",
+    "cxtn-receiver",
+];
+
+/// Every library and the facade: what the composing crates (the CLI, the chores) may use.
+const EVERYTHING: &[&str] = &[
+    "cxtn",
+    "cxtn-model",
+    "cxtn-transport",
+    "cxtn-events",
+    "cxtn-webhooks",
+    "cxtn-sandbox",
+    "cxtn-receiver",
+];
+
+/// The workspace crates each crate may depend on (normal and build dependencies).
 /// Arrows point down only; a new crate must be placed here before it can pass.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("cxtn-model", &[]),
@@ -16,41 +37,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cxtn-webhooks", &["cxtn-model", "cxtn-transport"]),
     ("cxtn-sandbox", &["cxtn-model", "cxtn-events", "cxtn-transport"]),
     ("cxtn-receiver", &["cxtn-model", "cxtn-events"]),
-    (
-        "cxtn",
-        &[
-            "cxtn-model",
-            "cxtn-events",
-            "cxtn-transport",
-            "cxtn-webhooks",
-            "cxtn-receiver",
-            "cxtn-sandbox",
-        ],
-    ),
-    (
-        "cxtn-cli",
-        &[
-            "cxtn",
-            "cxtn-model",
-            "cxtn-events",
-            "cxtn-transport",
-            "cxtn-webhooks",
-            "cxtn-receiver",
-            "cxtn-sandbox",
-        ],
-    ),
-    (
-        "xtask",
-        &[
-            "cxtn-model",
-            "cxtn-events",
-            "cxtn-transport",
-            "cxtn-webhooks",
-            "cxtn-receiver",
-            "cxtn-sandbox",
-            "cxtn",
-        ],
-    ),
+    ("cxtn", LIBRARIES),
+    ("cxtn-cli", EVERYTHING),
+    ("xtask", EVERYTHING),
 ];
 
 /// Outside crates a layer must not use: the model and the parser do no I/O, and the management
