@@ -10,7 +10,8 @@ use subtle::ConstantTimeEq;
 #[derive(Clone, Default)]
 pub(crate) struct Auth {
     path_token: Option<String>,
-    basic: Option<(String, String)>,
+    /// The user, and `user:password` as the Basic header carries it once decoded.
+    basic: Option<(String, Vec<u8>)>,
     unauthenticated: bool,
 }
 
@@ -33,7 +34,8 @@ impl Auth {
     }
 
     pub(crate) fn set_basic(&mut self, user: String, password: String) {
-        self.basic = Some((user, password));
+        let expected = format!("{user}:{password}").into_bytes();
+        self.basic = Some((user, expected));
     }
 
     pub(crate) fn set_unauthenticated(&mut self, allow: bool) {
@@ -58,10 +60,9 @@ impl Auth {
             let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
             ok &= ct_eq(last.as_bytes(), token.as_bytes());
         }
-        if let Some((user, password)) = &self.basic {
-            let expected = format!("{user}:{password}");
+        if let Some((_, expected)) = &self.basic {
             let given = authorization.and_then(decode_basic).unwrap_or_default();
-            ok &= ct_eq(&given, expected.as_bytes());
+            ok &= ct_eq(&given, expected);
         }
         bool::from(ok)
     }
@@ -74,12 +75,11 @@ impl Auth {
 
 /// Compares in time that depends only on the length of `expected`.
 fn ct_eq(given: &[u8], expected: &[u8]) -> subtle::Choice {
-    let mut padded = vec![0u8; expected.len()];
-    let n = given.len().min(expected.len());
-    if let (Some(dst), Some(src)) = (padded.get_mut(..n), given.get(..n)) {
-        dst.copy_from_slice(src);
+    let mut equal = subtle::Choice::from(u8::from(given.len() == expected.len()));
+    for (i, byte) in expected.iter().enumerate() {
+        equal &= given.get(i).copied().unwrap_or(0).ct_eq(byte);
     }
-    padded.as_slice().ct_eq(expected) & subtle::Choice::from(u8::from(given.len() == expected.len()))
+    equal
 }
 
 fn decode_basic(header: &[u8]) -> Option<Vec<u8>> {

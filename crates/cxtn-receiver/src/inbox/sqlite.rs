@@ -48,7 +48,8 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> Reply + Send>;
+/// An operation for the writer: run in the batch's transaction, or told why there is none.
+type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &str>) -> Reply + Send>;
 
 /// The durable inbox: one SQLite file in WAL mode with `synchronous=FULL`.
 ///
@@ -162,7 +163,16 @@ impl SqliteInbox {
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, InboxError> {
         let (tx, rx) = oneshot::channel::<Result<T, InboxError>>();
-        let job: Job = Box::new(move |txn: &Transaction<'_>| {
+        let job: Job = Box::new(move |txn: Result<&Transaction<'_>, &str>| {
+            let txn = match txn {
+                Ok(txn) => txn,
+                Err(reason) => {
+                    let error = InboxError::new(format!("the inbox could not start a transaction: {reason}"), None);
+                    return Box::new(move |_| {
+                        let _ = tx.send(Err(error));
+                    });
+                }
+            };
             let result = if savepoint { run_in_savepoint(txn, f) } else { f(txn) };
             Box::new(move |committed: Result<(), String>| {
                 let outcome = match (result, committed) {
@@ -241,12 +251,12 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &Counters) {
                 let message = e.to_string();
                 tracing::error!(error = %message, "inbox transaction could not start");
                 for job in batch {
-                    fail_job(job, &message);
+                    job(Err(&message))(Err(message.clone()));
                 }
                 continue;
             }
         };
-        let replies: Vec<Reply> = batch.into_iter().map(|job| job(&txn)).collect();
+        let replies: Vec<Reply> = batch.into_iter().map(|job| job(Ok(&txn))).collect();
         let committed = txn.commit().map_err(|e| e.to_string());
         counters.transactions.fetch_add(1, Ordering::Relaxed);
         counters.operations.fetch_add(replies.len() as u64, Ordering::Relaxed);
@@ -257,14 +267,6 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &Counters) {
             reply(committed.clone());
         }
     }
-}
-
-/// Answers a job whose transaction never started, by running it against nothing.
-fn fail_job(job: Job, message: &str) {
-    // A job only replies through the closure it returns, which needs a transaction;
-    // dropping it drops its sender, and the caller sees "stopped before answering".
-    drop(job);
-    tracing::warn!(error = message, "an inbox operation was dropped");
 }
 
 fn status_of(name: &str) -> EventStatus {
