@@ -4,10 +4,20 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// A string newtype with its conversions; `Debug` shows the value (`@common` leaves `Debug` to the caller).
 macro_rules! string_newtype {
     ($(#[$meta:meta])* $name:ident) => {
+        string_newtype!(@common $(#[$meta])* $name);
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    };
+    (@common $(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -34,12 +44,6 @@ macro_rules! string_newtype {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
             }
         }
 
@@ -186,33 +190,22 @@ impl From<u64> for ObjectId {
     }
 }
 
-/// A webhook endpoint URL. It may carry a secret (a path token, or credentials), so its `Debug`
-/// shows only the scheme and host; [`EndpointUrl::as_str`] and `Display` give the whole URL.
-///
-/// ```
-/// use cxtn::model::EndpointUrl;
-///
-/// let url = EndpointUrl::new("https://user:pass@hooks.example.com/cxtn/9f1c2e?x=1");
-/// assert_eq!(format!("{url:?}"), "EndpointUrl(\"https://hooks.example.com/<redacted>\")");
-/// assert_eq!(url.as_str(), "https://user:pass@hooks.example.com/cxtn/9f1c2e?x=1");
-/// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
-#[serde(transparent)]
-pub struct EndpointUrl(String);
+string_newtype! {
+    @common
+    /// A webhook endpoint URL. It may carry a secret (a path token, or credentials), so its `Debug`
+    /// shows only the scheme and host; [`EndpointUrl::as_str`] and `Display` give the whole URL.
+    ///
+    /// ```
+    /// use cxtn::model::EndpointUrl;
+    ///
+    /// let url = EndpointUrl::new("https://user:pass@hooks.example.com/cxtn/9f1c2e?x=1");
+    /// assert_eq!(format!("{url:?}"), "EndpointUrl(\"https://hooks.example.com/<redacted>\")");
+    /// assert_eq!(url.as_str(), "https://user:pass@hooks.example.com/cxtn/9f1c2e?x=1");
+    /// ```
+    EndpointUrl
+}
 
 impl EndpointUrl {
-    /// Wraps a URL.
-    #[must_use]
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The whole URL, secrets included.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The URL with any credentials, path and query replaced by `<redacted>`: safe to log.
     #[must_use]
     pub fn redacted(&self) -> String {
@@ -241,23 +234,5 @@ impl EndpointUrl {
 impl fmt::Debug for EndpointUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("EndpointUrl").field(&self.redacted()).finish()
-    }
-}
-
-impl fmt::Display for EndpointUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for EndpointUrl {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
-    }
-}
-
-impl From<String> for EndpointUrl {
-    fn from(value: String) -> Self {
-        Self(value)
     }
 }
