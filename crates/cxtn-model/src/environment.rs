@@ -6,7 +6,7 @@ use std::str::FromStr;
 /// A CXTN environment: where API calls go.
 ///
 /// ```
-/// use cxtn::Environment;
+/// use cxtn_model::Environment;
 ///
 /// assert_eq!(Environment::Sandbox.base_url(), "https://caxapi-integration.azurewebsites.net/api/");
 /// // Joining never doubles the slash, whatever the base URL ends with.

@@ -47,14 +47,14 @@ fn fold(name: &str) -> String {
 /// written back as received. Writing sends the name from CXTN's table as a JSON string.
 ///
 /// ```
-/// use cxtn::WebhookEventType;
+/// use cxtn_model::WebhookEventType;
 ///
 /// let kind: WebhookEventType = "account_transaction".parse()?;
 /// assert_eq!(kind, WebhookEventType::AccountTransaction);
 /// assert_eq!(kind.value(), Some(2));
 /// assert!(kind.sends_notifications());
 /// assert!(!WebhookEventType::Wallet.sends_notifications());
-/// # Ok::<(), cxtn::model::ParseKindError>(())
+/// # Ok::<(), cxtn_model::ParseKindError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

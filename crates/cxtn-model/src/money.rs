@@ -27,13 +27,13 @@ const MAX_SCALE: i64 = 28;
 /// compare [`Amount::as_str`] to tell the two spellings apart.
 ///
 /// ```
-/// use cxtn::model::Amount;
+/// use cxtn_model::Amount;
 ///
 /// let amount: Amount = "1000.00".parse()?;
 /// assert_eq!(amount.to_string(), "1000.00");
-/// assert_eq!(amount.value(), cxtn::model::Decimal::new(100_000, 2));
+/// assert_eq!(amount.value(), cxtn_model::Decimal::new(100_000, 2));
 /// assert!("1e40".parse::<Amount>().is_err());
-/// # Ok::<(), cxtn::model::AmountError>(())
+/// # Ok::<(), cxtn_model::AmountError>(())
 /// ```
 #[derive(Clone)]
 pub struct Amount {

@@ -10,20 +10,30 @@ use crate::{Amount, CurrencyCode, EventId, ObjectId, RawJson, Timestamp, Unknown
 
 /// One notification: `{"eventId": "wh_...", "event": "payment_completed", "data": {...}}`.
 ///
-/// Parse one with `cxtn::events::parse`. Serializing a `Notification` writes its canonical form:
+/// Parse one from a request body with `cxtn_events::parse`. Serializing a `Notification` writes its canonical form:
 /// `data` as an object (where it held one), every number's digits and every string as received,
 /// unknown fields kept. Parsing the canonical form gives back an equal `Notification`.
 ///
 /// Equality compares content, not how `data` was encoded on the wire ([`Notification::data_encoding`]).
 ///
 /// ```
-/// let body = br#"{"eventId": "wh_4d9373d27e4e4c24bbb39c00b6dcd3e7", "event": "payment_completed",
-///     "data": "{\"objectId\":162953,\"userId\":\"C00081866\",\"amount\":10.00,\"currency\":\"GBP\"}"}"#;
-/// let notification = cxtn::events::parse(body)?;
+/// use cxtn_model::{EventData, EventId, Notification, PaymentCompleted, WebhookEventType};
+///
+/// let payment: PaymentCompleted = serde_json::from_str(
+///     r#"{"objectId": 162953, "userId": "C00081866", "amount": 10.00, "currency": "GBP"}"#,
+/// )?;
+/// let notification = Notification::new(
+///     EventId::new("wh_4d9373d27e4e4c24bbb39c00b6dcd3e7"),
+///     EventData::PaymentCompleted(payment),
+/// );
 /// assert_eq!(notification.event_name(), "payment_completed");
 /// assert_eq!(notification.amount().map(|a| a.to_string()).as_deref(), Some("10.00"));
-/// assert_eq!(notification.subscription(), Some(cxtn::WebhookEventType::Payment));
-/// # Ok::<(), cxtn::events::Error>(())
+/// assert_eq!(notification.subscription(), Some(WebhookEventType::Payment));
+/// assert_eq!(
+///     serde_json::to_string(&notification)?,
+///     r#"{"eventId":"wh_4d9373d27e4e4c24bbb39c00b6dcd3e7","event":"payment_completed","data":{"objectId":162953,"userId":"C00081866","amount":10.00,"currency":"GBP"}}"#
+/// );
+/// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -14,13 +14,13 @@ use serde::ser::{Serialize, Serializer};
 /// A `Timestamp` parses to a real date-time and writes back the text it was read from.
 ///
 /// ```
-/// use cxtn::model::Timestamp;
+/// use cxtn_model::Timestamp;
 ///
 /// let at: Timestamp = "2023-12-18T16:28:28.3027309".parse()?;
 /// assert_eq!(at.as_str(), "2023-12-18T16:28:28.3027309");
 /// assert_eq!(at.offset(), None);
 /// assert_eq!(at.naive().and_utc().timestamp_subsec_nanos(), 302_730_900);
-/// # Ok::<(), cxtn::model::TimestampError>(())
+/// # Ok::<(), cxtn_model::TimestampError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Timestamp {

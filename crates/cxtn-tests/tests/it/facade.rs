@@ -1,11 +1,10 @@
 //! The facade end to end: a client built with the defaults manages endpoints on a local sandbox.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use cxtn::{EndpointStatus, Environment, WebhookEventType};
 
 #[tokio::test]
 async fn the_default_client_manages_endpoints_on_the_sandbox() {
-    let sandbox = cxtn_sandbox::Sandbox::builder()
+    let sandbox = cxtn::sandbox::Sandbox::builder()
         .token("facade-token")
         .start()
         .await
@@ -50,7 +49,7 @@ async fn the_default_client_manages_endpoints_on_the_sandbox() {
 
 #[tokio::test]
 async fn a_wrong_token_is_unauthorized_and_never_shown() {
-    let sandbox = cxtn_sandbox::Sandbox::builder().token("right").start().await.unwrap();
+    let sandbox = cxtn::sandbox::Sandbox::builder().token("right").start().await.unwrap();
     let client = cxtn::Client::builder()
         .base_url(sandbox.base_url())
         .access_token("wrong-secret-token")

@@ -1,0 +1,4 @@
+//! Tests across crates, through the facade `cxtn`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod facade;
