@@ -90,14 +90,19 @@ impl fmt::Display for Location {
 /// A notification that did not parse: what is wrong, in which event and field, and where.
 ///
 /// ```
-/// let err = cxtn::events::parse(br#"{"eventId": "wh_1", "event": "payment_completed",
+/// let err = cxtn_events::parse(br#"{"eventId": "wh_1", "event": "payment_completed",
 ///     "data": {"objectId": 1, "userId": "C1", "currency": "GBP"}}"#).unwrap_err();
-/// assert_eq!(err.kind(), cxtn::events::ErrorKind::MissingField);
+/// assert_eq!(err.kind(), cxtn_events::ErrorKind::MissingField);
 /// assert_eq!(err.event(), Some("payment_completed"));
 /// assert_eq!(err.field(), Some("amount"));
 /// assert_eq!(err.to_string(), "`payment_completed` data: missing field `amount`");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{}{message}{}",
+    .event.as_ref().map(|event| format!("`{event}` data: ")).unwrap_or_default(),
+    .location.map(|location| format!(" at {location}")).unwrap_or_default(),
+)]
 pub struct Error {
     kind: ErrorKind,
     event: Option<String>,
@@ -162,18 +167,3 @@ impl Error {
         &self.message
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(event) = &self.event {
-            write!(f, "`{event}` data: ")?;
-        }
-        f.write_str(&self.message)?;
-        if let Some(location) = &self.location {
-            write!(f, " at {location}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Error {}

@@ -24,15 +24,15 @@
 //!              "origin": "Automatic Allocation", "amount": 10, "baseCcyCode": "GBP", "ccyCode": "GBP",
 //!              "transactionDateTime": "2024-02-21T11:58:01.9953917"}
 //! }"#;
-//! let notification = cxtn::events::parse(body)?;
+//! let notification = cxtn_events::parse(body)?;
 //! match notification.data() {
-//!     cxtn::model::EventData::AccountCredit(credit) => {
+//!     cxtn_model::EventData::AccountCredit(credit) => {
 //!         assert_eq!(credit.amount.to_string(), "10");
 //!         assert!(!credit.is_pot_movement());
 //!     }
 //!     other => panic!("unexpected {other:?}"),
 //! }
-//! # Ok::<(), cxtn::events::Error>(())
+//! # Ok::<(), cxtn_events::Error>(())
 //! ```
 #![deny(missing_docs)]
 
