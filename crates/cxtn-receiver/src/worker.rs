@@ -2,11 +2,13 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use cxtn_model::Notification;
+use futures_util::FutureExt as _;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -264,13 +266,11 @@ impl Worker {
                     attempt,
                     received_at_ms,
                 };
-                let handler = self.handler.clone();
                 // A panicking handler is a failed attempt, not a dead worker.
-                match tokio::spawn(async move { handler.handle(&event).await }).await {
+                match AssertUnwindSafe(self.handler.handle(&event)).catch_unwind().await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(e.to_string()),
-                    Err(join) if join.is_panic() => Err("the handler panicked".to_owned()),
-                    Err(_) => Err("the handler was cancelled".to_owned()),
+                    Err(_) => Err("the handler panicked".to_owned()),
                 }
             }
             Err(e) => Err(format!("the stored body no longer parses: {e}")),

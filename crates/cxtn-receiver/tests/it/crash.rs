@@ -39,7 +39,7 @@ async fn child_receiver_process() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.sqlite");
     let running = start_child_receiver(&db).await;
-    assert_eq!(post(running.addr(), cxtn::events::samples::GUIDE[0].body).await.0, 200);
+    assert_eq!(post(running.addr(), cxtn_events::samples::GUIDE[0].body).await.0, 200);
     running.shutdown().await;
     let reopened = SqliteInbox::open(&db).unwrap();
     assert!(

@@ -1,6 +1,6 @@
 //! Deliveries end to end: posted, stored, handed to the handler once.
 
-use cxtn::model::DataEncoding;
+use cxtn_model::DataEncoding;
 use cxtn_receiver::{EventStatus, MemoryInbox, Receiver};
 
 use crate::{Kind, Recorder, TOKEN, eventually, inbox, post, start};
@@ -9,12 +9,12 @@ async fn guide_samples_reach_the_handler_once(kind: Kind) {
     let store = inbox(&kind);
     let started = start(store.inbox.clone(), Recorder::default()).await;
     let mut expected = Vec::new();
-    for sample in &cxtn::events::samples::GUIDE {
-        let notification = cxtn::events::parse(sample.body.as_bytes()).unwrap();
+    for sample in &cxtn_events::samples::GUIDE {
+        let notification = cxtn_events::parse(sample.body.as_bytes()).unwrap();
         for encoding in [DataEncoding::Object, DataEncoding::String] {
             // Each encoding under its own id, so both reach the handler.
             let mut n = notification.clone();
-            n.event_id = cxtn::EventId::new(format!("{}_{encoding}", n.event_id));
+            n.event_id = cxtn_model::EventId::new(format!("{}_{encoding}", n.event_id));
             let body = n.to_json_with(encoding).unwrap();
             let (status, answer) = post(started.addr(), body.clone()).await;
             assert_eq!(status, 200, "{answer}");
@@ -50,7 +50,7 @@ async fn guide_samples_reach_the_handler_once_sqlite() {
 async fn concurrent_copies_are_stored_and_handled_once(kind: Kind) {
     let store = inbox(&kind);
     let started = start(store.inbox.clone(), Recorder::default()).await;
-    let body = cxtn::events::samples::GUIDE[1].body;
+    let body = cxtn_events::samples::GUIDE[1].body;
     let addr = started.addr();
     let mut tasks = Vec::new();
     for _ in 0..1000 {
@@ -114,7 +114,7 @@ async fn arrivals_are_published() {
         .unwrap();
     let mut arrivals = receiver.subscribe();
     let running = receiver.bind("127.0.0.1:0").await.unwrap();
-    let body = cxtn::events::samples::GUIDE[0].body;
+    let body = cxtn_events::samples::GUIDE[0].body;
     post(running.addr(), body).await;
     post(running.addr(), body).await;
     post(running.addr(), "{nope").await;

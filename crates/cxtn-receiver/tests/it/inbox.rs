@@ -127,7 +127,7 @@ async fn rejections_are_kept_and_replayable(kind: Kind) {
     assert_eq!(still.kind(), cxtn_receiver::ErrorKind::StillInvalid);
 
     // A body that parses now (say, after an upgrade) is stored as an event when replayed.
-    let good = Bytes::from(cxtn::events::samples::GUIDE[3].body);
+    let good = Bytes::from(cxtn_events::samples::GUIDE[3].body);
     let id = t
         .inbox
         .reject(NewRejection::new(8, good, "older parser", "missing_field"))

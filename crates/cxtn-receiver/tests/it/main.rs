@@ -13,7 +13,6 @@ mod delivery;
 mod inbox;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod sandbox;
 mod worker;
 
 use std::net::SocketAddr;

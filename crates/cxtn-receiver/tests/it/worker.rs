@@ -15,7 +15,7 @@ async fn a_failing_handler_is_retried_until_it_succeeds() {
         },
     )
     .await;
-    let body = cxtn::events::samples::GUIDE[2].body;
+    let body = cxtn_events::samples::GUIDE[2].body;
     assert_eq!(post(started.addr(), body).await.0, 200);
     let recorder = started.recorder.clone();
     eventually("three attempts", || recorder.seen.lock().unwrap().len() >= 3).await;
@@ -46,7 +46,7 @@ async fn an_always_failing_handler_dead_letters_and_a_replay_runs_it_again() {
     )
     .await;
     let id = "wh_4d9373d27e4e4c24bbb39c00b6dcd3e7";
-    assert_eq!(post(started.addr(), cxtn::events::samples::GUIDE[1].body).await.0, 200);
+    assert_eq!(post(started.addr(), cxtn_events::samples::GUIDE[1].body).await.0, 200);
     let inbox = started.inbox.clone();
     let mut record = None;
     for _ in 0..1000 {
@@ -89,7 +89,7 @@ async fn a_panicking_handler_counts_as_a_failed_attempt() {
         },
     )
     .await;
-    assert_eq!(post(started.addr(), cxtn::events::samples::GUIDE[0].body).await.0, 200);
+    assert_eq!(post(started.addr(), cxtn_events::samples::GUIDE[0].body).await.0, 200);
     let recorder = started.recorder.clone();
     eventually("the second attempt", || recorder.seen.lock().unwrap().len() >= 2).await;
     let inbox = started.inbox.clone();

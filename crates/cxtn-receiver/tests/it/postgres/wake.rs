@@ -33,7 +33,7 @@ async fn a_store_at_one_receiver_wakes_the_worker_of_another() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let started = Instant::now();
-    assert_eq!(post(a.addr(), cxtn::events::samples::GUIDE[1].body).await.0, 200);
+    assert_eq!(post(a.addr(), cxtn_events::samples::GUIDE[1].body).await.0, 200);
     while recorder.ids().is_empty() && started.elapsed() < Duration::from_secs(20) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

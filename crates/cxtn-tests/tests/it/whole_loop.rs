@@ -1,17 +1,91 @@
 //! The whole loop: the sandbox, managed through the real client, delivers into a receiver.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cxtn::receiver::{Event, EventStatus, Handler, HandlerError, Inbox, Receiver, Running, SqliteInbox, WorkerPolicy};
+use cxtn::sandbox::{Sandbox, Trigger};
 use cxtn::{EndpointStatus, WebhookEventType};
-use cxtn_receiver::EventStatus;
-use cxtn_sandbox::{Sandbox, Trigger};
 
-use crate::{Kind, Recorder, TOKEN, eventually, inbox, start};
+const TOKEN: &str = "k4Jx9sQ2pLm7Vw3Zt8Yb1Nc6Rf0Hd5Ga";
+
+/// A handler that records the id of every event it is given.
+#[derive(Debug, Default)]
+struct Recorder {
+    seen: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn ids(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[derive(Debug)]
+struct Shared(Arc<Recorder>);
+
+#[cxtn::receiver::async_trait]
+impl Handler for Shared {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        self.0.seen.lock().unwrap().push(event.notification.event_id().to_string());
+        Ok(())
+    }
+}
+
+struct Started {
+    running: Running,
+    recorder: Arc<Recorder>,
+    inbox: Arc<dyn Inbox>,
+    _dir: tempfile::TempDir,
+}
+
+impl Started {
+    fn addr(&self) -> std::net::SocketAddr {
+        self.running.addr()
+    }
+}
+
+/// A receiver on 127.0.0.1:0 with a SQLite inbox in a temporary directory and a fast worker.
+async fn start() -> Started {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(dir.path().join("inbox.sqlite")).unwrap());
+    let recorder = Arc::new(Recorder::default());
+    let running = Receiver::builder(inbox.clone())
+        .path_token(TOKEN)
+        .handler(Shared(recorder.clone()))
+        .worker_policy(
+            WorkerPolicy::default()
+                .backoff(Duration::from_millis(10), Duration::from_millis(40))
+                .poll_interval(Duration::from_millis(20))
+                .max_attempts(3),
+        )
+        .build()
+        .unwrap()
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    Started {
+        running,
+        recorder,
+        inbox,
+        _dir: dir,
+    }
+}
+
+/// Waits until `check` holds, up to 20 seconds.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..2000 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_delivers_every_guide_sample_once_in_both_encodings() {
-    let store = inbox(&Kind::Sqlite);
-    let started = start(store.inbox.clone(), Recorder::default()).await;
+    let started = start().await;
     let sandbox = Sandbox::builder()
         .token("loop-token")
         .retry_schedule([Duration::from_millis(20), Duration::from_millis(40)])
@@ -74,7 +148,7 @@ async fn the_sandbox_delivers_every_guide_sample_once_in_both_encodings() {
     // Every body stored parses, with its digits as the guide prints them.
     let funds_in = started
         .inbox
-        .events(cxtn_receiver::EventFilter::all().limit(100))
+        .events(cxtn::receiver::EventFilter::all().limit(100))
         .await
         .unwrap();
     assert!(funds_in.iter().all(|r| cxtn::events::parse(&r.body).is_ok()));
