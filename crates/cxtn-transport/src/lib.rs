@@ -58,7 +58,6 @@
 #![deny(missing_docs)]
 
 mod error;
-mod http_date;
 mod request;
 mod response;
 mod retry;

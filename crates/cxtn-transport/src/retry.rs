@@ -10,7 +10,6 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use crate::error::{Error, ErrorKind};
-use crate::http_date;
 use crate::request::Request;
 use crate::response::Response;
 use crate::transport::Transport;
@@ -271,7 +270,7 @@ impl<T: Transport> Retry<T> {
                     .headers
                     .get(header::RETRY_AFTER)
                     .and_then(|value| value.to_str().ok())
-                    .and_then(|value| http_date::retry_after(value, SystemTime::now())),
+                    .and_then(|value| retry_after(value, SystemTime::now())),
             },
             Ok(_) => Next::Stop,
             Err(error) => match error.kind() {
@@ -374,6 +373,20 @@ impl<T: Transport> Transport for Retry<T> {
         );
         self.run(request, &span).instrument(span.clone()).await
     }
+}
+
+/// How long a `Retry-After` value asks to wait (RFC 9110, section 10.2.3): delay seconds, or an HTTP-date in any
+/// of its three forms measured from `now`; `None` when the value is neither.
+///
+/// A date in the past asks for no wait.
+fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
+        // More digits than a u64 holds is still "a very long time".
+        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 fn millis(duration: Duration) -> u64 {
