@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Credentials;
+
 /// A string newtype with its conversions; `Debug` shows the value (`@common` leaves `Debug` to the caller).
 macro_rules! string_newtype {
     ($(#[$meta:meta])* $name:ident) => {
@@ -196,7 +198,7 @@ string_newtype! {
     /// shows only the scheme and host; [`EndpointUrl::as_str`] and `Display` give the whole URL.
     ///
     /// ```
-    /// use cxtn::model::EndpointUrl;
+    /// use cxtn_model::EndpointUrl;
     ///
     /// let url = EndpointUrl::new("https://user:pass@hooks.example.com/cxtn/9f1c2e?x=1");
     /// assert_eq!(format!("{url:?}"), "EndpointUrl(\"https://hooks.example.com/<redacted>\")");
@@ -234,5 +236,317 @@ impl EndpointUrl {
 impl fmt::Debug for EndpointUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("EndpointUrl").field(&self.redacted()).finish()
+    }
+}
+
+impl EndpointUrl {
+    /// Reads an endpoint URL, accepting it only under `policy`; the text is kept as given.
+    /// This is the one place endpoint URLs are checked.
+    ///
+    /// ```
+    /// use cxtn_model::{EndpointUrl, UrlErrorKind, UrlPolicy};
+    ///
+    /// let url = EndpointUrl::parse_with("https://hooks.example.com/cxtn/9f1c2e", UrlPolicy::new())?;
+    /// assert_eq!(url.as_str(), "https://hooks.example.com/cxtn/9f1c2e");
+    /// assert!(EndpointUrl::parse_with("http://127.0.0.1:8080/cxtn", UrlPolicy::new()).is_ok());
+    ///
+    /// let refused = EndpointUrl::parse_with("http://hooks.example.com/9f1c2e", UrlPolicy::new()).unwrap_err();
+    /// assert_eq!(refused.kind(), &UrlErrorKind::PlainHttp);
+    /// assert!(!refused.to_string().contains("9f1c2e"), "the path is never repeated");
+    /// let private = UrlPolicy::new().allow_insecure_http(true);
+    /// assert!(EndpointUrl::parse_with("http://hooks.internal/9f1c2e", private).is_ok());
+    /// # Ok::<(), cxtn_model::UrlError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`UrlError`] that says why, with the URL redacted.
+    pub fn parse_with(text: &str, policy: UrlPolicy) -> Result<Self, UrlError> {
+        check_url(text, policy)?;
+        Ok(Self::new(text))
+    }
+
+    /// Checks the URL against `policy`, as [`EndpointUrl::parse_with`] does.
+    ///
+    /// # Errors
+    ///
+    /// A [`UrlError`] that says why, with the URL redacted.
+    pub fn check(&self, policy: UrlPolicy) -> Result<(), UrlError> {
+        check_url(&self.0, policy)
+    }
+
+    /// Splits the URL for sending a request: the URL without its credentials, written in the normal form of the
+    /// WHATWG URL standard, and the credentials it held, percent-decoded. `None` when the text is not a URL.
+    ///
+    /// ```
+    /// use cxtn_model::EndpointUrl;
+    ///
+    /// let url = EndpointUrl::new("http://cxtn:p%40ss@127.0.0.1:8080/cxtn/9f1c2e");
+    /// let (bare, credentials) = url.split_credentials().unwrap();
+    /// assert_eq!(bare, "http://127.0.0.1:8080/cxtn/9f1c2e");
+    /// let credentials = credentials.unwrap();
+    /// assert_eq!((credentials.user.as_str(), credentials.password.expose_secret()), ("cxtn", "p@ss"));
+    /// ```
+    #[must_use]
+    pub fn split_credentials(&self) -> Option<(String, Option<Credentials>)> {
+        let mut url = url::Url::parse(&self.0).ok()?;
+        if url.username().is_empty() && url.password().is_none() {
+            return Some((url.into(), None));
+        }
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let credentials = Credentials::new(decode(url.username()), decode(url.password().unwrap_or_default()));
+        // Both only fail on URLs without a host, which carry no credentials.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        Some((url.into(), Some(credentials)))
+    }
+}
+
+/// Which endpoint URLs [`EndpointUrl::parse_with`] accepts: always absolute `https` URLs with a host;
+/// plain `http` on a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`), or on any host when allowed.
+///
+/// The text is read as the WHATWG URL standard reads it (which trims it and escapes what needs escaping),
+/// unless [`UrlPolicy::as_sent`] asks for text that an HTTP request carries exactly as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UrlPolicy {
+    insecure_http: bool,
+    as_sent: bool,
+}
+
+impl UrlPolicy {
+    /// The default: https anywhere, plain http only on loopback hosts, text read leniently.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            insecure_http: false,
+            as_sent: false,
+        }
+    }
+
+    /// Accepts plain `http` on any host: notifications would cross the network in clear text.
+    #[must_use]
+    pub const fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.insecure_http = allow;
+        self
+    }
+
+    /// Accepts only text an HTTP request carries as written: `scheme://` then a host right away,
+    /// and no whitespace, control character, `"`, `<`, `>` or `` ` ``, nor a non-ASCII host.
+    #[must_use]
+    pub const fn as_sent(mut self, strict: bool) -> Self {
+        self.as_sent = strict;
+        self
+    }
+}
+
+/// Why a text is not an acceptable endpoint URL. The message shows the URL redacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct UrlError {
+    kind: UrlErrorKind,
+    redacted: String,
+    scheme: Option<String>,
+}
+
+/// What is wrong with an endpoint URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlErrorKind {
+    /// It is not an absolute URL; the parser's reason.
+    Invalid(String),
+    /// It has no host.
+    NoHost,
+    /// Its scheme is neither `https` nor `http`.
+    Scheme,
+    /// It uses plain `http` on a host the policy does not allow it on.
+    PlainHttp,
+    /// It holds characters an HTTP request cannot carry as written ([`UrlPolicy::as_sent`]).
+    NotAsSent,
+}
+
+impl UrlError {
+    /// What is wrong.
+    #[must_use]
+    pub fn kind(&self) -> &UrlErrorKind {
+        &self.kind
+    }
+
+    /// The URL with its credentials, path and query hidden ([`EndpointUrl::redacted`]).
+    #[must_use]
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+
+    /// The URL's scheme, when the text was a URL.
+    #[must_use]
+    pub fn scheme(&self) -> Option<&str> {
+        self.scheme.as_deref()
+    }
+
+    fn describe(&self) -> String {
+        let url = &self.redacted;
+        match &self.kind {
+            UrlErrorKind::Invalid(reason) => {
+                format!("the endpoint URL `{url}` is not a valid URL ({reason}); give an absolute https URL")
+            }
+            UrlErrorKind::NoHost => format!("the endpoint URL `{url}` has no host; give an absolute https URL"),
+            UrlErrorKind::Scheme => format!(
+                "the endpoint URL `{url}` uses `{}`; use https",
+                self.scheme.as_deref().unwrap_or_default()
+            ),
+            UrlErrorKind::PlainHttp => format!(
+                "the endpoint URL `{url}` uses plain http; CXTN would send money notifications in clear text. Use https, or allow plain http for a private network"
+            ),
+            UrlErrorKind::NotAsSent => format!(
+                "the endpoint URL `{url}` holds characters an HTTP request cannot carry as written; remove spaces and percent-encode the rest"
+            ),
+        }
+    }
+}
+
+fn check_url(text: &str, policy: UrlPolicy) -> Result<(), UrlError> {
+    let refuse = |kind: UrlErrorKind, scheme: Option<&str>| UrlError {
+        kind,
+        redacted: EndpointUrl::new(text).redacted(),
+        scheme: scheme.map(str::to_owned),
+    };
+    let parsed = url::Url::parse(text).map_err(|e| refuse(UrlErrorKind::Invalid(e.to_string()), None))?;
+    let scheme = Some(parsed.scheme());
+    let host = match parsed.host() {
+        Some(host) if parsed.host_str().is_some_and(|h| !h.is_empty()) => host,
+        _ => return Err(refuse(UrlErrorKind::NoHost, scheme)),
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if policy.insecure_http || is_loopback(&host) => {}
+        "http" => return Err(refuse(UrlErrorKind::PlainHttp, scheme)),
+        _ => return Err(refuse(UrlErrorKind::Scheme, scheme)),
+    }
+    if policy.as_sent {
+        let (written_scheme, rest) = text.split_once("://").unwrap_or_default();
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if authority.is_empty() {
+            return Err(refuse(UrlErrorKind::NoHost, scheme));
+        }
+        let sent_as_is = written_scheme.eq_ignore_ascii_case(parsed.scheme())
+            && authority
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@[]%".contains(&b))
+            && tail
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .bytes()
+                .all(|b| !b.is_ascii_control() && !b" \"<>`".contains(&b));
+        if !sent_as_is {
+            return Err(refuse(UrlErrorKind::NotAsSent, scheme));
+        }
+    }
+    Ok(())
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(domain) => domain.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(text: &str, policy: UrlPolicy) -> Result<(), UrlErrorKind> {
+        EndpointUrl::parse_with(text, policy)
+            .map(drop)
+            .map_err(|e| e.kind().clone())
+    }
+
+    #[test]
+    fn the_default_policy_takes_https_and_loopback_http() {
+        let policy = UrlPolicy::new();
+        for ok in [
+            "https://hooks.example.com/cxtn/abc",
+            "http://127.0.0.1:8080/cxtn",
+            "http://localhost/x",
+            "http://[::1]:9/x",
+            "https://x.example/a b",
+        ] {
+            assert_eq!(kind(ok, policy), Ok(()), "{ok}");
+        }
+        assert_eq!(kind("http://hooks.example.com/x", policy), Err(UrlErrorKind::PlainHttp));
+        assert_eq!(kind("ftp://hooks.example.com/x", policy), Err(UrlErrorKind::Scheme));
+        assert_eq!(kind("mailto:someone@x", policy), Err(UrlErrorKind::NoHost));
+        assert!(matches!(
+            kind("hooks.example.com/x", policy),
+            Err(UrlErrorKind::Invalid(_))
+        ));
+        assert_eq!(
+            kind("http://hooks.internal/x", policy.allow_insecure_http(true)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn as_sent_refuses_what_a_request_cannot_carry_as_written() {
+        let policy = UrlPolicy::new().allow_insecure_http(true).as_sent(true);
+        for ok in [
+            "http://127.0.0.1:9/x",
+            "https://hooks.example/cxtn?k=v",
+            "https://u:p%40@h.example/{id}",
+        ] {
+            assert_eq!(kind(ok, policy), Ok(()), "{ok}");
+        }
+        assert_eq!(kind("http:///x", policy), Err(UrlErrorKind::NoHost));
+        for bad in [
+            " https://x.example/a",
+            "https://x.example/a b",
+            "https://x.example/<a>",
+            "https://bücher.example/",
+        ] {
+            assert_eq!(kind(bad, policy), Err(UrlErrorKind::NotAsSent), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_never_repeat_the_path_or_credentials() {
+        for text in [
+            "http://user:pw-secret@hooks.example.com/path-secret",
+            "ftp://hooks.example.com/path-secret",
+            "https://hooks.example.com:99999/path-secret",
+        ] {
+            let e = EndpointUrl::parse_with(text, UrlPolicy::new()).unwrap_err();
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("secret"), "{shown}");
+        }
+        let e = EndpointUrl::parse_with("gopher://h.example/x", UrlPolicy::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the endpoint URL `gopher://h.example/<redacted>` uses `gopher`; use https"
+        );
+        assert_eq!(
+            (e.scheme(), e.redacted()),
+            (Some("gopher"), "gopher://h.example/<redacted>")
+        );
+    }
+
+    #[test]
+    fn credentials_split_off_decoded() {
+        let url = EndpointUrl::new("https://hooks.example.com");
+        assert_eq!(
+            url.split_credentials(),
+            Some(("https://hooks.example.com/".to_owned(), None))
+        );
+        let url = EndpointUrl::new("http://a%20b:%ZZ%41@127.0.0.1/x");
+        let (bare, credentials) = url.split_credentials().unwrap();
+        assert_eq!(bare, "http://127.0.0.1/x");
+        assert_eq!(credentials, Some(Credentials::new("a b", "%ZZA")));
+        assert_eq!(EndpointUrl::new("not a url").split_credentials(), None);
     }
 }

@@ -10,6 +10,8 @@
 //! - Exact values: [`Amount`] (decimal money that never passes through a float),
 //!   [`Timestamp`] (.NET-style, written back as received), [`ObjectId`] (a 64-bit integer),
 //!   and newtypes for the string identifiers.
+//! - Secrets: [`Secret`] (redacted in `Debug`, compared only in constant time) and [`Credentials`];
+//!   [`EndpointUrl::parse_with`] is the one check of endpoint URLs, under a [`UrlPolicy`].
 //!
 //! Where CXTN publishes nothing, the choices this crate makes are named as assumptions in the item docs
 //! (for example the wire names of [`EndpointStatus`]).
@@ -24,6 +26,7 @@ mod ids;
 mod kinds;
 mod money;
 mod notification;
+mod secret;
 mod timestamp;
 
 pub use api::{
@@ -32,7 +35,7 @@ pub use api::{
 };
 pub use environment::{Environment, ParseEnvironmentError, join_url};
 pub use fields::{EventFields, FieldIssue, FieldProblem, FieldTracker, RawJson, UnknownFields};
-pub use ids::{CurrencyCode, EndpointUrl, EventId, ObjectId, UserId};
+pub use ids::{CurrencyCode, EndpointUrl, EventId, ObjectId, UrlError, UrlErrorKind, UrlPolicy, UserId};
 pub use kinds::{EndpointStatus, ParseKindError, Unknown, WebhookEventType};
 pub use money::{Amount, AmountError};
 pub use notification::{
@@ -40,4 +43,5 @@ pub use notification::{
     TransactionSource, UnknownData, UnknownEvent,
 };
 pub use rust_decimal::Decimal;
+pub use secret::{Credentials, Secret};
 pub use timestamp::{Timestamp, TimestampError};
