@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::Criterion;
-use cxtn::transport::{MockTransport, Response, RetryPolicy, StatusCode, Transport};
+use cxtn_transport::{MockTransport, Response, RetryPolicy, StatusCode, Transport};
+use cxtn_webhooks::Client;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -14,8 +15,8 @@ use hyper_util::rt::TokioIo;
 
 const LIST: &str = r#"{"Content": {"Model": {"Endpoints": [{"WebhookEventType": "Payment", "EndpointUrl": "https://e.example/p", "Status": "Active"}], "ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"}, "ExpectedResponses": ["IsValid"]}}"#;
 
-fn client(base_url: &str, transport: Arc<dyn Transport>) -> cxtn::Client {
-    cxtn::Client::builder()
+fn client(base_url: &str, transport: Arc<dyn Transport>) -> Client {
+    Client::builder()
         .base_url(base_url)
         .access_token("bench-token")
         .transport(transport)
@@ -62,7 +63,7 @@ fn main() {
         b.to_async(&runtime).iter(|| {
             mock.push_response(Response::new(StatusCode::OK).json(LIST));
             let client = through_mock.clone();
-            async move { client.webhooks().list().await.unwrap() }
+            async move { client.list().await.unwrap() }
         });
     });
 
@@ -71,11 +72,11 @@ fn main() {
     let backends: [(&str, Arc<dyn Transport>); 2] = [
         (
             "reqwest on loopback",
-            Arc::new(cxtn::transport::ReqwestTransport::new().unwrap()),
+            Arc::new(cxtn_transport::ReqwestTransport::new().unwrap()),
         ),
         (
             "hyper on loopback",
-            Arc::new(cxtn::transport::HyperTransport::new().unwrap()),
+            Arc::new(cxtn_transport::HyperTransport::new().unwrap()),
         ),
     ];
     for (name, transport) in backends {
@@ -83,7 +84,7 @@ fn main() {
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter(|| {
                 let client = client.clone();
-                async move { client.webhooks().list().await.unwrap() }
+                async move { client.list().await.unwrap() }
             });
         });
     }

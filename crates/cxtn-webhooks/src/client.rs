@@ -1,40 +1,40 @@
-//! The management client.
+//! The management client and its operations.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use cxtn_model::{
-    ApiResponse, Endpoint, EndpointRequest, EndpointStatus, EndpointStatusRequest, EndpointUrl, EndpointsModel,
-    Environment, HasStatus, StatusModel, Timestamp, WebhookEventType,
+    Endpoint, EndpointRequest, EndpointStatus, EndpointStatusRequest, EndpointUrl, EndpointsModel, Environment,
+    HasStatus, StatusModel, Timestamp, UrlErrorKind, UrlPolicy, WebhookEventType,
 };
-use cxtn_transport::{Bytes, HeaderValue, Method, Request, Response, RetryPolicy, StatusCode, Transport, with_retry};
+use cxtn_transport::{Bytes, HeaderValue, Request, Transport};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::{AccessToken, Error, ErrorKind, Operation, Route, Routes, TokenSource};
-
-/// The `User-Agent` the client sends unless told otherwise.
-pub const USER_AGENT: &str = concat!("cxtn-rs/", env!("CARGO_PKG_VERSION"));
+use crate::{AccessToken, ClientBuilder, Error, ErrorKind, Operation, Route, Routes, TokenSource};
 
 /// A client for CXTN's webhook management routes.
 ///
 /// Cheap to clone: clones share the transport and the token source.
-/// Build one with [`Client::builder`]; most users build it through the facade, `cxtn::Client::builder()`,
-/// which picks an HTTP backend.
+/// Build one with [`Client::builder`] and a transport of your choosing; the facade crate `cxtn`
+/// builds one with an HTTP backend it picks.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use cxtn::{Environment, WebhookEventType};
+/// use std::sync::Arc;
 ///
-/// let client = cxtn::Client::builder()
+/// use cxtn_model::{Environment, WebhookEventType};
+///
+/// let client = cxtn_webhooks::Client::builder()
 ///     .environment(Environment::Sandbox)
 ///     .access_token(std::env::var("CXTN_ACCESS_TOKEN")?)
+///     .transport(Arc::new(cxtn_transport::HyperTransport::new()?))
 ///     .build()?;
-/// client.webhooks().enable().await?;
-/// client.webhooks().ensure(WebhookEventType::Payment, "https://example.com/cxtn/9f1c2e").await?;
-/// for endpoint in client.webhooks().list().await? {
+/// client.enable().await?;
+/// client.ensure(WebhookEventType::Payment, "https://example.com/cxtn/9f1c2e").await?;
+/// for endpoint in client.list().await? {
 ///     println!("{} {} {}", endpoint.event_type, endpoint.status, endpoint.endpoint_url.redacted());
 /// }
 /// # Ok(())
@@ -42,17 +42,17 @@ pub const USER_AGENT: &str = concat!("cxtn-rs/", env!("CARGO_PKG_VERSION"));
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    environment: Environment,
-    token: Arc<dyn TokenSource>,
-    transport: Arc<dyn Transport>,
-    routes: Routes,
-    user_agent: HeaderValue,
-    allow_insecure_http: bool,
-    token_end_date: Mutex<Option<Timestamp>>,
+pub(crate) struct Inner {
+    pub(crate) environment: Environment,
+    pub(crate) token: Arc<dyn TokenSource>,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) routes: Routes,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) token_end_date: Mutex<Option<Timestamp>>,
 }
 
 impl fmt::Debug for Client {
@@ -64,151 +64,6 @@ impl fmt::Debug for Client {
             .field("routes", &self.inner.routes)
             .field("allow_insecure_http", &self.inner.allow_insecure_http)
             .finish_non_exhaustive()
-    }
-}
-
-/// Builds a [`Client`]. Setter problems surface at [`ClientBuilder::build`].
-#[must_use]
-pub struct ClientBuilder {
-    environment: Environment,
-    token: Option<Arc<dyn TokenSource>>,
-    transport: Option<Arc<dyn Transport>>,
-    retry: RetryPolicy,
-    routes: Routes,
-    user_agent: String,
-    allow_insecure_http: bool,
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("environment", &self.environment)
-            .field("token", &self.token)
-            .field("transport", &self.transport)
-            .field("retry", &self.retry)
-            .field("routes", &self.routes)
-            .field("user_agent", &self.user_agent)
-            .field("allow_insecure_http", &self.allow_insecure_http)
-            .finish()
-    }
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        Self {
-            environment: Environment::Sandbox,
-            token: None,
-            transport: None,
-            retry: RetryPolicy::default(),
-            routes: Routes::default(),
-            user_agent: USER_AGENT.to_owned(),
-            allow_insecure_http: false,
-        }
-    }
-}
-
-impl ClientBuilder {
-    /// The CXTN environment to call (default: [`Environment::Sandbox`]).
-    pub fn environment(mut self, environment: Environment) -> Self {
-        self.environment = environment;
-        self
-    }
-
-    /// A base URL of your own, such as a local simulator (`http://127.0.0.1:4010/api/`).
-    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.environment = Environment::custom(base_url);
-        self
-    }
-
-    /// A static access token.
-    pub fn access_token(mut self, token: impl Into<AccessToken>) -> Self {
-        self.token = Some(Arc::new(token.into()));
-        self
-    }
-
-    /// A source asked for the token before every call (to refresh it yourself).
-    pub fn token_source(mut self, source: impl TokenSource + 'static) -> Self {
-        self.token = Some(Arc::new(source));
-        self
-    }
-
-    /// The HTTP transport. The retry layer is added on top of it.
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// Retries, backoff, per-attempt timeout and overall deadline (default: [`RetryPolicy::default`]).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Sends an operation to another route, since CXTN does not publish most of them.
-    pub fn route(mut self, operation: Operation, method: Method, path: impl Into<String>) -> Self {
-        self.routes.set(operation, Route::new(method, path));
-        self
-    }
-
-    /// The `User-Agent` header (default: `cxtn-rs/<version>`).
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = user_agent.into();
-        self
-    }
-
-    /// Accepts `http://` endpoint URLs on hosts other than loopback. Off by default: CXTN
-    /// would deliver money notifications in clear text.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// Whether a transport was given.
-    #[must_use]
-    pub fn has_transport(&self) -> bool {
-        self.transport.is_some()
-    }
-
-    /// Builds the client.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Config`] when no token or transport was given, the token is empty,
-    /// the base URL is not an http(s) URL, or the user agent is not a valid header value.
-    pub fn build(self) -> Result<Client, Error> {
-        let token = self.token.ok_or_else(|| {
-            Error::config("no access token: call access_token(..) or token_source(..) on the builder")
-        })?;
-        let transport = self.transport.ok_or_else(|| {
-            Error::config(
-                "no HTTP transport: build through the `cxtn` crate with its `reqwest` or `hyper` feature, or pass transport(..)",
-            )
-        })?;
-        let base = url::Url::parse(self.environment.base_url()).map_err(|e| {
-            Error::config(format!(
-                "the base URL `{}` is not a URL: {e}",
-                self.environment.base_url()
-            ))
-        })?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(Error::config(format!(
-                "the base URL must be http or https, not `{}`",
-                base.scheme()
-            )));
-        }
-        let user_agent = HeaderValue::from_str(&self.user_agent)
-            .map_err(|_| Error::config("the user agent is not a valid header value; use visible ASCII"))?;
-        Ok(Client {
-            inner: Arc::new(Inner {
-                environment: self.environment,
-                token,
-                transport: with_retry(transport, self.retry),
-                routes: self.routes,
-                user_agent,
-                allow_insecure_http: self.allow_insecure_http,
-                token_end_date: Mutex::new(None),
-            }),
-        })
     }
 }
 
@@ -434,7 +289,7 @@ impl Client {
         let request = self.request(operation, route, &token, body)?;
         let response = match self.inner.transport.send(request).await {
             Ok(response) => response,
-            Err(e) => return Err(transport_error(e).for_operation(operation)),
+            Err(e) => return Err(Error::from(e).for_operation(operation)),
         };
         tracing::debug!(
             http.status = response.status.as_u16(),
@@ -477,118 +332,10 @@ impl Client {
         }
         Ok(request)
     }
-
-    fn read<M: DeserializeOwned + HasStatus>(&self, response: Response) -> Result<M, Error> {
-        let status = response.status;
-        let envelope = serde_json::from_slice::<ApiResponse<M>>(&response.body);
-        if let Ok(envelope) = &envelope
-            && let Some(end) = envelope.token_end_date()
-        {
-            *self.inner.token_end_date.lock().unwrap_or_else(PoisonError::into_inner) = Some(end);
-        }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            let mut e = Error::new(ErrorKind::Unauthorized, self.unauthorized_message(status)).with_http_status(status);
-            if let Ok(envelope) = envelope {
-                e = e.with_api_status(envelope.content.model.status().clone());
-            }
-            return Err(e);
-        }
-        match envelope {
-            Ok(envelope) => {
-                let api_status = envelope.content.model.status().clone();
-                if status.is_success() && api_status.is_valid() {
-                    return Ok(envelope.content.model);
-                }
-                if api_status.code.is_none() {
-                    return Err(Error::new(
-                        ErrorKind::Decode,
-                        format!("HTTP {status}: the response has no ApiStatusCode in Content.Model"),
-                    )
-                    .with_http_status(status)
-                    .with_body(&response.body));
-                }
-                Err(api_error(status, api_status))
-            }
-            Err(e) if status.is_success() => Err(Error::new(
-                ErrorKind::Decode,
-                format!("HTTP {status}: the response is not a CXTN envelope ({e})"),
-            )
-            .with_http_status(status)
-            .with_body(&response.body)
-            .with_source(e)),
-            Err(_) => Err(Error::new(
-                ErrorKind::Http,
-                format!(
-                    "HTTP {status} without a CXTN envelope{}",
-                    if response.body.is_empty() { " (empty body)" } else { "" }
-                ),
-            )
-            .with_http_status(status)
-            .with_body(&response.body)),
-        }
-    }
-
-    fn unauthorized_message(&self, status: StatusCode) -> String {
-        let expired = self
-            .token_expires_at()
-            .filter(has_passed)
-            .map(|end| format!(" (it expired at {end})"));
-        match expired {
-            Some(when) => format!("HTTP {status}: CXTN refused the access token{when}; get a new token"),
-            None => format!(
-                "HTTP {status}: CXTN refused the access token; it is wrong or expired, or the client lacks access to webhooks. Get a new token, or ask CXTN to enable webhooks"
-            ),
-        }
-    }
-}
-
-/// Whether a token end date CXTN sent has passed; dates without an offset are read as UTC.
-fn has_passed(end: &Timestamp) -> bool {
-    let utc = chrono::Offset::fix(&chrono::Utc);
-    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
-    end.assume_offset(utc) <= now
 }
 
 fn http_name(name: &'static str) -> cxtn_transport::HeaderName {
     cxtn_transport::HeaderName::from_static(name)
-}
-
-fn api_error(status: StatusCode, api_status: cxtn_model::ApiStatus) -> Error {
-    let code = api_status.code.map_or_else(|| "no code".to_owned(), |c| c.to_string());
-    let name = api_status.status.clone().unwrap_or_default();
-    let description = api_status.description.clone().unwrap_or_default();
-    Error::new(
-        ErrorKind::Api,
-        format!("CXTN refused the operation (HTTP {status}, ApiStatusCode {code} {name}): {description}"),
-    )
-    .with_http_status(status)
-    .with_api_status(api_status)
-}
-
-impl From<cxtn_transport::Error> for Error {
-    /// A transport failure: [`ErrorKind::Timeout`] for a timeout, [`ErrorKind::Transport`] otherwise.
-    fn from(e: cxtn_transport::Error) -> Self {
-        transport_error(e)
-    }
-}
-
-fn transport_error(e: cxtn_transport::Error) -> Error {
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else {
-        ErrorKind::Transport
-    };
-    let attempts = e.attempts();
-    let elapsed = e.elapsed();
-    let message = format!(
-        "{} (after {attempts} attempt{} in {:.1}s)",
-        e.message(),
-        if attempts == 1 { "" } else { "s" },
-        elapsed.as_secs_f64()
-    );
-    Error::new(kind, message)
-        .with_attempts(attempts, elapsed)
-        .with_source(e)
 }
 
 fn check_event_type(operation: Operation, event_type: &WebhookEventType) -> Result<(), Error> {
@@ -607,39 +354,15 @@ fn check_event_type(operation: Operation, event_type: &WebhookEventType) -> Resu
 /// Checks an endpoint URL: it must parse and be https, or http on a loopback host, or http anywhere
 /// when `allow_insecure_http` is set. The error never repeats the URL's path, which may hold a secret.
 pub(crate) fn check_endpoint_url(url: &str, allow_insecure_http: bool) -> Result<EndpointUrl, Error> {
-    let redacted = EndpointUrl::new(url).redacted();
-    let parsed = url::Url::parse(url).map_err(|e| {
-        Error::invalid_input(
-            "endpoint_url",
-            format!("the endpoint URL `{redacted}` is not a valid URL ({e}); give an absolute https URL"),
-        )
-    })?;
-    let host = parsed.host().ok_or_else(|| {
-        Error::invalid_input(
-            "endpoint_url",
-            format!("the endpoint URL `{redacted}` has no host; give an absolute https URL"),
-        )
-    })?;
-    match parsed.scheme() {
-        "https" => Ok(EndpointUrl::new(url)),
-        "http" if allow_insecure_http || is_loopback(&host) => Ok(EndpointUrl::new(url)),
-        "http" => Err(Error::invalid_input(
-            "endpoint_url",
-            format!(
-                "the endpoint URL `{redacted}` uses plain http; CXTN would send money notifications in clear text. Use https, or allow_insecure_http(true) for a private network"
+    let policy = UrlPolicy::new().allow_insecure_http(allow_insecure_http);
+    EndpointUrl::parse_with(url, policy).map_err(|e| {
+        let message = match e.kind() {
+            UrlErrorKind::PlainHttp => format!(
+                "the endpoint URL `{}` uses plain http; CXTN would send money notifications in clear text. Use https, or allow_insecure_http(true) for a private network",
+                e.redacted()
             ),
-        )),
-        other => Err(Error::invalid_input(
-            "endpoint_url",
-            format!("the endpoint URL `{redacted}` uses `{other}`; use https"),
-        )),
-    }
-}
-
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(domain) => domain.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    }
+            _ => e.to_string(),
+        };
+        Error::invalid_input("endpoint_url", message)
+    })
 }

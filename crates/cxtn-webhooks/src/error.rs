@@ -1,6 +1,5 @@
 //! Everything a management call can fail with.
 
-use std::fmt;
 use std::time::Duration;
 
 use cxtn_model::{ApiStatus, ApiStatusCode};
@@ -36,10 +35,13 @@ pub enum ErrorKind {
 ///
 /// `kind()` tells the failure apart; the accessors give its context. The access token never appears
 /// in the message, in `Debug`, or in the sources; endpoint URLs appear with their path redacted.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub struct Error(Box<Inner>);
 
-#[derive(Debug)]
+/// The message is prefixed with the operation that failed, when there is one (`create: ...`).
+#[derive(Debug, thiserror::Error)]
+#[error("{}{message}", operation_prefix(.operation))]
 struct Inner {
     kind: ErrorKind,
     message: String,
@@ -50,7 +52,12 @@ struct Inner {
     field: Option<&'static str>,
     attempts: Option<u32>,
     elapsed: Option<Duration>,
+    #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+fn operation_prefix(operation: &Option<Operation>) -> String {
+    operation.map_or_else(String::new, |operation| format!("{operation}: "))
 }
 
 /// How much of an undecodable body an error keeps.
@@ -179,23 +186,5 @@ impl Error {
     #[must_use]
     pub fn is_timeout(&self) -> bool {
         self.0.kind == ErrorKind::Timeout
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(operation) = self.0.operation {
-            write!(f, "{operation}: ")?;
-        }
-        f.write_str(&self.0.message)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0
-            .source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

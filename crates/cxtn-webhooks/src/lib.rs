@@ -14,13 +14,16 @@
 //! This crate has no features.
 #![deny(missing_docs)]
 
+mod builder;
 mod client;
+mod envelope;
 mod error;
 mod routes;
 mod token;
 
 pub use async_trait::async_trait;
-pub use client::{Client, ClientBuilder, Created, Ensured, USER_AGENT};
+pub use builder::{ClientBuilder, USER_AGENT};
+pub use client::{Client, Created, Ensured};
 pub use error::{Error, ErrorKind};
 pub use routes::{Operation, Route, Routes};
 pub use token::{AccessToken, TokenError, TokenSource};

@@ -46,6 +46,17 @@ fn building_needs_a_token_and_a_transport() {
 }
 
 #[test]
+fn display_names_the_operation_and_source_is_the_cause() {
+    let e = Error::config("no transport").for_operation(Operation::List);
+    assert_eq!(e.to_string(), "list: no transport");
+    assert!(std::error::Error::source(&e).is_none());
+    let cause = serde_json::from_str::<u8>("no").unwrap_err();
+    let e = Error::new(ErrorKind::Decode, "not JSON").with_source(cause);
+    assert_eq!(e.to_string(), "not JSON");
+    assert!(std::error::Error::source(&e).unwrap().is::<serde_json::Error>());
+}
+
+#[test]
 fn only_create_is_not_idempotent() {
     let not: Vec<_> = Operation::ALL.into_iter().filter(|o| !o.is_idempotent()).collect();
     assert_eq!(not, [Operation::Create]);

@@ -4,54 +4,17 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-/// A CXTN access token: a secret, redacted in `Debug` and never copied into errors or logs.
+/// A CXTN access token: a [`Secret`](cxtn_model::Secret), redacted in `Debug`, compared only in constant time,
+/// and never copied into errors or logs.
 ///
 /// ```
-/// use cxtn::webhooks::AccessToken;
+/// use cxtn_webhooks::AccessToken;
 ///
 /// let token = AccessToken::new("eyJhbGciOi...");
-/// assert_eq!(format!("{token:?}"), "AccessToken(<redacted>)");
+/// assert_eq!(format!("{token:?}"), "Secret(<redacted>)");
+/// assert_eq!(token.expose_secret(), "eyJhbGciOi...");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct AccessToken(String);
-
-impl AccessToken {
-    /// Wraps a token.
-    #[must_use]
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
-    }
-
-    /// The token itself, to put in the `Authorization` header. Do not log it.
-    #[must_use]
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the token is empty (or only whitespace).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.trim().is_empty()
-    }
-}
-
-impl fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AccessToken(<redacted>)")
-    }
-}
-
-impl From<String> for AccessToken {
-    fn from(token: String) -> Self {
-        Self(token)
-    }
-}
-
-impl From<&str> for AccessToken {
-    fn from(token: &str) -> Self {
-        Self(token.to_owned())
-    }
-}
+pub type AccessToken = cxtn_model::Secret;
 
 /// Why a [`TokenSource`] could not produce a token.
 pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
@@ -62,12 +25,12 @@ pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
 /// cache the token and renew it before it expires (about 30 days). A static [`AccessToken`] is a source too.
 ///
 /// ```
-/// use cxtn::webhooks::{AccessToken, TokenError, TokenSource};
+/// use cxtn_webhooks::{AccessToken, TokenError, TokenSource};
 ///
 /// #[derive(Debug)]
 /// struct FromVault;
 ///
-/// #[cxtn::webhooks::async_trait]
+/// #[cxtn_webhooks::async_trait]
 /// impl TokenSource for FromVault {
 ///     async fn token(&self) -> Result<AccessToken, TokenError> {
 ///         Ok(AccessToken::new(std::env::var("CXTN_ACCESS_TOKEN")?))

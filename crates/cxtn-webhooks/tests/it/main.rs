@@ -14,9 +14,10 @@ mod suite;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cxtn::transport::{
+use cxtn_transport::{
     Bytes, HeaderName, HeaderValue, MockTransport, PendingTransport, Response, RetryPolicy, StatusCode, Transport,
 };
+use cxtn_webhooks::Client;
 use server::{Recorded, Scripted, ScriptedServer};
 
 /// A fast retry policy: short backoff, so retry cases take milliseconds.
@@ -47,8 +48,8 @@ impl Harness {
 
     pub async fn http(backend: &'static str) -> Self {
         let transport: Arc<dyn Transport> = match backend {
-            "reqwest" => Arc::new(cxtn::transport::ReqwestTransport::new().unwrap()),
-            _ => Arc::new(cxtn::transport::HyperTransport::new().unwrap()),
+            "reqwest" => Arc::new(cxtn_transport::ReqwestTransport::new().unwrap()),
+            _ => Arc::new(cxtn_transport::HyperTransport::new().unwrap()),
         };
         Self::Http {
             server: ScriptedServer::start().await,
@@ -73,12 +74,12 @@ impl Harness {
         if trailing_slash { format!("{base}/") } else { base }
     }
 
-    pub fn client_with(&self, trailing_slash: bool, retry: RetryPolicy) -> cxtn::Client {
+    pub fn client_with(&self, trailing_slash: bool, retry: RetryPolicy) -> Client {
         let transport: Arc<dyn Transport> = match self {
             Self::Mock(mock) => Arc::new(mock.clone()),
             Self::Http { transport, .. } => transport.clone(),
         };
-        cxtn::Client::builder()
+        Client::builder()
             .base_url(self.base_url(trailing_slash))
             .access_token("test-token-s3cr3t")
             .transport(transport)
@@ -87,7 +88,7 @@ impl Harness {
             .unwrap()
     }
 
-    pub fn client(&self) -> cxtn::Client {
+    pub fn client(&self) -> Client {
         self.client_with(true, fast_retry())
     }
 
@@ -114,10 +115,10 @@ impl Harness {
                 .requests()
                 .into_iter()
                 .map(|r| {
-                    let url = url_path(&r.url);
+                    let path = r.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
                     Recorded {
                         method: r.method.to_string(),
-                        path: url,
+                        path,
                         headers: r
                             .headers
                             .iter()
@@ -132,9 +133,9 @@ impl Harness {
     }
 
     /// A client whose requests never get an answer.
-    pub fn hanging_client(&self, retry: RetryPolicy) -> cxtn::Client {
+    pub fn hanging_client(&self, retry: RetryPolicy) -> Client {
         match self {
-            Self::Mock(_) => cxtn::Client::builder()
+            Self::Mock(_) => Client::builder()
                 .base_url(self.base_url(true))
                 .access_token("t")
                 .transport(Arc::new(PendingTransport::new()))
@@ -149,11 +150,6 @@ impl Harness {
             }
         }
     }
-}
-
-fn url_path(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest.find('/').map_or_else(|| "/".to_owned(), |i| rest[i..].to_owned())
 }
 
 macro_rules! conformance {

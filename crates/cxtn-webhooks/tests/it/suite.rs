@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use cxtn::transport::RetryPolicy;
-use cxtn::webhooks::ErrorKind;
-use cxtn::{EndpointStatus, WebhookEventType};
+use cxtn_model::{EndpointStatus, WebhookEventType};
+use cxtn_transport::RetryPolicy;
+use cxtn_webhooks::ErrorKind;
 use serde_json::{Value, json};
 
 use crate::server::Scripted;
@@ -36,8 +36,7 @@ fn body_json(body: &[u8]) -> Value {
 }
 
 pub async fn every_operation_sends_its_route_headers_and_body(h: Harness) {
-    let client = h.client();
-    let webhooks = client.webhooks();
+    let webhooks = h.client();
     for _ in 0..6 {
         h.push(ok());
     }
@@ -129,7 +128,7 @@ pub async fn no_double_slash_whatever_the_base_url(h: Harness) {
     for trailing in [false, true] {
         let client = h.client_with(trailing, fast_retry());
         h.push(ok());
-        client.webhooks().enable().await.unwrap();
+        client.enable().await.unwrap();
     }
     for r in h.requests() {
         assert_eq!(r.path, "/api/webhooks/enable", "{}", h.name());
@@ -145,7 +144,7 @@ pub async fn list_reads_endpoints(h: Harness) {
             {"WebhookEventType": "Loans", "EndpointUrl": "https://a.example/l", "Status": 9}
         ])),
     ));
-    let endpoints = h.client().webhooks().list().await.unwrap();
+    let endpoints = h.client().list().await.unwrap();
     assert_eq!(endpoints.len(), 3);
     assert_eq!(endpoints[0].event_type, WebhookEventType::Payment);
     assert_eq!(endpoints[0].status, EndpointStatus::Active);
@@ -169,7 +168,6 @@ pub async fn a_non_100_code_is_an_api_error(h: Harness) {
     ));
     let e = h
         .client()
-        .webhooks()
         .create(WebhookEventType::Payment, "https://e.example/x")
         .await
         .unwrap_err();
@@ -194,7 +192,6 @@ pub async fn an_envelope_on_500_keeps_its_triple(h: Harness) {
     }
     let e = h
         .client()
-        .webhooks()
         .set_status(WebhookEventType::Payment, EndpointStatus::Active)
         .await
         .unwrap_err();
@@ -209,7 +206,7 @@ pub async fn unauthorized_says_what_to_do(h: Harness) {
     h.push(refused(403, 401, "Unauthorised", "Token not valid"));
     let client = h.client();
     for _ in 0..2 {
-        let e = client.webhooks().list().await.unwrap_err();
+        let e = client.list().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unauthorized);
         let text = e.to_string();
         assert!(text.contains("wrong or expired"), "{text}");
@@ -225,28 +222,28 @@ pub async fn unauthorized_says_what_to_do(h: Harness) {
 pub async fn non_json_and_empty_bodies_are_typed(h: Harness) {
     let client = h.client();
     h.push(Scripted::new(200, "<html>maintenance</html>"));
-    let e = client.webhooks().deactivate_all().await.unwrap_err();
+    let e = client.deactivate_all().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Decode);
     assert_eq!(e.body_excerpt(), Some("<html>maintenance</html>"));
 
     h.push(Scripted::new(200, ""));
-    let e = client.webhooks().deactivate_all().await.unwrap_err();
+    let e = client.deactivate_all().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Decode);
 
     h.push(Scripted::new(404, "Not Found"));
-    let e = client.webhooks().deactivate_all().await.unwrap_err();
+    let e = client.deactivate_all().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Http);
     assert_eq!(e.http_status().map(|s| s.as_u16()), Some(404));
     assert_eq!(e.body_excerpt(), Some("Not Found"));
 
     h.push(Scripted::new(400, ""));
-    let e = client.webhooks().deactivate_all().await.unwrap_err();
+    let e = client.deactivate_all().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Http);
     assert!(e.to_string().contains("(empty body)"), "{e}");
 
     let long = "x".repeat(5_000);
     h.push(Scripted::new(200, long));
-    let e = client.webhooks().deactivate_all().await.unwrap_err();
+    let e = client.deactivate_all().await.unwrap_err();
     assert_eq!(
         e.body_excerpt().map(str::len),
         Some(300),
@@ -259,7 +256,6 @@ pub async fn retries_then_succeeds_on_the_third_attempt(h: Harness) {
     h.push(Scripted::new(503, "busy"));
     h.push(ok());
     h.client()
-        .webhooks()
         .edit(WebhookEventType::Payment, "https://e.example/x")
         .await
         .unwrap();
@@ -271,7 +267,6 @@ pub async fn create_is_not_retried_after_a_500(h: Harness) {
     h.push(ok());
     let e = h
         .client()
-        .webhooks()
         .create(WebhookEventType::Payment, "https://e.example/x")
         .await
         .unwrap_err();
@@ -287,7 +282,7 @@ pub async fn retry_after_is_honoured(h: Harness) {
     h.push(Scripted::new(429, "slow down").header("retry-after", "1"));
     h.push(ok());
     let started = Instant::now();
-    h.client().webhooks().enable().await.unwrap();
+    h.client().enable().await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(950),
         "waited {:?}",
@@ -305,7 +300,7 @@ pub async fn a_timeout_ends_within_its_bound(h: Harness) {
         .build();
     let client = h.hanging_client(retry);
     let started = Instant::now();
-    let e = client.webhooks().list().await.unwrap_err();
+    let e = client.list().await.unwrap_err();
     let took = started.elapsed();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(e.is_timeout());
@@ -322,7 +317,6 @@ pub async fn ensure_creates_edits_and_activates(h: Harness) {
     h.push(ok());
     h.push(ok());
     let done = client
-        .webhooks()
         .ensure(WebhookEventType::Payment, "https://e.example/p")
         .await
         .unwrap();
@@ -335,7 +329,6 @@ pub async fn ensure_creates_edits_and_activates(h: Harness) {
     h.push(ok());
     h.push(ok());
     let done = client
-        .webhooks()
         .ensure(WebhookEventType::Payment, "https://e.example/p")
         .await
         .unwrap();
@@ -346,7 +339,6 @@ pub async fn ensure_creates_edits_and_activates(h: Harness) {
         list_body(json!([{"WebhookEventType": "Payment", "EndpointUrl": "https://e.example/p", "Status": "Active"}])),
     ));
     let done = client
-        .webhooks()
         .ensure(WebhookEventType::Payment, "https://e.example/p")
         .await
         .unwrap();
@@ -374,42 +366,26 @@ pub async fn ensure_creates_edits_and_activates(h: Harness) {
 pub async fn invalid_input_sends_nothing(h: Harness) {
     let client = h.client();
     let e = client
-        .webhooks()
         .create(WebhookEventType::Payment, "http://public.example/path-token-123")
         .await
         .unwrap_err();
     assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidInput, Some("endpoint_url")));
     assert!(!e.to_string().contains("path-token-123"), "{e}");
-    let e = client
-        .webhooks()
-        .edit(WebhookEventType::Payment, "not a url")
-        .await
-        .unwrap_err();
+    let e = client.edit(WebhookEventType::Payment, "not a url").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     let unknown: WebhookEventType = serde_json::from_str("\"Loans\"").unwrap();
-    let e = client
-        .webhooks()
-        .create(unknown, "https://e.example/x")
-        .await
-        .unwrap_err();
+    let e = client.create(unknown, "https://e.example/x").await.unwrap_err();
     assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidInput, Some("event_type")));
     let status: EndpointStatus = serde_json::from_str("\"Stopped\"").unwrap();
-    let e = client
-        .webhooks()
-        .set_status(WebhookEventType::Payment, status)
-        .await
-        .unwrap_err();
+    let e = client.set_status(WebhookEventType::Payment, status).await.unwrap_err();
     assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidInput, Some("status")));
     assert!(h.requests().is_empty(), "nothing was sent");
 }
 
 pub async fn token_expiry_is_exposed(h: Harness) {
     let client = h.client();
-    assert_eq!(client.webhooks().token_expires_at(), None);
+    assert_eq!(client.token_expires_at(), None);
     h.push(ok());
-    client.webhooks().enable().await.unwrap();
-    assert_eq!(
-        client.webhooks().token_expires_at().unwrap().as_str(),
-        "2099-12-21T00:00:00"
-    );
+    client.enable().await.unwrap();
+    assert_eq!(client.token_expires_at().unwrap().as_str(), "2099-12-21T00:00:00");
 }
