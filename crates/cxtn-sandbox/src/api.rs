@@ -1,6 +1,8 @@
 //! The management routes under `/api/`: their rules, applied to the sandbox's state.
 
-use cxtn_model::{Endpoint, EndpointRequest, EndpointStatus, EndpointStatusRequest, EndpointUrl, WebhookEventType};
+use cxtn_model::{
+    Endpoint, EndpointRequest, EndpointStatus, EndpointStatusRequest, EndpointUrl, UrlPolicy, WebhookEventType,
+};
 use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -213,26 +215,16 @@ fn check_event_type(event_type: &WebhookEventType) -> Result<(), Refusal> {
 /// Accepts absolute `http` and `https` URLs with a host, written as an HTTP request can carry them.
 /// The refusal never repeats the URL's path.
 pub(crate) fn check_url(url: &EndpointUrl) -> Result<(), Refusal> {
-    let text = url.as_str();
-    let has_authority = text
-        .split_once("://")
-        .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
-    let ok = has_authority
-        && text.parse::<http::Uri>().is_ok()
-        && url::Url::parse(text).is_ok_and(|parsed| {
-            matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some_and(|h| !h.is_empty())
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            ApiCode::InvalidUrl,
-            format!(
-                "the endpoint URL `{}` is not an absolute http or https URL",
-                url.redacted()
-            ),
-        ))
-    }
+    url.check(UrlPolicy::new().allow_insecure_http(true).as_sent(true))
+        .map_err(|e| {
+            Refusal::new(
+                ApiCode::InvalidUrl,
+                format!(
+                    "the endpoint URL `{}` is not an absolute http or https URL",
+                    e.redacted()
+                ),
+            )
+        })
 }
 
 #[cfg(test)]

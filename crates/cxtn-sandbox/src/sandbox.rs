@@ -348,7 +348,7 @@ impl SandboxBuilder {
                 ));
             }
             Some(token) => token,
-            None => Token::generate(),
+            None => crate::token::generate(),
         };
         if self.timeout.is_zero() {
             return Err(Error::new(
