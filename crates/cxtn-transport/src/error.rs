@@ -85,16 +85,27 @@ impl fmt::Display for ErrorKind {
 /// assert_eq!(error.to_string(), "the connection to api.example.com:443 broke");
 /// assert!(error.source().is_some());
 /// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{message}{}", Attempts(*.attempts, *.elapsed))]
 pub struct Error {
-    inner: Box<Inner>,
-}
-
-struct Inner {
     kind: ErrorKind,
     message: String,
     attempts: u32,
     elapsed: Duration,
+    #[source]
     source: Option<BoxError>,
+}
+
+/// ` (after N attempts over T)` when more than one attempt was made, else nothing.
+struct Attempts(u32, Duration);
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self(attempts, elapsed) if *attempts > 1 => write!(f, " (after {attempts} attempts over {elapsed:.1?})"),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Error {
@@ -105,85 +116,90 @@ impl Error {
     #[must_use]
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
-            inner: Box::new(Inner {
-                kind,
-                message: message.into(),
-                attempts: 1,
-                elapsed: Duration::ZERO,
-                source: None,
-            }),
+            kind,
+            message: message.into(),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+            source: None,
         }
     }
 
     /// Keeps the underlying error, reachable through [`source`](StdError::source).
     #[must_use]
     pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
-        self.inner.source = Some(source.into());
+        self.source = Some(source.into());
         self
     }
 
     /// What kind of failure this is.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
-        self.inner.kind
+        self.kind
     }
 
     /// How many attempts were made, counting the one that failed last.
     #[must_use]
     pub fn attempts(&self) -> u32 {
-        self.inner.attempts
+        self.attempts
     }
 
     /// How long the request ran, over all its attempts and the waits between them.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
-        self.inner.elapsed
+        self.elapsed
     }
 
     /// Whether the request provably never reached the server ([`ErrorKind::Connect`]).
     #[must_use]
     pub fn is_connect(&self) -> bool {
-        self.inner.kind == ErrorKind::Connect
+        self.kind == ErrorKind::Connect
     }
 
     /// Whether an attempt or the overall deadline ran out ([`ErrorKind::Timeout`]).
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        self.inner.kind == ErrorKind::Timeout
+        self.kind == ErrorKind::Timeout
     }
 
     /// The message, without the attempt count.
     #[must_use]
     pub fn message(&self) -> &str {
-        &self.inner.message
+        &self.message
     }
 
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
-        self.inner.attempts = attempts;
+        self.attempts = attempts;
         self
     }
 
     pub(crate) fn with_elapsed(mut self, elapsed: Duration) -> Self {
-        self.inner.elapsed = elapsed;
+        self.elapsed = elapsed;
         self
     }
+}
 
-    /// A [`Connect`](ErrorKind::Connect) error for `target` (`host:port`), worded after the cause found in `source`.
-    #[cfg(any(feature = "reqwest", feature = "hyper"))]
-    pub(crate) fn connect(target: &str, source: BoxError) -> Self {
-        let kinds = io_error_kinds(source.as_ref());
-        let refused = kinds.contains(&std::io::ErrorKind::ConnectionRefused);
-        let timed_out = kinds.contains(&std::io::ErrorKind::TimedOut) || mentions(source.as_ref(), "timed out");
-        let message = if refused {
+/// The wording both HTTP backends use for their failures, for the server at `target` (`host:port`).
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+impl Error {
+    /// A [`Connect`](ErrorKind::Connect) error, worded after the cause found in the chain of `source`;
+    /// `timed_out` when the backend knows the connect timeout ran out.
+    pub(crate) fn connect(target: &str, source: impl Into<BoxError>, timed_out: bool) -> Self {
+        let source = source.into();
+        let has_io = |kind: std::io::ErrorKind| {
+            chain(source.as_ref())
+                .filter_map(|error| error.downcast_ref::<std::io::Error>())
+                .any(|io| io.kind() == kind)
+        };
+        let message = if has_io(std::io::ErrorKind::ConnectionRefused) {
             format!("connection refused by {target}; check that the server at {target} is running")
-        } else if timed_out {
+        } else if timed_out || has_io(std::io::ErrorKind::TimedOut) {
             format!(
                 "timed out connecting to {target}; check that the server at {target} is running and reachable, \
                  or raise the connect timeout"
             )
-        } else if mentions(source.as_ref(), "dns error") {
+        } else if chain(source.as_ref()).any(|error| error.is::<crate::dns::ResolveError>()) {
             format!("could not resolve the host of {target}; check the host name in the URL")
-        } else if kinds.contains(&std::io::ErrorKind::InvalidData) {
+        } else if has_io(std::io::ErrorKind::InvalidData) {
             format!(
                 "the TLS handshake with {target} failed; check that the server at {target} serves https \
                  with a certificate from a public authority"
@@ -196,66 +212,48 @@ impl Error {
         };
         Self::new(ErrorKind::Connect, message).with_source(source)
     }
+
+    /// A [`Timeout`](ErrorKind::Timeout) error: the backend's own timer ran out waiting for the response.
+    pub(crate) fn no_response(target: &str, source: impl Into<BoxError>) -> Self {
+        Self::new(
+            ErrorKind::Timeout,
+            format!("no response from {target} in time; the server may be overloaded"),
+        )
+        .with_source(source)
+    }
+
+    /// An [`Io`](ErrorKind::Io) error: the connection broke after the request may have been sent.
+    pub(crate) fn broken_after_send(target: &str, source: impl Into<BoxError>) -> Self {
+        Self::new(
+            ErrorKind::Io,
+            format!("the connection to {target} failed after the request was sent; the server may have processed it"),
+        )
+        .with_source(source)
+    }
+
+    /// An [`Io`](ErrorKind::Io) error: the connection broke while the response body was read.
+    pub(crate) fn broken_body(target: &str, source: impl Into<BoxError>) -> Self {
+        Self::new(
+            ErrorKind::Io,
+            format!(
+                "the connection to {target} failed while reading the response body; \
+                 the server may have processed the request"
+            ),
+        )
+        .with_source(source)
+    }
+
+    /// An [`Other`](ErrorKind::Other) error: the backend could not be set up.
+    pub(crate) fn setup(what: &str, source: impl Into<BoxError>) -> Self {
+        Self::new(ErrorKind::Other, format!("could not set up {what}")).with_source(source)
+    }
 }
 
-/// The kinds of the [`std::io::Error`]s in the chain of `error`, itself included, outermost first.
+/// `error` and its causes, outermost first.
 #[cfg(any(feature = "reqwest", feature = "hyper"))]
-fn io_error_kinds(error: &(dyn StdError + 'static)) -> Vec<std::io::ErrorKind> {
-    let mut kinds = Vec::new();
-    let mut next = Some(error);
-    while let Some(current) = next {
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            kinds.push(io.kind());
-        }
-        next = current.source();
-    }
-    kinds
+fn chain<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&current| current.source())
 }
 
-/// Whether any error in the chain of `error` displays `text`.
-#[cfg(any(feature = "reqwest", feature = "hyper"))]
-fn mentions(error: &(dyn StdError + 'static), text: &str) -> bool {
-    let mut next = Some(error);
-    while let Some(current) = next {
-        if current.to_string().contains(text) {
-            return true;
-        }
-        next = current.source();
-    }
-    false
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.inner.message)?;
-        if self.inner.attempts > 1 {
-            write!(
-                f,
-                " (after {} attempts over {:.1?})",
-                self.inner.attempts, self.inner.elapsed
-            )?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("kind", &self.inner.kind)
-            .field("message", &self.inner.message)
-            .field("attempts", &self.inner.attempts)
-            .field("elapsed", &self.inner.elapsed)
-            .field("source", &self.inner.source)
-            .finish()
-    }
-}
-
-impl StdError for Error {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.inner
-            .source
-            .as_ref()
-            .map(|source| source.as_ref() as &(dyn StdError + 'static))
-    }
-}
+#[cfg(all(test, any(feature = "reqwest", feature = "hyper")))]
+mod tests;

@@ -1,7 +1,10 @@
 //! The hyper backend.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,18 +13,17 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tokio::time::Instant;
 
-use crate::error::{Error, ErrorKind};
+use crate::backend::{self, BackendBuilder};
+use crate::dns::ResolveError;
+use crate::error::Error;
 use crate::request::Request;
 use crate::response::Response;
 use crate::transport::Transport;
 
-/// The default time allowed to open a TCP connection.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HyperClient = Client<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>;
 
 /// A [`Transport`] on hyper 1 with hyper-util's pooled client and hyper-rustls (ring provider, webpki root certificates),
 /// for `http` and `https` URLs over HTTP/1.1. Available with feature `hyper`.
@@ -43,66 +45,46 @@ type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// # }
 /// ```
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub struct HyperTransport {
     client: HyperClient,
     connect_timeout: Duration,
 }
+
+/// Builds a [`HyperTransport`]. Available with feature `hyper`.
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub type HyperTransportBuilder = BackendBuilder<HyperTransport>;
 
 impl HyperTransport {
     /// A transport with the defaults: a 10 s connect timeout.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Other`] when the TLS configuration cannot be set up.
+    /// [`ErrorKind::Other`](crate::ErrorKind::Other) when the TLS configuration cannot be set up.
     pub fn new() -> Result<Self, Error> {
         Self::builder().build()
     }
 
     /// A builder starting from the defaults.
     pub fn builder() -> HyperTransportBuilder {
-        HyperTransportBuilder {
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-        }
+        BackendBuilder::new()
     }
 }
 
-impl fmt::Debug for HyperTransport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HyperTransport")
-            .field("connect_timeout", &self.connect_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Builds a [`HyperTransport`]. Available with feature `hyper`.
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct HyperTransportBuilder {
-    connect_timeout: Duration,
-}
-
-impl HyperTransportBuilder {
-    /// The time allowed to open a TCP connection (default 10 s).
-    pub fn connect_timeout(mut self, connect_timeout: Duration) -> Self {
-        self.connect_timeout = connect_timeout;
-        self
-    }
-
+impl BackendBuilder<HyperTransport> {
     /// The transport.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Other`] when the TLS configuration cannot be set up.
+    /// [`ErrorKind::Other`](crate::ErrorKind::Other) when the TLS configuration cannot be set up.
     pub fn build(self) -> Result<HyperTransport, Error> {
-        let mut http = HttpConnector::new();
+        let mut http = HttpConnector::new_with_resolver(Resolver);
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(self.connect_timeout));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
-            .map_err(|source| {
-                Error::new(ErrorKind::Other, "could not set up TLS (rustls with ring)").with_source(source)
-            })?
+            .map_err(|source| Error::setup("TLS (rustls with ring)", source))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -116,62 +98,62 @@ impl HyperTransportBuilder {
     }
 }
 
+impl fmt::Debug for HyperTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        backend::debug(f, "HyperTransport", self.connect_timeout)
+    }
+}
+
 #[async_trait]
 impl Transport for HyperTransport {
     async fn send(&self, request: Request) -> Result<Response, Error> {
-        let started = Instant::now();
-        self.exchange(request)
-            .await
-            .map_err(|error| error.with_elapsed(started.elapsed()))
+        backend::send(request, |request, target| self.exchange(request, target)).await
     }
 }
 
 impl HyperTransport {
-    async fn exchange(&self, request: Request) -> Result<Response, Error> {
-        request.validate()?;
-        let target = request.target();
-        let uri = request.uri()?;
-        let mut outgoing = http::Request::new(Full::new(request.body));
-        *outgoing.method_mut() = request.method;
-        *outgoing.uri_mut() = uri;
-        *outgoing.headers_mut() = request.headers;
+    async fn exchange(&self, request: http::Request<Bytes>, target: String) -> Result<Response, Error> {
         let response = self
             .client
-            .request(outgoing)
+            .request(request.map(Full::new))
             .await
             .map_err(|error| send_error(error, &target))?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(|source| {
-            Error::new(
-                ErrorKind::Io,
-                format!(
-                    "the connection to {target} failed while reading the response body; \
-                     the server may have processed the request"
-                ),
-            )
-            .with_source(source)
-        })?;
+        let body = body
+            .collect()
+            .await
+            .map_err(|error| Error::broken_body(&target, error))?;
         Ok(Response::from_parts(parts.status, parts.headers, body.to_bytes()))
     }
 }
 
 fn send_error(error: hyper_util::client::legacy::Error, target: &str) -> Error {
-    if error.is_connect() {
-        return Error::connect(target, Box::new(error));
-    }
     let timed_out = std::error::Error::source(&error)
         .and_then(|source| source.downcast_ref::<hyper::Error>())
         .is_some_and(hyper::Error::is_timeout);
-    if timed_out {
-        return Error::new(
-            ErrorKind::Timeout,
-            format!("no response from {target} in time; the server may be overloaded"),
-        )
-        .with_source(error);
+    if error.is_connect() {
+        Error::connect(target, error, false)
+    } else if timed_out {
+        Error::no_response(target, error)
+    } else {
+        Error::broken_after_send(target, error)
     }
-    Error::new(
-        ErrorKind::Io,
-        format!("the connection to {target} failed after the request was sent; the server may have processed it"),
-    )
-    .with_source(error)
+}
+
+/// The shared resolver, as hyper-util's connector calls it.
+#[derive(Debug, Clone, Copy)]
+struct Resolver;
+
+impl tower_service::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<std::net::SocketAddr>;
+    type Error = ResolveError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ResolveError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ResolveError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        Box::pin(crate::dns::resolve(name.as_str().to_owned()))
+    }
 }

@@ -56,12 +56,16 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+mod backend;
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+mod dns;
 mod error;
 mod request;
 mod response;
 mod retry;
-mod target;
 mod transport;
 
 #[cfg(feature = "hyper")]
@@ -72,6 +76,9 @@ mod mock;
 mod reqwest_backend;
 
 pub use async_trait::async_trait;
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "hyper"))))]
+pub use backend::BackendBuilder;
 pub use bytes::Bytes;
 pub use error::{Error, ErrorKind};
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};

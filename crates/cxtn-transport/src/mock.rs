@@ -114,7 +114,11 @@ impl MockTransport {
         let state = self.lock();
         let matched = state.requests.iter().any(|request| {
             request.method == method
-                && (request.path().ends_with(path_suffix) || without_fragment(&request.url).ends_with(path_suffix))
+                && (request.path().ends_with(path_suffix)
+                    || request
+                        .uri()
+                        .path_and_query()
+                        .is_some_and(|path_and_query| path_and_query.as_str().ends_with(path_suffix)))
         });
         assert!(
             matched,
@@ -209,10 +213,6 @@ impl Transport for PendingTransport {
         self.received.fetch_add(1, Ordering::SeqCst);
         std::future::pending().await
     }
-}
-
-fn without_fragment(url: &str) -> &str {
-    url.split_once('#').map_or(url, |(before, _)| before)
 }
 
 fn summary(requests: &[Request]) -> String {

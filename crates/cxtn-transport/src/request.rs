@@ -1,13 +1,14 @@
 //! An HTTP request, as a transport sends it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::InvalidUri;
 use http::{Method, Uri};
 
 use crate::error::{Error, ErrorKind};
-use crate::target::UrlParts;
 
 /// Whether a header's values are credentials, never shown in `Debug` output.
 fn is_credential(name: &HeaderName) -> bool {
@@ -41,7 +42,8 @@ impl fmt::Debug for RedactedHeaders<'_> {
 
 /// An HTTP request: method, absolute URL, headers and a body held in memory.
 ///
-/// Build one with [`Request::new`] and the chained setters; the fields stay public for transports to read.
+/// Build one with [`Request::new`] and the chained setters; the fields stay public for transports to read,
+/// and the URL, parsed once by [`Request::new`], is read through [`Request::uri`].
 /// Its `Debug` output shows the URL without query or credentials, hides the values of `authorization`,
 /// `proxy-authorization`, `cookie`, `set-cookie`, `x-api-key` and any header marked sensitive,
 /// and shows only the length of the body.
@@ -64,27 +66,47 @@ impl fmt::Debug for RedactedHeaders<'_> {
 pub struct Request {
     /// The HTTP method.
     pub method: Method,
-    /// The absolute URL, `http` or `https`, with its query string.
-    pub url: String,
+    uri: Uri,
     /// The request headers.
     pub headers: HeaderMap,
     /// The body, sent byte for byte; empty for none.
     pub body: Bytes,
     idempotent: Option<bool>,
-    problem: Option<String>,
+    problem: Option<Problem>,
+}
+
+/// Why a request cannot be sent, remembered until [`Request::validate`] reports it.
+#[derive(Debug, Clone)]
+struct Problem {
+    message: String,
+    source: Option<Arc<InvalidUri>>,
+}
+
+impl Problem {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
 }
 
 impl Request {
-    /// A request with no headers and an empty body.
+    /// A request to `url` (an absolute `http` or `https` URL, with its query string), with no headers and an
+    /// empty body.
+    ///
+    /// The URL is parsed here, once. One that is not valid does not panic: the request remembers the problem,
+    /// and sending it fails with [`ErrorKind::InvalidRequest`] (see [`Request::validate`]).
     #[must_use]
     pub fn new(method: Method, url: impl Into<String>) -> Self {
+        let (uri, problem) = parse_url(url.into());
         Self {
             method,
-            url: url.into(),
+            uri,
             headers: HeaderMap::new(),
             body: Bytes::new(),
             idempotent: None,
-            problem: None,
+            problem,
         }
     }
 
@@ -100,16 +122,16 @@ impl Request {
         HeaderValue: TryFrom<V>,
     {
         let Ok(name) = HeaderName::try_from(name) else {
-            self.note_problem(
-                "a header name of the request is not a valid HTTP header name; use letters, digits and `-`".to_owned(),
-            );
+            self.note_problem(Problem::new(
+                "a header name of the request is not a valid HTTP header name; use letters, digits and `-`",
+            ));
             return self;
         };
         let Ok(mut value) = HeaderValue::try_from(value) else {
-            self.note_problem(format!(
+            self.note_problem(Problem::new(format!(
                 "the value of header `{name}` is not a valid HTTP header value; \
                  check it for line breaks or other control characters"
-            ));
+            )));
             return self;
         };
         if is_credential(&name) {
@@ -170,7 +192,24 @@ impl Request {
     /// ```
     #[must_use]
     pub fn path(&self) -> &str {
-        UrlParts::new(&self.url).path
+        match self.uri.path() {
+            "" => "/",
+            path => path,
+        }
+    }
+
+    /// The URL, as parsed by [`Request::new`]; `/` when it was not a valid URL.
+    ///
+    /// ```
+    /// use cxtn_transport::{Method, Request};
+    ///
+    /// let request = Request::new(Method::GET, "https://api.example.com/v1/things?page=2");
+    /// assert_eq!(request.uri().host(), Some("api.example.com"));
+    /// assert_eq!(request.uri().query(), Some("page=2"));
+    /// ```
+    #[must_use]
+    pub fn uri(&self) -> &Uri {
+        &self.uri
     }
 
     /// Checks that the request can be sent: every header set through [`Request::header`] was valid,
@@ -182,40 +221,68 @@ impl Request {
     ///
     /// [`ErrorKind::InvalidRequest`], naming the offending header (never its value) or the problem with the URL.
     pub fn validate(&self) -> Result<(), Error> {
-        if let Some(problem) = &self.problem {
-            return Err(Error::new(ErrorKind::InvalidRequest, problem.clone()));
-        }
-        self.uri().map(|_| ())
+        let Some(problem) = &self.problem else {
+            return Ok(());
+        };
+        let error = Error::new(ErrorKind::InvalidRequest, problem.message.clone());
+        Err(match &problem.source {
+            Some(source) => error.with_source(Arc::clone(source)),
+            None => error,
+        })
     }
 
-    /// The URL as an [`http::Uri`], checked to be absolute with an `http` or `https` scheme.
-    pub(crate) fn uri(&self) -> Result<Uri, Error> {
-        let uri = self.url.parse::<Uri>().map_err(|source| {
-            Error::new(
-                ErrorKind::InvalidRequest,
-                "the request URL is not a valid URL; check the base URL and that path segments are percent-encoded",
-            )
-            .with_source(source)
-        })?;
-        match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("http" | "https") if uri.host().is_some_and(|host| !host.is_empty()) => Ok(uri),
-            Some("http" | "https") => Err(Error::new(
-                ErrorKind::InvalidRequest,
-                "the request URL has no host; use an absolute URL such as `https://api.example.com/...`",
-            )),
-            _ => Err(Error::new(
-                ErrorKind::InvalidRequest,
-                "the request URL is not an absolute http or https URL; use one such as `https://api.example.com/...`",
-            )),
-        }
-    }
-
-    /// `host:port` of the URL, for messages.
+    /// `host:port` of the URL, with the default port of the scheme when the URL names none, for messages;
+    /// `the server` when the URL has no host.
     pub(crate) fn target(&self) -> String {
-        UrlParts::new(&self.url).host_port()
+        let Some(host) = self.uri.host().filter(|host| !host.is_empty()) else {
+            return "the server".to_owned();
+        };
+        let default_port = match self.uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("http") => Some(80),
+            Some("https") => Some(443),
+            _ => None,
+        };
+        match self.uri.port_u16().or(default_port) {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
     }
 
-    fn note_problem(&mut self, problem: String) {
+    /// The URL without credentials, query or fragment, with `<redacted>` where they were.
+    fn redacted_url(&self) -> String {
+        let mut shown = String::new();
+        if let Some(scheme) = self.uri.scheme_str() {
+            shown.push_str(scheme);
+            shown.push_str("://");
+        }
+        if let Some(authority) = self.uri.authority() {
+            let host = match authority.as_str().rsplit_once('@') {
+                Some((_, host)) => {
+                    shown.push_str("<redacted>@");
+                    host
+                }
+                None => authority.as_str(),
+            };
+            shown.push_str(host);
+        }
+        shown.push_str(self.path());
+        if self.uri.query().is_some() {
+            shown.push_str("?<redacted>");
+        }
+        shown
+    }
+
+    /// The request as an [`http::Request`], for a backend to send.
+    #[cfg(any(feature = "reqwest", feature = "hyper"))]
+    pub(crate) fn into_http(self) -> http::Request<Bytes> {
+        let mut request = http::Request::new(self.body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
+        request
+    }
+
+    fn note_problem(&mut self, problem: Problem) {
         if self.problem.is_none() {
             self.problem = Some(problem);
         }
@@ -226,12 +293,40 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("method", &self.method)
-            .field("url", &UrlParts::new(&self.url).redacted())
+            .field("url", &self.redacted_url())
             .field("headers", &RedactedHeaders(&self.headers))
             .field("body", &format_args!("<{} bytes>", self.body.len()))
             .field("idempotent", &self.is_idempotent())
             .finish()
     }
+}
+
+/// Parses a request URL, and checks that it is absolute with an `http` or `https` scheme and a host.
+///
+/// Text that is no URL at all gives `/`; a URL that fails the checks is kept, for `Debug` and messages.
+fn parse_url(url: String) -> (Uri, Option<Problem>) {
+    let uri = match Uri::try_from(url) {
+        Ok(uri) => uri,
+        Err(source) => {
+            let problem = Problem {
+                message: "the request URL is not a valid URL; check the base URL and that path segments are \
+                          percent-encoded"
+                    .to_owned(),
+                source: Some(Arc::new(source)),
+            };
+            return (Uri::default(), Some(problem));
+        }
+    };
+    let problem = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("http" | "https") if uri.host().is_some_and(|host| !host.is_empty()) => None,
+        Some("http" | "https") => Some(Problem::new(
+            "the request URL has no host; use an absolute URL such as `https://api.example.com/...`",
+        )),
+        _ => Some(Problem::new(
+            "the request URL is not an absolute http or https URL; use one such as `https://api.example.com/...`",
+        )),
+    };
+    (uri, problem)
 }
 
 #[cfg(test)]

@@ -1,18 +1,17 @@
 //! The reqwest backend.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::time::Instant;
+use bytes::Bytes;
 
+use crate::backend::{self, BackendBuilder};
 use crate::error::{Error, ErrorKind};
 use crate::request::Request;
 use crate::response::Response;
 use crate::transport::Transport;
-
-/// The default time allowed to open a connection, TLS handshake included.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A [`Transport`] on [reqwest](https://docs.rs/reqwest), with rustls (ring provider) and the webpki root certificates.
 /// Available with feature `reqwest`.
@@ -36,10 +35,15 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// # }
 /// ```
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub struct ReqwestTransport {
     client: reqwest::Client,
     connect_timeout: Duration,
 }
+
+/// Builds a [`ReqwestTransport`]. Available with feature `reqwest`.
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub type ReqwestTransportBuilder = BackendBuilder<ReqwestTransport>;
 
 impl ReqwestTransport {
     /// A transport with the defaults: a 10 s connect timeout.
@@ -53,34 +57,11 @@ impl ReqwestTransport {
 
     /// A builder starting from the defaults.
     pub fn builder() -> ReqwestTransportBuilder {
-        ReqwestTransportBuilder {
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-        }
+        BackendBuilder::new()
     }
 }
 
-impl fmt::Debug for ReqwestTransport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReqwestTransport")
-            .field("connect_timeout", &self.connect_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Builds a [`ReqwestTransport`]. Available with feature `reqwest`.
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct ReqwestTransportBuilder {
-    connect_timeout: Duration,
-}
-
-impl ReqwestTransportBuilder {
-    /// The time allowed to open a connection, TLS handshake included (default 10 s).
-    pub fn connect_timeout(mut self, connect_timeout: Duration) -> Self {
-        self.connect_timeout = connect_timeout;
-        self
-    }
-
+impl BackendBuilder<ReqwestTransport> {
     /// The transport.
     ///
     /// # Errors
@@ -92,10 +73,9 @@ impl ReqwestTransportBuilder {
             .connect_timeout(self.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .dns_resolver(Arc::new(Resolver))
             .build()
-            .map_err(|source| {
-                Error::new(ErrorKind::Other, "could not set up the reqwest HTTP client").with_source(source)
-            })?;
+            .map_err(|source| Error::setup("the reqwest HTTP client", source))?;
         Ok(ReqwestTransport {
             client,
             connect_timeout: self.connect_timeout,
@@ -103,47 +83,33 @@ impl ReqwestTransportBuilder {
     }
 }
 
+impl fmt::Debug for ReqwestTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        backend::debug(f, "ReqwestTransport", self.connect_timeout)
+    }
+}
+
 #[async_trait]
 impl Transport for ReqwestTransport {
     async fn send(&self, request: Request) -> Result<Response, Error> {
-        let started = Instant::now();
-        self.exchange(request)
-            .await
-            .map_err(|error| error.with_elapsed(started.elapsed()))
+        backend::send(request, |request, target| self.exchange(request, target)).await
     }
 }
 
 impl ReqwestTransport {
-    async fn exchange(&self, request: Request) -> Result<Response, Error> {
-        request.validate()?;
-        let target = request.target();
-        let url = reqwest::Url::parse(&request.url).map_err(|source| {
-            Error::new(
-                ErrorKind::InvalidRequest,
-                "the request URL is not a valid URL; check the base URL and that path segments are percent-encoded",
-            )
-            .with_source(source)
-        })?;
+    async fn exchange(&self, request: http::Request<Bytes>, target: String) -> Result<Response, Error> {
+        let request = reqwest::Request::try_from(request).map_err(|error| send_error(error, &target))?;
         let response = self
             .client
-            .request(request.method, url)
-            .headers(request.headers)
-            .body(request.body)
-            .send()
+            .execute(request)
             .await
             .map_err(|error| send_error(error, &target))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|error| {
-            Error::new(
-                ErrorKind::Io,
-                format!(
-                    "the connection to {target} failed while reading the response body; \
-                     the server may have processed the request"
-                ),
-            )
-            .with_source(error.without_url())
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| Error::broken_body(&target, error.without_url()))?;
         Ok(Response::from_parts(status, headers, body))
     }
 }
@@ -151,25 +117,30 @@ impl ReqwestTransport {
 fn send_error(error: reqwest::Error, target: &str) -> Error {
     let error = error.without_url();
     if error.is_builder() {
-        return Error::new(
+        Error::new(
             ErrorKind::InvalidRequest,
             format!("the request to {target} could not be built; check its URL and headers"),
         )
-        .with_source(error);
+        .with_source(error)
+    } else if error.is_connect() {
+        let timed_out = error.is_timeout();
+        Error::connect(target, error, timed_out)
+    } else if error.is_timeout() {
+        Error::no_response(target, error)
+    } else {
+        Error::broken_after_send(target, error)
     }
-    if error.is_connect() {
-        return Error::connect(target, Box::new(error));
+}
+
+/// The shared resolver, as reqwest calls it.
+struct Resolver;
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: reqwest::dns::Addrs = Box::new(crate::dns::resolve(host).await?);
+            Ok(addrs)
+        })
     }
-    if error.is_timeout() {
-        return Error::new(
-            ErrorKind::Timeout,
-            format!("no response from {target} in time; the server may be overloaded"),
-        )
-        .with_source(error);
-    }
-    Error::new(
-        ErrorKind::Io,
-        format!("the connection to {target} failed after the request was sent; the server may have processed it"),
-    )
-    .with_source(error)
 }

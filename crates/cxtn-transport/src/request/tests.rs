@@ -99,3 +99,64 @@ fn path_drops_the_query() {
     assert_eq!(Request::new(Method::GET, "http://h/a/b?c=d#e").path(), "/a/b");
     assert_eq!(Request::new(Method::GET, "http://h").path(), "/");
 }
+
+#[test]
+fn splits_a_full_url() {
+    let request = Request::new(
+        Method::GET,
+        "https://user:pw@api.example.com:8443/v1/things/42?token=abc#frag",
+    );
+    assert_eq!(request.uri().scheme_str(), Some("https"));
+    assert_eq!(request.uri().host(), Some("api.example.com"));
+    assert_eq!(request.path(), "/v1/things/42");
+    assert_eq!(request.uri().query(), Some("token=abc"));
+    assert_eq!(request.target(), "api.example.com:8443");
+    assert_eq!(
+        request.redacted_url(),
+        "https://<redacted>@api.example.com:8443/v1/things/42?<redacted>"
+    );
+}
+
+#[test]
+fn fills_in_default_ports() {
+    let target = |url| Request::new(Method::GET, url).target();
+    assert_eq!(target("http://example.com/x"), "example.com:80");
+    assert_eq!(target("HTTPS://example.com"), "example.com:443");
+    assert_eq!(target("http://[::1]/"), "[::1]:80");
+    assert_eq!(target("http://[::1]:9000/"), "[::1]:9000");
+}
+
+#[test]
+fn a_url_without_a_path_has_the_root_path() {
+    let request = Request::new(Method::GET, "http://127.0.0.1:1?x=1");
+    assert_eq!(request.path(), "/");
+    assert_eq!(request.target(), "127.0.0.1:1");
+    assert_eq!(request.redacted_url(), "http://127.0.0.1:1/?<redacted>");
+}
+
+#[test]
+fn text_that_is_not_a_url_never_panics() {
+    for text in [
+        "",
+        "not a url",
+        "://",
+        "?",
+        "#",
+        "@",
+        "http://",
+        "http://@/",
+        "/just/a/path?q",
+        "é://é/é?é",
+    ] {
+        let request = Request::new(Method::GET, text);
+        let _ = request.target();
+        let _ = format!("{request:?}");
+        assert_eq!(
+            request.validate().unwrap_err().kind(),
+            ErrorKind::InvalidRequest,
+            "{text}"
+        );
+    }
+    assert_eq!(Request::new(Method::GET, "").target(), "the server");
+    assert_eq!(Request::new(Method::GET, "/just/a/path?q").path(), "/just/a/path");
+}

@@ -35,7 +35,7 @@ async fn answers_in_order_and_records_requests() {
     let requests = mock.requests();
     assert_eq!(requests[0].headers["x-n"], "1");
     assert_eq!(requests[0].body, "one");
-    assert_eq!(requests[0].url, "http://127.0.0.1/v1/a?x=1");
+    assert_eq!(requests[0].uri(), "http://127.0.0.1/v1/a?x=1");
     assert_eq!(mock.last_request().unwrap().method, Method::DELETE);
     mock.assert_requested(Method::POST, "/v1/a");
     mock.assert_requested(Method::POST, "/a?x=1");
