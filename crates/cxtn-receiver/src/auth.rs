@@ -1,40 +1,25 @@
 //! Authenticating the sender by what the endpoint URL carries.
 
-use std::fmt;
-
 use base64::Engine as _;
-use subtle::ConstantTimeEq;
+use cxtn_model::Secret;
 
 /// How the receiver tells CXTN from anyone else: CXTN signs nothing, so the endpoint URL
 /// carries the secret: an unguessable path token, HTTP Basic credentials, or both.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Auth {
-    path_token: Option<String>,
+    path_token: Option<Secret>,
     /// The user, and `user:password` as the Basic header carries it once decoded.
-    basic: Option<(String, Vec<u8>)>,
+    basic: Option<(String, Secret)>,
     unauthenticated: bool,
 }
 
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Auth")
-            .field("path_token", &self.path_token.as_ref().map(|_| "<redacted>"))
-            .field(
-                "basic",
-                &self.basic.as_ref().map(|(user, _)| format!("{user}:<redacted>")),
-            )
-            .field("unauthenticated", &self.unauthenticated)
-            .finish()
-    }
-}
-
 impl Auth {
-    pub(crate) fn set_path_token(&mut self, token: String) {
+    pub(crate) fn set_path_token(&mut self, token: Secret) {
         self.path_token = Some(token);
     }
 
-    pub(crate) fn set_basic(&mut self, user: String, password: String) {
-        let expected = format!("{user}:{password}").into_bytes();
+    pub(crate) fn set_basic(&mut self, user: String, password: &Secret) {
+        let expected = Secret::new(format!("{user}:{}", password.expose_secret()));
         self.basic = Some((user, expected));
     }
 
@@ -58,11 +43,11 @@ impl Auth {
         let mut ok = subtle::Choice::from(1u8);
         if let Some(token) = &self.path_token {
             let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-            ok &= ct_eq(last.as_bytes(), token.as_bytes());
+            ok &= token.ct_eq(last.as_bytes());
         }
         if let Some((_, expected)) = &self.basic {
             let given = authorization.and_then(decode_basic).unwrap_or_default();
-            ok &= ct_eq(&given, expected);
+            ok &= expected.ct_eq(&given);
         }
         bool::from(ok)
     }
@@ -71,15 +56,6 @@ impl Auth {
     pub(crate) fn wants_basic(&self) -> bool {
         self.basic.is_some()
     }
-}
-
-/// Compares in time that depends only on the length of `expected`.
-fn ct_eq(given: &[u8], expected: &[u8]) -> subtle::Choice {
-    let mut equal = subtle::Choice::from(u8::from(given.len() == expected.len()));
-    for (i, byte) in expected.iter().enumerate() {
-        equal &= given.get(i).copied().unwrap_or(0).ct_eq(byte);
-    }
-    equal
 }
 
 fn decode_basic(header: &[u8]) -> Option<Vec<u8>> {
@@ -119,7 +95,7 @@ mod tests {
     fn both_parts_must_match() {
         let mut auth = Auth::default();
         auth.set_path_token("tok".into());
-        auth.set_basic("cxtn".into(), "pw".into());
+        auth.set_basic("cxtn".into(), &"pw".into());
         assert!(auth.check("/tok", Some(&basic("cxtn", "pw"))));
         assert!(!auth.check("/tok", Some(&basic("cxtn", "px"))));
         assert!(!auth.check("/bad", Some(&basic("cxtn", "pw"))));
@@ -132,7 +108,7 @@ mod tests {
     fn debug_hides_secrets() {
         let mut auth = Auth::default();
         auth.set_path_token("secret-token".into());
-        auth.set_basic("cxtn".into(), "secret-pass".into());
+        auth.set_basic("cxtn".into(), &"secret-pass".into());
         let text = format!("{auth:?}");
         assert!(
             !text.contains("secret-token") && !text.contains("secret-pass"),

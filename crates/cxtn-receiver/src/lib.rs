@@ -63,6 +63,7 @@ pub use service::{Arrival, ArrivalOutcome, ReceiverService};
 pub use worker::{Event, Handler, HandlerError, HandlerFn, Worker, WorkerPolicy, handler_fn};
 
 use auth::Auth;
+use cxtn_model::Secret;
 use service::{Limits, Shared};
 use tokio::sync::{Notify, Semaphore, broadcast};
 
@@ -213,14 +214,14 @@ impl Receiver {
 impl ReceiverBuilder {
     /// The secret last path segment of the endpoint URL (`https://you.example/cxtn/<token>`).
     /// Use at least 32 random characters.
-    pub fn path_token(mut self, token: impl Into<String>) -> Self {
+    pub fn path_token(mut self, token: impl Into<Secret>) -> Self {
         self.auth.set_path_token(token.into());
         self
     }
 
     /// HTTP Basic credentials the endpoint URL carries (`https://user:pass@you.example/cxtn`).
-    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.auth.set_basic(user.into(), password.into());
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<Secret>) -> Self {
+        self.auth.set_basic(user.into(), &password.into());
         self
     }
 
