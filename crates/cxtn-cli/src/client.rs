@@ -51,9 +51,12 @@ pub(crate) fn access_token(token_file: Option<&Path>) -> Result<String, CliError
 pub(crate) fn build(global: &Global) -> Result<cxtn::Client, CliError> {
     let token = access_token(global.token_file.as_deref())?;
     let client = cxtn::Client::builder()
-        .environment(environment(global))
-        .access_token(token)
-        .user_agent(concat!("cxtn-cli/", env!("CARGO_PKG_VERSION")))
+        .configure(|webhooks| {
+            webhooks
+                .environment(environment(global))
+                .access_token(token)
+                .user_agent(concat!("cxtn-cli/", env!("CARGO_PKG_VERSION")))
+        })
         .build()?;
     Ok(client)
 }

@@ -11,9 +11,9 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let token = std::env::var("CXTN_ACCESS_TOKEN")?;
 //! let client = cxtn::Client::builder()
-//!     .environment(cxtn::Environment::Sandbox)
-//!     .access_token(std::env::var("CXTN_ACCESS_TOKEN")?)
+//!     .configure(|webhooks| webhooks.environment(cxtn::Environment::Sandbox).access_token(token))
 //!     .build()?;
 //! client.webhooks().create(cxtn::WebhookEventType::Payment, "https://example.com/cxtn").await?;
 //! # Ok(())
@@ -31,14 +31,15 @@
 //!
 //! # Features
 //!
-//! - `reqwest` (default): HTTP through reqwest.
-//! - `hyper`: HTTP through hyper 1 and hyper-util's pooled client; the backend when `reqwest` is off.
-//! - `rustls` (default): TLS through rustls with the ring provider; both backends use it.
+//! - `reqwest` (default): HTTP through reqwest, with rustls on the ring provider.
+//! - `hyper`: HTTP through hyper 1 and hyper-util's pooled client, with rustls on the ring provider;
+//!   the backend when `reqwest` is off.
 //! - `test-util`: test doubles, `cxtn::transport::MockTransport` and `PendingTransport`.
 //! - `receiver`: `cxtn::receiver`, the webhook receiver with its SQLite inbox.
 //! - `postgres`: the receiver's PostgreSQL inbox, for many receivers and workers sharing one database.
 //! - `sandbox`: `cxtn::sandbox`, the local CXTN simulator.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,16 +47,17 @@ use std::time::Duration;
 pub use cxtn_events as events;
 pub use cxtn_model as model;
 #[cfg(feature = "receiver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "receiver")))]
 pub use cxtn_receiver as receiver;
 #[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub use cxtn_sandbox as sandbox;
 pub use cxtn_transport as transport;
 pub use cxtn_webhooks as webhooks;
 
 pub use cxtn_model::{Amount, EndpointStatus, Environment, EventData, EventId, Notification, WebhookEventType};
 
-use cxtn_transport::{Method, RetryPolicy, Transport};
-use cxtn_webhooks::{AccessToken, Operation, TokenSource};
+use cxtn_transport::Transport;
 
 /// The CXTN client: webhook endpoint management over the default HTTP backend.
 ///
@@ -69,7 +71,7 @@ impl Client {
     /// A builder with the defaults: the sandbox, the backend chosen by the crate features, retries on.
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
-            inner: cxtn_webhooks::Client::builder(),
+            webhooks: cxtn_webhooks::Client::builder(),
             connect_timeout: None,
         }
     }
@@ -81,72 +83,47 @@ impl Client {
     }
 }
 
-/// Builds a [`Client`]; problems surface at [`ClientBuilder::build`].
+/// Builds a [`Client`]: the management client's own builder, plus the choice of the HTTP backend.
+///
+/// Every setting of [`cxtn_webhooks::ClientBuilder`] (environment, token, routes, retries, user agent, a transport
+/// of your own...) is set through [`configure`](Self::configure); problems surface at [`build`](Self::build).
+///
+/// ```
+/// use cxtn::transport::RetryPolicy;
+///
+/// let client = cxtn::Client::builder()
+///     .configure(|webhooks| {
+///         webhooks
+///             .base_url("http://127.0.0.1:4010/api/")
+///             .access_token("token")
+///             .retry_policy(RetryPolicy::none())
+///             .user_agent("my-service/1.0")
+///     })
+///     .connect_timeout(std::time::Duration::from_secs(3))
+///     .build();
+/// # #[cfg(any(feature = "reqwest", feature = "hyper"))]
+/// assert!(client.is_ok());
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct ClientBuilder {
-    inner: cxtn_webhooks::ClientBuilder,
+    webhooks: cxtn_webhooks::ClientBuilder,
     connect_timeout: Option<Duration>,
 }
 
 impl ClientBuilder {
-    /// The CXTN environment (default: the sandbox).
-    pub fn environment(mut self, environment: Environment) -> Self {
-        self.inner = self.inner.environment(environment);
-        self
-    }
-
-    /// A base URL of your own, such as a local simulator (`http://127.0.0.1:4010/api/`).
-    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.inner = self.inner.base_url(base_url);
-        self
-    }
-
-    /// A static access token.
-    pub fn access_token(mut self, token: impl Into<AccessToken>) -> Self {
-        self.inner = self.inner.access_token(token);
-        self
-    }
-
-    /// A source asked for the token before every call.
-    pub fn token_source(mut self, source: impl TokenSource + 'static) -> Self {
-        self.inner = self.inner.token_source(source);
-        self
-    }
-
-    /// Your own transport instead of the default backend (the retry layer still applies).
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.inner = self.inner.transport(transport);
-        self
-    }
-
-    /// Retries, backoff, per-attempt timeout and overall deadline.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.inner = self.inner.retry_policy(policy);
+    /// Applies settings of the management client's builder, [`cxtn_webhooks::ClientBuilder`].
+    pub fn configure(
+        mut self,
+        configure: impl FnOnce(cxtn_webhooks::ClientBuilder) -> cxtn_webhooks::ClientBuilder,
+    ) -> Self {
+        self.webhooks = configure(self.webhooks);
         self
     }
 
     /// How long the default backend waits to connect (default: 10 seconds).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// Sends an operation to another route, since CXTN does not publish most of them.
-    pub fn route(mut self, operation: Operation, method: Method, path: impl Into<String>) -> Self {
-        self.inner = self.inner.route(operation, method, path);
-        self
-    }
-
-    /// The `User-Agent` header.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.inner = self.inner.user_agent(user_agent);
-        self
-    }
-
-    /// Accepts `http://` endpoint URLs on hosts other than loopback.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.inner = self.inner.allow_insecure_http(allow);
         self
     }
 
@@ -157,42 +134,37 @@ impl ClientBuilder {
     /// When no token was given, the default backend could not start, or no backend feature is on
     /// and no transport was given.
     pub fn build(self) -> Result<Client, webhooks::Error> {
-        let mut inner = self.inner;
-        if !inner.has_transport()
+        let mut webhooks = self.webhooks;
+        if !webhooks.has_transport()
             && let Some(transport) = default_transport(self.connect_timeout)?
         {
-            inner = inner.transport(transport);
+            webhooks = webhooks.transport(transport);
         }
         Ok(Client {
-            webhooks: inner.build()?,
+            webhooks: webhooks.build()?,
         })
     }
 }
 
-/// The backend the features choose: reqwest when on, else hyper, else none.
-type DefaultTransport = Result<Option<Arc<dyn Transport>>, cxtn_transport::Error>;
-
+/// The backend the features choose: reqwest when on, else hyper.
 #[cfg(feature = "reqwest")]
-fn default_transport(connect_timeout: Option<Duration>) -> DefaultTransport {
-    let mut builder = cxtn_transport::ReqwestTransport::builder();
-    if let Some(timeout) = connect_timeout {
-        builder = builder.connect_timeout(timeout);
-    }
-    let transport: Arc<dyn Transport> = Arc::new(builder.build()?);
-    Ok(Some(transport))
-}
-
+type DefaultBackend = cxtn_transport::ReqwestTransport;
 #[cfg(all(feature = "hyper", not(feature = "reqwest")))]
-fn default_transport(connect_timeout: Option<Duration>) -> DefaultTransport {
-    let mut builder = cxtn_transport::HyperTransport::builder();
-    if let Some(timeout) = connect_timeout {
-        builder = builder.connect_timeout(timeout);
-    }
-    let transport: Arc<dyn Transport> = Arc::new(builder.build()?);
-    Ok(Some(transport))
-}
+type DefaultBackend = cxtn_transport::HyperTransport;
 
-#[cfg(not(any(feature = "reqwest", feature = "hyper")))]
-fn default_transport(_connect_timeout: Option<Duration>) -> DefaultTransport {
-    Ok(None)
+/// The default backend with its connect timeout; none when no backend feature is on.
+fn default_transport(connect_timeout: Option<Duration>) -> Result<Option<Arc<dyn Transport>>, cxtn_transport::Error> {
+    #[cfg(any(feature = "reqwest", feature = "hyper"))]
+    {
+        let mut builder = DefaultBackend::builder();
+        if let Some(timeout) = connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        Ok(Some(Arc::new(builder.build()?)))
+    }
+    #[cfg(not(any(feature = "reqwest", feature = "hyper")))]
+    {
+        let _ = connect_timeout;
+        Ok(None)
+    }
 }

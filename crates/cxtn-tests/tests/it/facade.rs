@@ -10,8 +10,11 @@ async fn the_default_client_manages_endpoints_on_the_sandbox() {
         .await
         .unwrap();
     let client = cxtn::Client::builder()
-        .environment(Environment::custom(sandbox.base_url()))
-        .access_token("facade-token")
+        .configure(|webhooks| {
+            webhooks
+                .environment(Environment::custom(sandbox.base_url()))
+                .access_token("facade-token")
+        })
         .build()
         .unwrap();
     let webhooks = client.webhooks();
@@ -51,8 +54,7 @@ async fn the_default_client_manages_endpoints_on_the_sandbox() {
 async fn a_wrong_token_is_unauthorized_and_never_shown() {
     let sandbox = cxtn::sandbox::Sandbox::builder().token("right").start().await.unwrap();
     let client = cxtn::Client::builder()
-        .base_url(sandbox.base_url())
-        .access_token("wrong-secret-token")
+        .configure(|webhooks| webhooks.base_url(sandbox.base_url()).access_token("wrong-secret-token"))
         .build()
         .unwrap();
     let e = client.webhooks().list().await.unwrap_err();

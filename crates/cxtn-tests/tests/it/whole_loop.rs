@@ -93,8 +93,7 @@ async fn the_sandbox_delivers_every_guide_sample_once_in_both_encodings() {
         .await
         .unwrap();
     let client = cxtn::Client::builder()
-        .base_url(sandbox.base_url())
-        .access_token("loop-token")
+        .configure(|webhooks| webhooks.base_url(sandbox.base_url()).access_token("loop-token"))
         .build()
         .unwrap();
     let url = format!("http://{}/cxtn/{TOKEN}", started.addr());
