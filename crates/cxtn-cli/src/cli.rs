@@ -1,6 +1,5 @@
 //! The command line: every command, flag and environment variable.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -225,20 +224,7 @@ pub(crate) const DEFAULT_INBOX: &str = "cxtn-inbox.sqlite";
 pub(crate) const DEFAULT_SCHEMA: &str = "cxtn";
 
 /// `USER:PASS`, with the password kept out of `Debug`.
-#[derive(Clone)]
-pub(crate) struct BasicAuth {
-    pub(crate) user: String,
-    pub(crate) password: String,
-}
-
-impl fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicAuth")
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+pub(crate) type BasicAuth = cxtn::model::Credentials;
 
 #[derive(Debug, Args)]
 pub(crate) struct InboxArgs {
@@ -377,10 +363,7 @@ fn parse_event_type(text: &str) -> Result<WebhookEventType, String> {
 
 fn parse_basic_auth(text: &str) -> Result<BasicAuth, String> {
     match text.split_once(':') {
-        Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(BasicAuth {
-            user: user.to_owned(),
-            password: password.to_owned(),
-        }),
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(BasicAuth::new(user, password)),
         _ => Err("give the credentials as USER:PASS, both non-empty".to_owned()),
     }
 }

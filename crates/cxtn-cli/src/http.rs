@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use cxtn::model::EndpointUrl;
+use base64::engine::general_purpose::STANDARD;
+use cxtn::model::{EndpointUrl, Secret, UrlErrorKind, UrlPolicy};
 use cxtn_transport::{Bytes, HyperTransport, Method, Request, RetryPolicy, Transport, with_retry};
 
 use crate::error::CliError;
@@ -16,7 +17,7 @@ const USER_AGENT: &str = concat!("cxtn-cli/", env!("CARGO_PKG_VERSION"));
 #[derive(Clone)]
 pub(crate) struct Target {
     url: String,
-    authorization: Option<String>,
+    authorization: Option<Secret>,
     redacted: String,
 }
 
@@ -31,29 +32,25 @@ impl std::fmt::Debug for Target {
 impl Target {
     /// Reads an http(s) URL; `flag` names the option it came from, for the error.
     pub(crate) fn parse(text: &str, flag: &str) -> Result<Self, CliError> {
-        let redacted = EndpointUrl::new(text).redacted();
-        let mut url = url::Url::parse(text.trim()).map_err(|e| {
-            CliError::usage(format!("{flag} `{redacted}` is not a URL ({e})"))
-                .hint("Give an absolute http or https URL, such as http://127.0.0.1:8080/cxtn/TOKEN.")
+        let hint = "Give an absolute http or https URL, such as http://127.0.0.1:8080/cxtn/TOKEN.";
+        let policy = UrlPolicy::new().allow_insecure_http(true);
+        let url = EndpointUrl::parse_with(text.trim(), policy).map_err(|e| {
+            let message = match e.kind() {
+                UrlErrorKind::Invalid(reason) => format!("{flag} `{}` is not a URL ({reason})", e.redacted()),
+                _ => format!("{flag} `{}` is not an http or https URL with a host", e.redacted()),
+            };
+            CliError::usage(message).hint(hint)
         })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(
-                CliError::usage(format!("{flag} `{redacted}` is not an http or https URL with a host"))
-                    .hint("Give an absolute http or https URL, such as http://127.0.0.1:8080/cxtn/TOKEN."),
-            );
-        }
-        let authorization = if url.username().is_empty() && url.password().is_none() {
-            None
-        } else {
-            let user = percent_decode(url.username());
-            let password = url.password().map(percent_decode).unwrap_or_default();
-            let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            Some(format!("Basic {credentials}"))
-        };
+        let redacted = url.redacted();
+        let (url, credentials) = url
+            .split_credentials()
+            .ok_or_else(|| CliError::usage(format!("{flag} `{redacted}` is not a URL")).hint(hint))?;
+        let authorization = credentials.map(|c| {
+            let pair = format!("{}:{}", c.user, c.password.expose_secret());
+            Secret::new(format!("Basic {}", STANDARD.encode(pair)))
+        });
         Ok(Self {
-            url: url.into(),
+            url,
             authorization,
             redacted,
         })
@@ -63,29 +60,6 @@ impl Target {
     pub(crate) fn redacted(&self) -> &str {
         &self.redacted
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(decoded)) => {
-                out.push(decoded);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Sends bodies with one attempt each: the caller decides what a failure means.
@@ -116,7 +90,7 @@ impl Poster {
             .header("user-agent", USER_AGENT)
             .json(body);
         if let Some(authorization) = &target.authorization {
-            request = request.header("authorization", authorization.as_str());
+            request = request.header("authorization", authorization.expose_secret());
         }
         let response = self.transport.send(request).await?;
         Ok(response.status.as_u16())
@@ -133,7 +107,7 @@ mod tests {
         assert_eq!(target.url, "http://127.0.0.1:8080/cxtn/secret-token");
         let expected = base64::engine::general_purpose::STANDARD.encode("cxtn:p@ss");
         assert_eq!(
-            target.authorization.as_deref(),
+            target.authorization.as_ref().map(Secret::expose_secret),
             Some(format!("Basic {expected}").as_str())
         );
         assert_eq!(target.redacted(), "http://127.0.0.1:8080/<redacted>");
