@@ -26,6 +26,8 @@
 //!   and the webpki root certificates.
 //! - `hyper`: `HyperTransport`, a backend on hyper 1 with hyper-util's pooled client and hyper-rustls
 //!   (ring provider, webpki root certificates), for `http` and `https` URLs.
+//! - `server`: `server::Server`, the one HTTP/1 accept loop the SDK's servers share:
+//!   `TCP_NODELAY`, a header-read timeout, graceful shutdown with a drain timeout, and a pause after a failed `accept`.
 //! - `test-util`: test doubles for your own tests: `MockTransport` answers from a script and records every request,
 //!   `PendingTransport` never answers.
 //!
@@ -74,6 +76,9 @@ mod hyper_backend;
 mod mock;
 #[cfg(feature = "reqwest")]
 mod reqwest_backend;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 
 pub use async_trait::async_trait;
 #[cfg(any(feature = "reqwest", feature = "hyper"))]
@@ -83,11 +88,14 @@ pub use bytes::Bytes;
 pub use error::{Error, ErrorKind};
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use hyper_backend::{HyperTransport, HyperTransportBuilder};
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use mock::{MockTransport, PendingTransport};
 pub use request::Request;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest_backend::{ReqwestTransport, ReqwestTransportBuilder};
 pub use response::Response;
 pub use retry::{Retry, RetryPolicy, RetryPolicyBuilder, with_retry};

@@ -57,6 +57,7 @@ struct State {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
 /// ```
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub struct MockTransport {
     state: Arc<Mutex<State>>,
 }
@@ -189,6 +190,7 @@ impl Transport for MockTransport {
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(run());
 /// ```
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub struct PendingTransport {
     received: Arc<AtomicUsize>,
 }

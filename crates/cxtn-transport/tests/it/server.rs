@@ -1,15 +1,15 @@
-//! Loopback servers for the conformance suite, on hyper 1 and hyper-util.
+//! Loopback servers for the conformance suite: an echo server on the crate's own accept loop, and a silent one.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use cxtn_transport::server::Server;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -39,20 +39,8 @@ impl EchoServer {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let record = Arc::clone(&received);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let record = Arc::clone(&record);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| answer(request, Arc::clone(&record)));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let service = service_fn(move |request| answer(request, Arc::clone(&record)));
+        let task = tokio::spawn(async move { Server::new().serve(listener, service, std::future::pending()).await });
         Self { addr, received, task }
     }
 
