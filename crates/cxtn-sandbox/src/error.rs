@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::ApiCode;
+
 /// What kind of failure an [`Error`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -16,10 +18,12 @@ pub enum ErrorKind {
     Timeout,
     /// The server stopped unexpectedly.
     Server,
+    /// A management call made in-process was refused, as the route would refuse it ([`Error::api_code`]).
+    Refused,
 }
 
 impl ErrorKind {
-    /// A short lowercase name: `bind`, `config`, `invalid trigger`, `timeout` or `server`.
+    /// A short lowercase name: `bind`, `config`, `invalid trigger`, `timeout`, `server` or `refused`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +32,7 @@ impl ErrorKind {
             Self::InvalidTrigger => "invalid trigger",
             Self::Timeout => "timeout",
             Self::Server => "server",
+            Self::Refused => "refused",
         }
     }
 }
@@ -50,10 +55,14 @@ impl fmt::Display for ErrorKind {
 /// assert_eq!(error.kind(), ErrorKind::InvalidTrigger);
 /// assert_eq!(error.field(), Some("amount"));
 /// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     kind: ErrorKind,
     message: String,
     field: Option<String>,
+    code: Option<ApiCode>,
+    #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -63,12 +72,18 @@ impl Error {
             kind,
             message: message.into(),
             field: None,
+            code: None,
             source: None,
         }
     }
 
     pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
+        self
+    }
+
+    pub(crate) fn with_code(mut self, code: ApiCode) -> Self {
+        self.code = Some(code);
         self
     }
 
@@ -89,32 +104,15 @@ impl Error {
         self.field.as_deref()
     }
 
+    /// The code the management route answers with, for [`ErrorKind::Refused`].
+    #[must_use]
+    pub fn api_code(&self) -> Option<ApiCode> {
+        self.code
+    }
+
     /// The message, as `Display` shows it.
     #[must_use]
     pub fn message(&self) -> &str {
         &self.message
-    }
-}
-
-impl fmt::Debug for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("message", &self.message)
-            .field("field", &self.field)
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

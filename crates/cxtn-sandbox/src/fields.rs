@@ -3,7 +3,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess};
-use serde_json::Value;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 
 /// A JSON object: its fields in order, each value the exact JSON text received.
@@ -30,24 +30,19 @@ impl Fields {
     }
 
     /// The object as compact JSON, values written exactly as held.
-    pub(crate) fn to_json(&self) -> String {
-        let mut out = String::from("{");
-        for (i, (name, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&json_string(name));
-            out.push(':');
-            out.push_str(value.get());
-        }
-        out.push('}');
-        out
+    pub(crate) fn to_raw(&self) -> Result<Box<RawValue>, serde_json::Error> {
+        serde_json::value::to_raw_value(self)
     }
 }
 
-/// `text` as a JSON string literal.
-pub(crate) fn json_string(text: &str) -> String {
-    Value::String(text.to_owned()).to_string()
+impl Serialize for Fields {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 impl<'de> Deserialize<'de> for Fields {
@@ -80,7 +75,10 @@ mod tests {
         let mut fields = Fields::parse_object(r#"{"b": 1000.00, "a": {"x": [1, 2.50]}, "c": null}"#).unwrap();
         fields.set("a".into(), RawValue::from_string("\"z\"".into()).unwrap());
         fields.set("d\"".into(), RawValue::from_string("-0.10".into()).unwrap());
-        assert_eq!(fields.to_json(), r#"{"b":1000.00,"a":"z","c":null,"d\"":-0.10}"#);
+        assert_eq!(
+            fields.to_raw().unwrap().get(),
+            r#"{"b":1000.00,"a":"z","c":null,"d\"":-0.10}"#
+        );
         assert!(Fields::parse_object("[1]").is_err());
         assert!(Fields::parse_object("{\"a\": 1} x").is_err());
     }

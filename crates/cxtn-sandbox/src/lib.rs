@@ -14,6 +14,8 @@
 //! - Faults for testing receivers: duplicates ([`Trigger::duplicate`]) and shuffled batches ([`Sandbox::trigger_batch`]).
 //! - A delivery log ([`Sandbox::deliveries`], `GET /sandbox/deliveries`) with endpoint URLs redacted,
 //!   and [`Sandbox::wait_until_settled`] for tests.
+//! - The whole webhook loop as one script ([`Scenario`]): every guide sample in both encodings, a duplicate,
+//!   a pause and a resume, and a check of what your receiver recorded.
 //!
 //! The sandbox's codes, routes and delivery schedule are its own: CXTN publishes none of them.
 //! Nothing here talks to CXTN.
@@ -30,7 +32,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! use cxtn::WebhookEventType;
+//! use cxtn_model::WebhookEventType;
 //! use cxtn_sandbox::{Outcome, Sandbox, Trigger};
 //!
 //! #[tokio::test]
@@ -40,12 +42,9 @@
 //!         .retry_schedule([Duration::from_millis(20), Duration::from_millis(40)])
 //!         .start()
 //!         .await?;
-//!     let client = cxtn::Client::builder()
-//!         .base_url(sandbox.base_url())
-//!         .access_token(sandbox.token().expose_secret())
-//!         .build()?;
-//!     client.webhooks().enable().await?;
-//!     client.webhooks().create(WebhookEventType::AccountTransaction, receiver_url).await?;
+//!     // In-process; or with the management client (`cxtn::Client`) pointed at `sandbox.base_url()`.
+//!     sandbox.enable_webhooks()?;
+//!     sandbox.create_endpoint(WebhookEventType::AccountTransaction, receiver_url)?;
 //!
 //!     let report = sandbox
 //!         .trigger(Trigger::new("account_credit").set_json("amount", "1000.00").duplicate(true))
@@ -68,6 +67,7 @@ mod engine;
 mod error;
 mod fields;
 mod sandbox;
+mod scenario;
 mod server;
 mod state;
 mod token;
@@ -77,5 +77,8 @@ pub use code::ApiCode;
 pub use delivery::{Delivery, DeliveryId, Outcome, SkipReason};
 pub use error::{Error, ErrorKind};
 pub use sandbox::{DEFAULT_DELIVERY_TIMEOUT, DEFAULT_RETRY_SCHEDULE, Sandbox, SandboxBuilder};
+pub use scenario::{
+    Arrivals, Checked, Held, Management, Progress, Recorded, RecordedEvent, Report, Role, Scenario, Sent, Verdict,
+};
 pub use token::Token;
-pub use trigger::{FieldValue, Trigger, TriggerReport};
+pub use trigger::{FieldValue, Prepared, Trigger, TriggerReport};

@@ -6,12 +6,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cxtn_model::Endpoint;
+use cxtn_model::{Endpoint, EndpointRequest, EndpointStatus, EndpointStatusRequest, WebhookEventType};
 use cxtn_transport::Transport;
+use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::api::Operation;
 use crate::delivery::{Delivery, DeliveryId};
 use crate::engine::{Auth, Shared, TokenDates};
 use crate::state::EndpointEntry;
@@ -41,10 +43,9 @@ const TOKEN_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(30);
 /// requests to finish.
 ///
 /// ```no_run
-/// use std::sync::Arc;
 /// use std::time::Duration;
 ///
-/// use cxtn::WebhookEventType;
+/// use cxtn_model::WebhookEventType;
 /// use cxtn_sandbox::{Sandbox, Trigger};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -52,12 +53,9 @@ const TOKEN_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(30);
 ///     .retry_schedule([Duration::from_millis(10), Duration::from_millis(20)])
 ///     .start()
 ///     .await?;
-/// let client = cxtn::Client::builder()
-///     .base_url(sandbox.base_url())
-///     .access_token(sandbox.token().expose_secret())
-///     .build()?;
-/// client.webhooks().enable().await?;
-/// client.webhooks().create(WebhookEventType::AccountTransaction, "http://127.0.0.1:8080/cxtn/hook").await?;
+/// // Or through the management routes at `sandbox.base_url()`, with `sandbox.token()`.
+/// sandbox.enable_webhooks()?;
+/// sandbox.create_endpoint(WebhookEventType::AccountTransaction, "http://127.0.0.1:8080/cxtn/hook")?;
 ///
 /// let report = sandbox.trigger(Trigger::new("account_credit").set_json("amount", "1000.00")).await?;
 /// sandbox.wait_until_settled(Duration::from_secs(5)).await?;
@@ -199,6 +197,64 @@ impl Sandbox {
     #[must_use]
     pub fn is_enabled(&self) -> bool {
         self.shared.state().enabled
+    }
+
+    /// Enables webhooks, as `POST webhooks/enable` does, without HTTP.
+    ///
+    /// # Errors
+    ///
+    /// None today; the management methods share one signature.
+    pub fn enable_webhooks(&self) -> Result<(), Error> {
+        self.manage(Operation::Enable, &())
+    }
+
+    /// Registers the endpoint of an event type, as `POST webhooks/endpoints` does, without HTTP.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Refused`] with the [`ApiCode`](crate::ApiCode) the route would answer
+    /// (webhooks not enabled, an endpoint exists, an invalid URL or event type).
+    pub fn create_endpoint(&self, event_type: WebhookEventType, url: &str) -> Result<(), Error> {
+        self.manage(Operation::Create, &EndpointRequest::new(event_type, url))
+    }
+
+    /// Points the endpoint of an event type at another URL, as `PUT webhooks/endpoints` does, without HTTP.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Refused`], as [`create_endpoint`](Self::create_endpoint), or when no endpoint exists.
+    pub fn edit_endpoint(&self, event_type: WebhookEventType, url: &str) -> Result<(), Error> {
+        self.manage(Operation::Edit, &EndpointRequest::new(event_type, url))
+    }
+
+    /// Sets the status of the endpoint of an event type, as `PUT webhooks/endpoints/status` does, without HTTP.
+    ///
+    /// Active again sends what was held while it was Paused; Inactive drops it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Refused`] when no endpoint exists, or for an unknown event type or status.
+    pub fn set_endpoint_status(&self, event_type: WebhookEventType, status: EndpointStatus) -> Result<(), Error> {
+        self.manage(Operation::SetStatus, &EndpointStatusRequest::new(event_type, status))
+    }
+
+    /// Sets every endpoint Inactive, as `PUT webhooks/deactivate` does, without HTTP.
+    ///
+    /// # Errors
+    ///
+    /// None today; the management methods share one signature.
+    pub fn deactivate_endpoints(&self) -> Result<(), Error> {
+        self.manage(Operation::Deactivate, &())
+    }
+
+    fn manage(&self, operation: Operation, body: &impl Serialize) -> Result<(), Error> {
+        let body = serde_json::to_vec(body).map_err(|e| {
+            Error::new(ErrorKind::Config, format!("cannot write the request as JSON: {e}")).with_source(e)
+        })?;
+        match self.shared.api(operation, &body) {
+            Ok(_) => Ok(()),
+            Err(refusal) => Err(Error::new(ErrorKind::Refused, refusal.description).with_code(refusal.code)),
+        }
     }
 
     /// Waits until no delivery is pending: each one was delivered, failed or skipped, or is held.

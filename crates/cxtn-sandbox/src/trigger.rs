@@ -4,12 +4,12 @@ use std::fmt;
 
 use cxtn_events::samples;
 use cxtn_model::{Amount, DataEncoding, EventId, EventKind, ObjectId, WebhookEventType};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
+use serde_json::value::{RawValue, to_raw_value};
 
 use crate::delivery::{DeliveryId, Outcome};
-use crate::fields::{Fields, json_string};
+use crate::fields::Fields;
 use crate::{Error, ErrorKind};
 
 /// The value of one `data` field, held as exact JSON text.
@@ -25,9 +25,9 @@ use crate::{Error, ErrorKind};
 /// assert_eq!(FieldValue::from("C00081866").as_json(), r#""C00081866""#);
 /// assert_eq!(FieldValue::from(654_254_u64).as_json(), "654254");
 /// assert_eq!(FieldValue::json("1000.00").as_json(), "1000.00");
-/// let amount: cxtn::Amount = "218.70".parse()?;
+/// let amount: cxtn_model::Amount = "218.70".parse()?;
 /// assert_eq!(FieldValue::from(amount).as_json(), "218.70");
-/// # Ok::<(), cxtn::model::AmountError>(())
+/// # Ok::<(), cxtn_model::AmountError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct FieldValue(String);
@@ -60,7 +60,7 @@ impl fmt::Debug for FieldValue {
 
 impl From<&str> for FieldValue {
     fn from(value: &str) -> Self {
-        Self(json_string(value))
+        Self::from(value.to_owned())
     }
 }
 
@@ -72,7 +72,7 @@ impl From<String> for FieldValue {
 
 impl From<&String> for FieldValue {
     fn from(value: &String) -> Self {
-        Self(json_string(value))
+        Self::from(value.clone())
     }
 }
 
@@ -99,7 +99,7 @@ impl From<bool> for FieldValue {
 impl From<&Amount> for FieldValue {
     fn from(value: &Amount) -> Self {
         if value.is_quoted() {
-            Self(json_string(value.as_str()))
+            Self::from(value.as_str())
         } else {
             Self(value.as_str().to_owned())
         }
@@ -142,7 +142,7 @@ impl From<&RawValue> for FieldValue {
 /// Another event needs [`subscription`](Self::subscription), or it is recorded as skipped.
 ///
 /// ```
-/// use cxtn::WebhookEventType;
+/// use cxtn_model::WebhookEventType;
 /// use cxtn_sandbox::Trigger;
 ///
 /// let credit = Trigger::new("account_credit").set("userId", "C00000001").set_json("amount", "250.50");
@@ -245,7 +245,21 @@ impl Trigger {
         self.prepare().map(|prepared| prepared.body)
     }
 
-    pub(crate) fn prepare(&self) -> Result<Prepared, Error> {
+    /// The notification this trigger sends, with a fresh `eventId`, and where it goes: a preview, nothing is sent.
+    ///
+    /// ```
+    /// use cxtn_sandbox::Trigger;
+    ///
+    /// let prepared = Trigger::new("payment_completed").prepare()?;
+    /// assert!(prepared.event_id.is_conventional());
+    /// assert!(prepared.body.starts_with(&format!(r#"{{"eventId":"{}","#, prepared.event_id)));
+    /// # Ok::<(), cxtn_sandbox::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTrigger`](crate::ErrorKind::InvalidTrigger), as [`Sandbox::trigger`](crate::Sandbox::trigger).
+    pub fn prepare(&self) -> Result<Prepared, Error> {
         if self.event.trim().is_empty() {
             return Err(invalid(
                 "event",
@@ -264,17 +278,18 @@ impl Trigger {
             Some(kind) => Some(kind.clone()),
             None => EventKind::from_name(&self.event).map(EventKind::subscription),
         };
-        let data = self.data_text()?;
+        let data = self.data_raw()?;
         let data = match self.encoding {
-            DataEncoding::String => json_string(&data),
+            DataEncoding::String => to_raw_value(data.get()).map_err(unwritable)?,
             _ => data,
         };
         let event_id = EventId::new(format!("wh_{:032x}", fastrand::u128(..)));
-        let body = format!(
-            "{{\"eventId\":{},\"event\":{},\"data\":{data}}}",
-            json_string(event_id.as_str()),
-            json_string(&self.event),
-        );
+        let body = serde_json::to_string(&Envelope {
+            event_id: event_id.as_str(),
+            event: &self.event,
+            data: &data,
+        })
+        .map_err(unwritable)?;
         Ok(Prepared {
             event_id,
             event: self.event.clone(),
@@ -285,7 +300,7 @@ impl Trigger {
         })
     }
 
-    fn data_text(&self) -> Result<String, Error> {
+    fn data_raw(&self) -> Result<Box<RawValue>, Error> {
         let mut fields = match &self.data {
             None => sample_fields(&self.event),
             Some(text) => {
@@ -299,7 +314,7 @@ impl Trigger {
                             "fields can be set only when the data is a JSON object",
                         ));
                     }
-                    return Ok(raw.get().to_owned());
+                    return Ok(raw);
                 }
                 Fields::parse_object(raw.get())
                     .map_err(|e| invalid("data", format!("the data is not a JSON object ({e})")).with_source(e))?
@@ -315,7 +330,7 @@ impl Trigger {
             })?;
             fields.set(field.clone(), raw);
         }
-        Ok(fields.to_json())
+        fields.to_raw().map_err(unwritable)
     }
 }
 
@@ -325,8 +340,42 @@ impl From<EventKind> for Trigger {
     }
 }
 
+/// A trigger for one of the guide's samples: its event, and its `data` exactly as the guide prints it
+/// (sent as an object unless told otherwise).
+///
+/// ```
+/// use cxtn_events::samples;
+/// use cxtn_sandbox::Trigger;
+///
+/// let pot_credit = samples::find("pot_credit").expect("a guide sample");
+/// assert!(Trigger::from(pot_credit).to_body()?.contains(r#""ccyCode":"CC-GBP""#));
+/// # Ok::<(), cxtn_sandbox::Error>(())
+/// ```
+impl From<&samples::Sample> for Trigger {
+    fn from(sample: &samples::Sample) -> Self {
+        let trigger = Self::new(sample.event);
+        match sample_data(sample.body).and_then(|fields| fields.to_raw().ok()) {
+            Some(data) => trigger.data_json(data.get()),
+            None => trigger,
+        }
+    }
+}
+
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidTrigger, message).with_field(field)
+}
+
+fn unwritable(e: serde_json::Error) -> Error {
+    invalid("data", format!("the notification cannot be written as JSON ({e})")).with_source(e)
+}
+
+/// The notification's envelope, as sent.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(rename = "eventId")]
+    event_id: &'a str,
+    event: &'a str,
+    data: &'a RawValue,
 }
 
 /// The `data` of the first guide sample of `event`, or an empty object.
@@ -354,15 +403,22 @@ fn sample_data(body: &str) -> Option<Fields> {
     }
 }
 
-/// A trigger turned into the notification to send.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared {
-    pub(crate) event_id: EventId,
-    pub(crate) event: String,
-    pub(crate) subscription: Option<WebhookEventType>,
-    pub(crate) encoding: DataEncoding,
-    pub(crate) duplicate: bool,
-    pub(crate) body: String,
+/// A trigger turned into the notification it sends ([`Trigger::prepare`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Prepared {
+    /// The notification's fresh `eventId`.
+    pub event_id: EventId,
+    /// The event's wire name.
+    pub event: String,
+    /// The endpoint event type it goes to, when one is known.
+    pub subscription: Option<WebhookEventType>,
+    /// How `data` is sent.
+    pub encoding: DataEncoding,
+    /// Whether it is delivered twice.
+    pub duplicate: bool,
+    /// The body, exactly as sent.
+    pub body: String,
 }
 
 /// What a trigger did: the notification it made and what happened to it at once.
@@ -402,7 +458,24 @@ mod tests {
             assert_eq!(sent.data(), expected.data(), "{kind}");
             assert_eq!(sent.subscription(), Some(kind.subscription()));
         }
-        assert_eq!(sample_fields("nothing_here").to_json(), "{}");
+        assert_eq!(sample_fields("nothing_here").to_raw().unwrap().get(), "{}");
+    }
+
+    #[test]
+    fn a_sample_trigger_sends_the_sample_data_exactly() {
+        for sample in &samples::GUIDE {
+            let prepared = Trigger::from(sample).prepare().unwrap();
+            let sent = cxtn_events::parse(prepared.body.as_bytes()).unwrap();
+            let expected = cxtn_events::parse(sample.body.as_bytes()).unwrap();
+            assert_eq!(sent.data(), expected.data(), "{}", sample.name);
+            assert_eq!(sent.event_id(), &prepared.event_id);
+            let canonical = serde_json::to_string(expected.data()).unwrap();
+            assert!(
+                prepared.body.ends_with(&format!(r#""data":{canonical}}}"#)),
+                "{}",
+                prepared.body
+            );
+        }
     }
 
     #[test]

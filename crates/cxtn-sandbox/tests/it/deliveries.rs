@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use cxtn::model::{DataEncoding, EventData};
-use cxtn::{EndpointStatus, WebhookEventType};
+use cxtn_model::{DataEncoding, EndpointStatus, EventData, WebhookEventType};
 use cxtn_sandbox::{ErrorKind, Outcome, Sandbox, SkipReason, Trigger};
 
 use crate::receiver::{Receiver, Reply};
@@ -16,7 +15,6 @@ const SECRET_PATH: &str = "/cxtn/hook-7f3a9c2e51d04b8e";
 struct Setup {
     sandbox: Sandbox,
     receiver: Receiver,
-    client: cxtn::Client,
 }
 
 impl Setup {
@@ -28,20 +26,15 @@ impl Setup {
     async fn with(builder: cxtn_sandbox::SandboxBuilder) -> Self {
         let sandbox = builder.start().await.unwrap();
         let receiver = Receiver::start().await;
-        let client = client(&sandbox);
-        client.webhooks().enable().await.unwrap();
+        sandbox.enable_webhooks().unwrap();
         for kind in [WebhookEventType::Payment, WebhookEventType::AccountTransaction] {
-            client.webhooks().create(kind, receiver.url(SECRET_PATH)).await.unwrap();
+            sandbox.create_endpoint(kind, &receiver.url(SECRET_PATH)).unwrap();
         }
-        Self {
-            sandbox,
-            receiver,
-            client,
-        }
+        Self { sandbox, receiver }
     }
 
-    async fn set_status(&self, kind: WebhookEventType, status: EndpointStatus) {
-        self.client.webhooks().set_status(kind, status).await.unwrap();
+    fn set_status(&self, kind: WebhookEventType, status: EndpointStatus) {
+        self.sandbox.set_endpoint_status(kind, status).unwrap();
     }
 
     async fn settle(&self) {
@@ -51,15 +44,6 @@ impl Setup {
     fn outcomes(&self) -> Vec<Outcome> {
         self.sandbox.deliveries().into_iter().map(|d| d.outcome).collect()
     }
-}
-
-fn client(sandbox: &Sandbox) -> cxtn::Client {
-    cxtn::Client::builder()
-        .base_url(sandbox.base_url())
-        .access_token(sandbox.token().expose_secret())
-        .transport(crate::backend("hyper"))
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -83,7 +67,7 @@ async fn both_encodings_of_data_parse_and_keep_every_digit() {
         assert_eq!(request.path, SECRET_PATH);
         assert_eq!(request.content_type.as_deref(), Some("application/json"));
         assert_eq!(request.body, report.body, "the report holds the body as sent");
-        let notification = cxtn::events::parse(request.body.as_bytes()).unwrap();
+        let notification = cxtn_events::parse(request.body.as_bytes()).unwrap();
         assert_eq!(notification.data_encoding(), encoding);
         assert!(
             notification.event_id().is_conventional(),
@@ -119,7 +103,7 @@ async fn both_encodings_of_data_parse_and_keep_every_digit() {
 #[tokio::test]
 async fn overrides_are_delivered_exactly_and_each_event_finds_its_endpoint() {
     let s = Setup::new().await;
-    let amount: cxtn::Amount = "-0.10".parse().unwrap();
+    let amount: cxtn_model::Amount = "-0.10".parse().unwrap();
     s.sandbox
         .trigger(
             Trigger::new("account_debit")
@@ -148,7 +132,7 @@ async fn overrides_are_delivered_exactly_and_each_event_finds_its_endpoint() {
     let by_event = |name: &str| {
         received
             .iter()
-            .map(|r| cxtn::events::parse(r.body.as_bytes()).unwrap())
+            .map(|r| cxtn_events::parse(r.body.as_bytes()).unwrap())
             .find(|n| n.event_name() == name)
             .unwrap()
     };
@@ -194,8 +178,7 @@ async fn overrides_are_delivered_exactly_and_each_event_finds_its_endpoint() {
 #[tokio::test]
 async fn a_paused_endpoint_holds_notifications_and_delivers_them_in_order_when_active() {
     let s = Setup::new().await;
-    s.set_status(WebhookEventType::AccountTransaction, EndpointStatus::Paused)
-        .await;
+    s.set_status(WebhookEventType::AccountTransaction, EndpointStatus::Paused);
     let mut held = Vec::new();
     for i in 0..5_u64 {
         let report = s
@@ -213,8 +196,7 @@ async fn a_paused_endpoint_holds_notifications_and_delivers_them_in_order_when_a
     assert_eq!(received[0].event_id(), payment.event_id.as_str());
     assert_eq!(s.outcomes().iter().filter(|o| **o == Outcome::Held).count(), 5);
 
-    s.set_status(WebhookEventType::AccountTransaction, EndpointStatus::Active)
-        .await;
+    s.set_status(WebhookEventType::AccountTransaction, EndpointStatus::Active);
     s.settle().await;
     let received = s.receiver.wait_for(6).await;
     let released: Vec<String> = received[1..].iter().map(|r| r.event_id()).collect();
@@ -228,10 +210,10 @@ async fn a_paused_endpoint_holds_notifications_and_delivers_them_in_order_when_a
 #[tokio::test]
 async fn held_notifications_are_skipped_when_the_endpoint_is_made_inactive() {
     let s = Setup::new().await;
-    s.set_status(WebhookEventType::Payment, EndpointStatus::Paused).await;
+    s.set_status(WebhookEventType::Payment, EndpointStatus::Paused);
     s.sandbox.trigger(Trigger::new("trade_settled")).await.unwrap();
-    s.set_status(WebhookEventType::Payment, EndpointStatus::Inactive).await;
-    s.set_status(WebhookEventType::Payment, EndpointStatus::Active).await;
+    s.set_status(WebhookEventType::Payment, EndpointStatus::Inactive);
+    s.set_status(WebhookEventType::Payment, EndpointStatus::Active);
     s.settle().await;
     assert_eq!(
         s.outcomes(),
@@ -287,11 +269,7 @@ async fn timeouts_and_refused_connections_are_retried() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let nowhere = format!("http://{}/hook", closed.local_addr().unwrap());
     drop(closed);
-    s.client
-        .webhooks()
-        .edit(WebhookEventType::Payment, &nowhere)
-        .await
-        .unwrap();
+    s.sandbox.edit_endpoint(WebhookEventType::Payment, &nowhere).unwrap();
     let report = s.sandbox.trigger(Trigger::new("payment_completed")).await.unwrap();
     s.settle().await;
     let delivery = s.sandbox.delivery(report.deliveries[0]).unwrap();
@@ -329,32 +307,25 @@ async fn a_duplicate_arrives_twice_with_the_same_event_id_and_body() {
 async fn undeliverable_notifications_are_skipped_with_their_reason() {
     let sandbox = crate::builder().start().await.unwrap();
     let receiver = Receiver::start().await;
-    let client = client(&sandbox);
     let skipped = |reason| Outcome::Skipped { reason };
 
     let report = sandbox.trigger(Trigger::new("account_credit")).await.unwrap();
     assert_eq!(report.outcome, skipped(SkipReason::WebhooksNotEnabled));
-    client.webhooks().enable().await.unwrap();
+    sandbox.enable_webhooks().unwrap();
     let report = sandbox.trigger(Trigger::new("account_credit")).await.unwrap();
     assert_eq!(report.outcome, skipped(SkipReason::NoEndpoint));
-    client
-        .webhooks()
-        .create(WebhookEventType::AccountTransaction, receiver.url("/a"))
-        .await
+    sandbox
+        .create_endpoint(WebhookEventType::AccountTransaction, &receiver.url("/a"))
         .unwrap();
-    client
-        .webhooks()
-        .set_status(WebhookEventType::AccountTransaction, EndpointStatus::Inactive)
-        .await
+    sandbox
+        .set_endpoint_status(WebhookEventType::AccountTransaction, EndpointStatus::Inactive)
         .unwrap();
     let report = sandbox.trigger(Trigger::new("account_debit")).await.unwrap();
     assert_eq!(report.outcome, skipped(SkipReason::EndpointInactive));
-    client
-        .webhooks()
-        .create(WebhookEventType::Card, receiver.url("/c"))
-        .await
+    sandbox
+        .create_endpoint(WebhookEventType::Card, &receiver.url("/c"))
         .unwrap();
-    client.webhooks().deactivate_all().await.unwrap();
+    sandbox.deactivate_endpoints().unwrap();
     let report = sandbox
         .trigger(Trigger::new("card_authorised").subscription(WebhookEventType::Card))
         .await
@@ -374,10 +345,8 @@ async fn undeliverable_notifications_are_skipped_with_their_reason() {
 #[tokio::test]
 async fn an_undocumented_event_goes_to_the_subscription_the_trigger_names() {
     let s = Setup::new().await;
-    s.client
-        .webhooks()
-        .create(WebhookEventType::Card, s.receiver.url("/cards"))
-        .await
+    s.sandbox
+        .create_endpoint(WebhookEventType::Card, &s.receiver.url("/cards"))
         .unwrap();
     let report = s
         .sandbox
@@ -397,7 +366,7 @@ async fn an_undocumented_event_goes_to_the_subscription_the_trigger_names() {
             .body
             .ends_with(r#""data":{"cardId":7,"amount":12.30,"merchant":"Café"}}"#)
     );
-    let notification = cxtn::events::parse(received[0].body.as_bytes()).unwrap();
+    let notification = cxtn_events::parse(received[0].body.as_bytes()).unwrap();
     assert_eq!(notification.event_name(), "card_authorised");
     assert_eq!(report.subscription, Some(WebhookEventType::Card));
 }
@@ -423,7 +392,7 @@ async fn a_batch_arrives_complete() {
     let mut object_ids: Vec<u64> = received
         .iter()
         .map(|r| {
-            cxtn::events::parse(r.body.as_bytes())
+            cxtn_events::parse(r.body.as_bytes())
                 .unwrap()
                 .object_id()
                 .unwrap()
@@ -448,10 +417,8 @@ async fn deliveries_to_different_endpoints_run_concurrently() {
     let s = Setup::with(crate::builder().delivery_timeout(Duration::from_secs(60))).await;
     let stuck = Receiver::start().await;
     stuck.otherwise(Reply::Hang);
-    s.client
-        .webhooks()
-        .edit(WebhookEventType::Payment, stuck.url("/p"))
-        .await
+    s.sandbox
+        .edit_endpoint(WebhookEventType::Payment, &stuck.url("/p"))
         .unwrap();
     let payment = s.sandbox.trigger(Trigger::new("payment_completed")).await.unwrap();
     stuck.wait_for(1).await;
@@ -495,10 +462,8 @@ async fn the_log_redacts_endpoint_urls_and_debug_output_hides_the_token() {
 #[tokio::test]
 async fn an_edited_url_receives_the_next_notification() {
     let s = Setup::new().await;
-    s.client
-        .webhooks()
-        .edit(WebhookEventType::Payment, s.receiver.url("/moved"))
-        .await
+    s.sandbox
+        .edit_endpoint(WebhookEventType::Payment, &s.receiver.url("/moved"))
         .unwrap();
     s.sandbox.trigger(Trigger::new("trade_settled")).await.unwrap();
     s.settle().await;

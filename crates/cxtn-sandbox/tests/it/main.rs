@@ -1,18 +1,18 @@
-//! The sandbox over real loopback HTTP: the management routes through the `cxtn` client (once per
-//! HTTP backend), deliveries into an in-process receiver, and the sandbox's own routes.
+//! The sandbox over real loopback HTTP: deliveries into an in-process receiver, the sandbox's own routes,
+//! and the whole scenario. The management routes through the `cxtn` client are tested in `cxtn-tests`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(unreachable_pub, missing_debug_implementations)]
 
-mod api;
 mod deliveries;
 mod receiver;
 mod routes;
+mod scenario;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use cxtn::transport::{Method, Request, RetryPolicy, Transport};
 use cxtn_sandbox::{Sandbox, SandboxBuilder};
+use cxtn_transport::{Method, Request, Transport};
 use serde_json::Value;
 
 /// The token the suites start the sandbox with.
@@ -26,19 +26,9 @@ pub fn builder() -> SandboxBuilder {
         .delivery_timeout(Duration::from_secs(2))
 }
 
-/// An HTTP backend of `cxtn-transport`, by name.
-pub fn backend(name: &str) -> Arc<dyn Transport> {
-    match name {
-        "reqwest" => Arc::new(cxtn::transport::ReqwestTransport::new().unwrap()),
-        _ => Arc::new(cxtn::transport::HyperTransport::new().unwrap()),
-    }
-}
-
-/// A sandbox, and the backend the management calls go through.
-pub struct Harness {
-    pub sandbox: Sandbox,
-    pub transport: Arc<dyn Transport>,
-    pub backend: &'static str,
+/// The hyper backend of `cxtn-transport`, to call the sandbox's routes.
+pub fn transport() -> Arc<dyn Transport> {
+    Arc::new(cxtn_transport::HyperTransport::new().unwrap())
 }
 
 /// A raw answer of the sandbox.
@@ -54,48 +44,6 @@ impl Answer {
     /// `Content.Model.ApiStatusCode`.
     pub fn code(&self) -> i64 {
         self.json["Content"]["Model"]["ApiStatusCode"].as_i64().unwrap()
-    }
-}
-
-impl Harness {
-    pub async fn start(backend_name: &'static str) -> Self {
-        Self::with(builder(), backend_name).await
-    }
-
-    pub async fn with(builder: SandboxBuilder, backend_name: &'static str) -> Self {
-        Self {
-            sandbox: builder.start().await.unwrap(),
-            transport: backend(backend_name),
-            backend: backend_name,
-        }
-    }
-
-    /// A management client with `token`, without retries.
-    pub fn client_with_token(&self, token: &str) -> cxtn::Client {
-        cxtn::Client::builder()
-            .base_url(self.sandbox.base_url())
-            .access_token(token)
-            .transport(self.transport.clone())
-            .retry_policy(RetryPolicy::none())
-            .build()
-            .unwrap()
-    }
-
-    /// A management client with the sandbox's token.
-    pub fn client(&self) -> cxtn::Client {
-        self.client_with_token(self.sandbox.token().expose_secret())
-    }
-
-    /// Sends a request to `path` (from the root, `/api/...`) through the harness's backend.
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Answer {
-        send(
-            &*self.transport,
-            &format!("http://{}{path}", self.sandbox.addr()),
-            method,
-            token,
-            body,
-        )
-        .await
     }
 }
 

@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use cxtn::WebhookEventType;
-use cxtn::model::DataEncoding;
-use cxtn::transport::Method;
+use cxtn_model::{DataEncoding, WebhookEventType};
 use cxtn_sandbox::{ApiCode, Sandbox};
+use cxtn_transport::Method;
 use serde_json::{Value, json};
 
 use crate::receiver::Receiver;
@@ -14,32 +13,23 @@ use crate::{Answer, send};
 struct Setup {
     sandbox: Sandbox,
     receiver: Receiver,
-    transport: std::sync::Arc<dyn cxtn::transport::Transport>,
+    transport: std::sync::Arc<dyn cxtn_transport::Transport>,
 }
 
 impl Setup {
     async fn new() -> Self {
         let sandbox = crate::builder().start().await.unwrap();
         let receiver = Receiver::start().await;
-        let transport = crate::backend("hyper");
-        let client = cxtn::Client::builder()
-            .base_url(sandbox.base_url())
-            .access_token(crate::TOKEN)
-            .transport(transport.clone())
-            .build()
-            .unwrap();
-        client.webhooks().enable().await.unwrap();
+        sandbox.enable_webhooks().unwrap();
         for kind in [WebhookEventType::Payment, WebhookEventType::AccountTransaction] {
-            client
-                .webhooks()
-                .create(kind, receiver.url("/hooks/route-secret-1b2c"))
-                .await
+            sandbox
+                .create_endpoint(kind, &receiver.url("/hooks/route-secret-1b2c"))
                 .unwrap();
         }
         Self {
             sandbox,
             receiver,
-            transport,
+            transport: crate::transport(),
         }
     }
 
@@ -72,7 +62,7 @@ async fn the_trigger_route_sends_a_notification_and_the_log_shows_it() {
     s.sandbox.wait_until_settled(Duration::from_secs(10)).await.unwrap();
     let received = s.receiver.wait_for(1).await;
     assert_eq!(received[0].event_id(), event_id);
-    let notification = cxtn::events::parse(received[0].body.as_bytes()).unwrap();
+    let notification = cxtn_events::parse(received[0].body.as_bytes()).unwrap();
     assert_eq!(notification.amount().unwrap().as_str(), "12.50");
     assert_eq!(notification.currency().unwrap().as_str(), "EUR");
     assert_eq!(notification.data_encoding(), DataEncoding::String);
@@ -191,8 +181,8 @@ async fn shutdown_stops_the_server() {
     let base = sandbox.base_url();
     assert_eq!(base, format!("http://{}/api/", sandbox.addr()));
     sandbox.shutdown().await;
-    let request = cxtn::transport::Request::new(Method::GET, format!("{base}webhooks/endpoints"));
-    let error = crate::backend("hyper").send(request).await.unwrap_err();
+    let request = cxtn_transport::Request::new(Method::GET, format!("{base}webhooks/endpoints"));
+    let error = crate::transport().send(request).await.unwrap_err();
     assert!(error.is_connect(), "{error}");
 
     let error = Sandbox::builder().token("  ").start().await.unwrap_err();
@@ -210,11 +200,41 @@ async fn run_until_shutdown_serves_until_the_signal() {
     let running = tokio::spawn(sandbox.run_until_shutdown(async {
         let _ = stopped.await;
     }));
-    let transport = crate::backend("hyper");
+    let transport = crate::transport();
     let answer = send(&*transport, &format!("{control}health"), Method::GET, None, None).await;
     assert_eq!(answer.json["status"], "ok");
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
-    let request = cxtn::transport::Request::new(Method::GET, format!("{control}health"));
+    let request = cxtn_transport::Request::new(Method::GET, format!("{control}health"));
     assert!(transport.send(request).await.is_err(), "stopped after the signal");
+}
+
+#[tokio::test]
+async fn the_management_routes_answer_over_http_as_the_in_process_calls_do() {
+    let sandbox = crate::builder().start().await.unwrap();
+    let transport = crate::transport();
+    let call = |method: Method, route: &str, body: Option<&str>| {
+        let url = format!("{}{route}", sandbox.base_url());
+        let transport = transport.clone();
+        let body = body.map(str::to_owned);
+        async move { send(&*transport, &url, method, Some(crate::TOKEN), body.as_deref()).await }
+    };
+    let answer = call(Method::POST, "webhooks/enable", None).await;
+    assert_eq!((answer.status, answer.code()), (200, 100), "{answer:?}");
+    let create = r#"{"WebhookEventType": "Payment", "EndpointUrl": "https://hooks.example/cxtn/p-3e1f"}"#;
+    let answer = call(Method::POST, "webhooks/endpoints", Some(create)).await;
+    assert_eq!((answer.status, answer.code()), (200, 100), "{answer:?}");
+    let answer = call(Method::POST, "webhooks/endpoints", Some(create)).await;
+    assert_eq!((answer.status, answer.code()), (400, ApiCode::EndpointExists.value()));
+    let error = sandbox
+        .create_endpoint(WebhookEventType::Payment, "https://hooks.example/cxtn/p-3e1f")
+        .unwrap_err();
+    assert_eq!(error.kind(), cxtn_sandbox::ErrorKind::Refused);
+    assert_eq!(error.api_code(), Some(ApiCode::EndpointExists));
+    let answer = call(Method::GET, "webhooks/endpoints", None).await;
+    assert_eq!(
+        answer.json["Content"]["Model"]["Endpoints"][0]["WebhookEventType"],
+        "Payment"
+    );
+    assert_eq!(sandbox.endpoints().len(), 1);
 }
