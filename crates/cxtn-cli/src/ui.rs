@@ -19,6 +19,12 @@ pub(crate) const WARN: Style = AnsiColor::Yellow.on_default();
 pub(crate) const BAD: Style = AnsiColor::Red.on_default();
 pub(crate) const ID: Style = AnsiColor::Cyan.on_default();
 
+/// A command's result, shown to people by [`Render::human`] and to scripts as its JSON (`--json`).
+pub(crate) trait Render: Serialize {
+    /// Writes the result for people, through `ui`.
+    fn human(&self, ui: &Ui);
+}
+
 /// How the command talks to the person or script that ran it.
 #[derive(Debug, Clone)]
 pub(crate) struct Ui {
@@ -42,10 +48,6 @@ impl Ui {
         }
     }
 
-    pub(crate) fn json(&self) -> bool {
-        self.json
-    }
-
     pub(crate) fn verbose(&self) -> u8 {
         self.verbose
     }
@@ -56,8 +58,19 @@ impl Ui {
         let _ = writeln!(stdout, "{line}");
     }
 
-    /// One JSON value on one line of stdout.
-    pub(crate) fn emit<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+    /// One line on stdout for people; nothing in `--json`, where stdout holds only JSON.
+    pub(crate) fn human(&self, line: impl Display) {
+        if !self.json {
+            self.out(line);
+        }
+    }
+
+    /// A result: one JSON value on one line of stdout with `--json`, else its lines for people.
+    pub(crate) fn render<T: Render + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+        if !self.json {
+            value.human(self);
+            return Ok(());
+        }
         let text = serde_json::to_string(value)
             .map_err(|e| CliError::failed(format!("cannot write the output as JSON: {e}")))?;
         self.out(text);

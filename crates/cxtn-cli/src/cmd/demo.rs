@@ -10,19 +10,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use cxtn::events::samples;
-use cxtn::model::DataEncoding;
-use cxtn::receiver::{
-    Arrival, ArrivalOutcome, Event, EventStatus, HandlerError, Inbox, Receiver, WorkerPolicy, handler_fn,
-};
-use cxtn::sandbox::{Outcome, Sandbox, Trigger, TriggerReport};
-use cxtn::{EndpointStatus, Notification, WebhookEventType};
+use cxtn::receiver::{Arrival, ArrivalOutcome, Event, HandlerError, Inbox, Receiver, WorkerPolicy, handler_fn};
+use cxtn::sandbox::{Arrivals, Held, Management, Progress, Recorded, RecordedEvent, Report, Role, Sandbox, Scenario};
+use cxtn::{EndpointStatus, WebhookEventType};
 use serde::Serialize;
 
 use crate::cli::DemoArgs;
 use crate::error::CliError;
 use crate::store::{self, Access};
-use crate::ui::{BAD, BOLD, Cell, DIM, GOOD, ID, Ui};
+use crate::ui::{BAD, BOLD, Cell, DIM, GOOD, ID, Render, Spinner, Ui};
 
 /// The waits between the sandbox's delivery attempts: short, so a retry costs milliseconds.
 const RETRY_SCHEDULE: [Duration; 3] = [
@@ -50,17 +46,15 @@ pub(crate) async fn run(args: DemoArgs, ui: &Ui) -> Result<(), CliError> {
         );
     }
     let db_text = db.display().to_string();
-    let step = Steps { ui };
-    if !ui.json() {
-        ui.out(ui.paint(BOLD, "The CXTN webhook loop, on this machine:"));
-    }
+    let mut steps = Steps { ui, waiting: None };
+    ui.human(ui.paint(BOLD, "The CXTN webhook loop, on this machine:"));
 
     let sandbox = Sandbox::builder()
         .retry_schedule(RETRY_SCHEDULE)
         .delivery_timeout(Duration::from_secs(2))
         .start()
         .await?;
-    step.done("a sandbox stands in for CXTN", &sandbox.base_url());
+    steps.check(true, "a sandbox stands in for CXTN", &sandbox.base_url());
 
     let inbox = store::open(&db_text, crate::cli::DEFAULT_SCHEMA, Access::Create).await?;
     let handled = Handled::default();
@@ -74,186 +68,99 @@ pub(crate) async fn run(args: DemoArgs, ui: &Ui) -> Result<(), CliError> {
                 .backoff(Duration::from_millis(10), Duration::from_millis(100)),
         )
         .build()?;
-    let arrivals = Arrivals::collect(&receiver);
+    let arrivals = ArrivalCounter::collect(&receiver);
     let running = receiver.bind("127.0.0.1:0").await?;
-    let endpoint = format!("http://{}/cxtn/{token}", running.addr());
-    step.done(
+    steps.check(
+        true,
         "a receiver stores each delivery in a SQLite inbox",
         &format!("http://{}/cxtn/<token>", running.addr()),
     );
 
     let client = cxtn::Client::builder()
-        .base_url(sandbox.base_url())
-        .access_token(sandbox.token().expose_secret())
+        .configure(|webhooks| {
+            webhooks
+                .base_url(sandbox.base_url())
+                .access_token(sandbox.token().expose_secret())
+        })
         .build()?;
-    let webhooks = client.webhooks();
-    webhooks.enable().await?;
-    webhooks.create(WebhookEventType::Payment, &endpoint).await?;
-    webhooks.create(WebhookEventType::AccountTransaction, &endpoint).await?;
-    step.done(
-        "the management client enabled webhooks and created two endpoints",
-        "Payment, AccountTransaction",
-    );
-
-    let mut expected = Vec::new();
-    let mut triggers = Vec::new();
-    let mut sent = Vec::new();
-    for sample in &samples::GUIDE {
-        let (data, notification) = sample_data(sample)?;
-        sent.push((sample.name, notification));
-        for encoding in [DataEncoding::Object, DataEncoding::String] {
-            triggers.push(Trigger::new(sample.event).data_json(data.clone()).encoding(encoding));
-        }
-    }
-    for report in sandbox.trigger_batch(triggers).await? {
-        let sample = cxtn::events::parse(report.body.as_bytes())
-            .ok()
-            .and_then(|n| sent.iter().find(|(_, s)| s.data() == n.data()))
-            .map_or("?", |(name, _)| *name);
-        expected.push(Expected::new(&report, sample, 1, ""));
-    }
-    expected.sort_by_key(|e| {
-        let at = samples::GUIDE.iter().position(|s| s.name == e.sample);
-        (at, e.encoding == DataEncoding::String)
-    });
-    step.done(
-        &format!(
-            "{} guide samples sent as objects and as strings, shuffled",
-            expected.len()
-        ),
-        "7 samples x 2 encodings",
-    );
-
-    let duplicate = sandbox
-        .trigger(Trigger::new("payment_completed").duplicate(true))
+    let report = Scenario::new(format!("http://{}/cxtn/{token}", running.addr()))
+        .wait(WAIT)
+        .run(&sandbox, &ThroughClient(client.webhooks()), &mut |p| steps.progress(p))
         .await?;
-    expected.push(Expected::new(&duplicate, "payment_complete", 2, "sent twice"));
-    step.done(
-        "one payment_completed sent twice with the same eventId",
-        duplicate.event_id.as_str(),
-    );
-    wait_settled(&sandbox, ui).await?;
 
-    let mut problems = Vec::new();
-    webhooks
-        .set_status(WebhookEventType::AccountTransaction, EndpointStatus::Paused)
-        .await?;
-    let held = sandbox
-        .trigger(Trigger::new("account_credit").set_json("amount", "250.50"))
-        .await?;
-    wait_settled(&sandbox, ui).await?;
-    let held_while_paused = held.outcome == Outcome::Held && inbox.event(held.event_id.as_str()).await?.is_none();
-    if !held_while_paused {
-        problems.push(format!(
-            "the account_credit {} sent while AccountTransaction was paused was not held (it was {})",
-            held.event_id, held.outcome
-        ));
-    }
-    step.check(
-        held_while_paused,
-        "AccountTransaction paused: an account_credit is held, not delivered",
-        held.event_id.as_str(),
-    );
-    webhooks
-        .set_status(WebhookEventType::AccountTransaction, EndpointStatus::Active)
-        .await?;
-    wait_settled(&sandbox, ui).await?;
-    let delivered_after_resume = held
-        .deliveries
-        .iter()
-        .all(|id| sandbox.delivery(*id).is_some_and(|d| d.outcome.is_delivered()));
-    step.check(
-        delivered_after_resume,
-        "AccountTransaction resumed: the held account_credit is delivered",
-        held.event_id.as_str(),
-    );
-    if !delivered_after_resume {
-        problems.push(format!(
-            "the held account_credit {} was not delivered after the endpoint was resumed",
-            held.event_id
-        ));
-    }
-    expected.push(Expected::new(&held, "funds_in", 1, "held while paused"));
-
-    wait_handled(&handled, &expected, ui).await;
-    let (rows, event_problems) = check(&expected, inbox.as_ref(), &handled, &sandbox).await?;
-    problems.extend(event_problems);
-    let stats = inbox.stats().await?;
-    let redeliveries: u32 = expected.iter().map(|e| e.deliveries - 1).sum();
-    if u64::from(redeliveries) != stats.duplicates {
-        problems.push(format!(
-            "the inbox counted {} duplicates, not the {redeliveries} sent",
-            stats.duplicates
-        ));
-    }
-    if stats.rejected > 0 || stats.dead > 0 {
-        problems.push(format!(
-            "the inbox holds {} rejected and {} dead-lettered deliveries; there should be none",
-            stats.rejected, stats.dead
-        ));
-    }
+    wait_handled(&handled, &report, ui).await;
+    let mut recorded = record(&report, inbox.as_ref(), &handled).await?;
     running.shutdown().await;
     drop(receiver);
+    recorded.arrivals = arrivals.finish().await;
+    let verdict = report.check(&sandbox, &recorded);
     sandbox.shutdown().await;
-    let arrived = arrivals.finish().await;
-    if arrived.stored != expected.len() as u64 || arrived.duplicates != u64::from(redeliveries) || arrived.rejected > 0
-    {
-        problems.push(format!(
-            "the receiver reported {} stored, {} duplicate and {} rejected deliveries; expected {}, {redeliveries} and 0",
-            arrived.stored,
-            arrived.duplicates,
-            arrived.rejected,
-            expected.len()
-        ));
-    }
 
-    let ok = problems.is_empty();
-    if ui.json() {
-        ui.emit(&Report {
-            ok,
-            dir: dir.display().to_string(),
-            inbox: db_text.clone(),
-            events: rows,
-            arrivals: arrived,
-            duplicates: stats.duplicates,
-            rejected: stats.rejected,
-            held: Held {
-                event_id: held.event_id.as_str(),
-                held_while_paused,
-                delivered_after_resume,
-            },
-            problems: &problems,
-        })?;
-    } else {
-        print_rows(ui, &rows);
-        ui.out("");
-        if ok {
-            ui.out(ui.paint(
-                GOOD,
-                format!(
-                    "{} events arrived; each was stored and handled exactly once.",
-                    expected.len()
-                ),
-            ));
-            for twice in expected.iter().filter(|e| e.deliveries > 1) {
-                let times = match twice.deliveries {
-                    2 => "twice".to_owned(),
-                    n => format!("{n} times"),
-                };
-                ui.out(format!(
-                    "Deduplicated: {} arrived {times} and was stored and handled once.",
-                    ui.paint(ID, &twice.event_id)
-                ));
-            }
-            ui.out("Nothing was rejected or dead-lettered.");
-        }
-        ui.out(format!("The inbox is kept at {db_text}"));
-        ui.out(ui.paint(DIM, format!("Look inside: cxtn inbox --db {db_text} list")));
-    }
+    let ok = verdict.is_ok();
+    let hint = format!("The inbox at {db_text} holds what did arrive.");
+    ui.render(&Outcome {
+        ok,
+        dir: dir.display().to_string(),
+        inbox: db_text,
+        events: verdict
+            .events
+            .iter()
+            .map(|checked| Row {
+                event_id: checked.sent.event_id.as_str().to_owned(),
+                event: checked.sent.event.clone(),
+                sample: checked.sent.sample,
+                encoding: checked.sent.encoding.as_str(),
+                deliveries: checked.deliveries,
+                handled: checked.handled,
+                status: checked.status.clone(),
+                note: note(checked.sent.role),
+                ok: checked.is_ok(),
+            })
+            .collect(),
+        arrivals: recorded.arrivals,
+        duplicates: recorded.duplicates,
+        rejected: recorded.rejected,
+        held: &report.held,
+        problems: &verdict.problems,
+        repeated: report
+            .sent
+            .iter()
+            .filter(|s| s.copies > 1)
+            .map(|s| (s.event_id.as_str().to_owned(), s.copies))
+            .collect(),
+    })?;
     if ok {
         Ok(())
     } else {
-        Err(CliError::failed(problems.join("; ")).hint(format!("The inbox at {db_text} holds what did arrive.")))
+        Err(CliError::failed(verdict.problems.join("; ")).hint(hint))
+    }
+}
+
+/// The scenario's management calls, made by the real client over loopback HTTP.
+struct ThroughClient<'a>(&'a cxtn::webhooks::Client);
+
+impl Management for ThroughClient<'_> {
+    type Error = CliError;
+
+    async fn enable(&self) -> Result<(), CliError> {
+        Ok(self.0.enable().await.map(drop)?)
+    }
+
+    async fn create(&self, event_type: WebhookEventType, url: &str) -> Result<(), CliError> {
+        Ok(self.0.create(event_type, url).await.map(drop)?)
+    }
+
+    async fn set_status(&self, event_type: WebhookEventType, status: EndpointStatus) -> Result<(), CliError> {
+        Ok(self.0.set_status(event_type, status).await.map(drop)?)
+    }
+}
+
+/// The words a row gives for why the scenario sent its event.
+fn note(role: Role) -> &'static str {
+    match role {
+        Role::Duplicate => "sent twice",
+        Role::HeldWhilePaused => "held while paused",
+        _ => "",
     }
 }
 
@@ -276,125 +183,89 @@ fn directory(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
     }
 }
 
-/// A guide sample's `data` as an object, with every digit kept, and the sample parsed.
-fn sample_data(sample: &samples::Sample) -> Result<(String, Notification), CliError> {
-    let notification = cxtn::events::parse(sample.body.as_bytes())
-        .map_err(|e| CliError::failed(format!("the guide sample {} does not parse: {e}", sample.name)))?;
-    let data = serde_json::to_string(notification.data())
-        .map_err(|e| CliError::failed(format!("cannot write the data of the sample {}: {e}", sample.name)))?;
-    Ok((data, notification))
-}
-
-async fn wait_settled(sandbox: &Sandbox, ui: &Ui) -> Result<(), CliError> {
-    let _spinner = ui.spinner("waiting for the sandbox's deliveries");
-    sandbox.wait_until_settled(WAIT).await?;
-    Ok(())
-}
-
-/// Waits until the handler has seen every expected event, or the wait runs out.
-async fn wait_handled(handled: &Handled, expected: &[Expected], ui: &Ui) {
+/// Waits until the handler has seen every event sent, or the wait runs out.
+async fn wait_handled(handled: &Handled, report: &Report, ui: &Ui) {
     let spinner = ui.spinner("waiting for the handler");
     let started = Instant::now();
     loop {
-        let seen = expected.iter().filter(|e| handled.count(&e.event_id) > 0).count();
-        spinner.set(format!("waiting for the handler ({seen}/{})", expected.len()));
-        if seen == expected.len() || started.elapsed() > WAIT {
+        let seen = report
+            .sent
+            .iter()
+            .filter(|s| handled.count(s.event_id.as_str()) > 0)
+            .count();
+        spinner.set(format!("waiting for the handler ({seen}/{})", report.sent.len()));
+        if seen == report.sent.len() || started.elapsed() > WAIT {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-/// Checks each expected event through the inbox and the handler; the rows to show and what is wrong.
-async fn check(
-    expected: &[Expected],
-    inbox: &dyn Inbox,
-    handled: &Handled,
-    sandbox: &Sandbox,
-) -> Result<(Vec<Row>, Vec<String>), CliError> {
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for e in expected {
-        let record = inbox.event(&e.event_id).await?;
-        let handled = handled.count(&e.event_id);
-        let delivered = e
-            .report_deliveries
-            .iter()
-            .all(|id| sandbox.delivery(*id).is_some_and(|d| d.outcome.is_delivered()));
-        let (status, deliveries) = record
-            .as_ref()
-            .map_or(("missing", 0), |r| (r.status.as_str(), r.deliveries));
-        match &record {
-            None => problems.push(format!("{} ({}) never reached the inbox", e.event_id, e.sample)),
-            Some(r) if r.deliveries != e.deliveries => problems.push(format!(
-                "{} arrived {} times, not {}",
-                e.event_id, r.deliveries, e.deliveries
-            )),
-            Some(r) if r.status != EventStatus::Processed => {
-                problems.push(format!("{} is {}, not processed", e.event_id, r.status));
-            }
-            Some(_) => {}
+/// What the inbox and the handler hold of every event sent, and the inbox's counts.
+async fn record(report: &Report, inbox: &dyn Inbox, handled: &Handled) -> Result<Recorded, CliError> {
+    let mut recorded = Recorded::default();
+    for sent in &report.sent {
+        if let Some(record) = inbox.event(sent.event_id.as_str()).await? {
+            recorded.events.insert(
+                sent.event_id.clone(),
+                RecordedEvent {
+                    deliveries: record.deliveries,
+                    status: record.status.as_str().to_owned(),
+                    handled: handled.count(sent.event_id.as_str()),
+                },
+            );
         }
-        if record.is_some() && handled != 1 {
-            problems.push(format!("the handler saw {} {handled} times, not once", e.event_id));
-        }
-        if !delivered {
-            problems.push(format!("the sandbox did not deliver {}", e.event_id));
-        }
-        rows.push(Row {
-            event_id: e.event_id.clone(),
-            event: e.event.clone(),
-            sample: e.sample,
-            encoding: e.encoding.as_str(),
-            deliveries,
-            handled,
-            status,
-            note: e.note,
-        });
     }
-    Ok((rows, problems))
+    let stats = inbox.stats().await?;
+    recorded.duplicates = stats.duplicates;
+    recorded.rejected = stats.rejected;
+    recorded.dead = stats.dead;
+    Ok(recorded)
 }
 
-fn print_rows(ui: &Ui, rows: &[Row]) {
-    ui.out("");
-    let cells: Vec<Vec<Cell>> = rows
-        .iter()
-        .map(|r| {
-            let ok = r.status == "processed" && r.handled == 1;
-            vec![
-                Cell::styled(&r.event_id, ID),
-                Cell::new(&r.event),
-                Cell::new(r.sample),
-                Cell::new(r.encoding),
-                Cell::new(r.deliveries),
-                Cell::new(r.handled),
-                Cell::styled(r.status, if ok { GOOD } else { BAD }),
-                Cell::styled(r.note, DIM),
-            ]
-        })
-        .collect();
-    ui.table(
-        &[
-            "EVENT ID", "EVENT", "SAMPLE", "DATA", "ARRIVED", "HANDLED", "STATUS", "",
-        ],
-        &cells,
-    );
-}
-
-/// The step lines people see; nothing in `--json`.
+/// The step lines people see, and a spinner while the scenario waits; nothing in `--json`.
 struct Steps<'a> {
     ui: &'a Ui,
+    waiting: Option<Spinner>,
 }
 
 impl Steps<'_> {
-    fn done(&self, what: &str, detail: &str) {
-        self.check(true, what, detail);
+    fn progress(&mut self, progress: Progress<'_>) {
+        match progress {
+            Progress::Registered(types) => {
+                let types: Vec<String> = types.iter().map(ToString::to_string).collect();
+                self.check(
+                    true,
+                    "the management client enabled webhooks and created two endpoints",
+                    &types.join(", "),
+                );
+            }
+            Progress::SamplesSent { samples, notifications } => self.check(
+                true,
+                &format!("{notifications} guide samples sent as objects and as strings, shuffled"),
+                &format!("{samples} samples x 2 encodings"),
+            ),
+            Progress::DuplicateSent(event_id) => self.check(
+                true,
+                "one payment_completed sent twice with the same eventId",
+                event_id.as_str(),
+            ),
+            Progress::Paused { event_id, held } => self.check(
+                held,
+                "AccountTransaction paused: an account_credit is held, not delivered",
+                event_id.as_str(),
+            ),
+            Progress::Resumed { event_id, delivered } => self.check(
+                delivered,
+                "AccountTransaction resumed: the held account_credit is delivered",
+                event_id.as_str(),
+            ),
+            Progress::Waiting => self.waiting = Some(self.ui.spinner("waiting for the sandbox's deliveries")),
+            _ => self.waiting = None,
+        }
     }
 
     fn check(&self, ok: bool, what: &str, detail: &str) {
-        if self.ui.json() {
-            return;
-        }
         let mark = if ok {
             self.ui.paint(GOOD, "✓")
         } else {
@@ -402,32 +273,7 @@ impl Steps<'_> {
         };
         let pad = " ".repeat(STEP_WIDTH.saturating_sub(what.chars().count()));
         self.ui
-            .out(format!("  {mark} {what}{pad}  {}", self.ui.paint(DIM, detail)));
-    }
-}
-
-/// An event the demo sent and expects in the inbox.
-struct Expected {
-    event_id: String,
-    event: String,
-    sample: &'static str,
-    encoding: DataEncoding,
-    deliveries: u32,
-    note: &'static str,
-    report_deliveries: Vec<cxtn::sandbox::DeliveryId>,
-}
-
-impl Expected {
-    fn new(report: &TriggerReport, sample: &'static str, deliveries: u32, note: &'static str) -> Self {
-        Self {
-            event_id: report.event_id.as_str().to_owned(),
-            event: report.event.clone(),
-            sample,
-            encoding: report.encoding,
-            deliveries,
-            note,
-            report_deliveries: report.deliveries.clone(),
-        }
+            .human(format!("  {mark} {what}{pad}  {}", self.ui.paint(DIM, detail)));
     }
 }
 
@@ -462,23 +308,16 @@ impl Handled {
     }
 }
 
-/// What the receiver reported as deliveries arrived.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-struct Counts {
-    stored: u64,
-    duplicates: u64,
-    rejected: u64,
-}
-
+/// Counts what the receiver reports as deliveries arrive.
 #[derive(Debug)]
-struct Arrivals {
-    counts: Arc<Mutex<Counts>>,
+struct ArrivalCounter {
+    counts: Arc<Mutex<Arrivals>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Arrivals {
+impl ArrivalCounter {
     fn collect(receiver: &Receiver) -> Self {
-        let counts = Arc::new(Mutex::new(Counts::default()));
+        let counts = Arc::new(Mutex::new(Arrivals::default()));
         let mut subscription = receiver.subscribe();
         let task_counts = counts.clone();
         let task = tokio::spawn(async move {
@@ -496,7 +335,7 @@ impl Arrivals {
     }
 
     /// The counts once the receiver is gone and every arrival was read.
-    async fn finish(self) -> Counts {
+    async fn finish(self) -> Arrivals {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
         *self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -511,28 +350,77 @@ struct Row {
     encoding: &'static str,
     deliveries: u32,
     handled: u32,
-    status: &'static str,
+    status: String,
     note: &'static str,
+    #[serde(skip)]
+    ok: bool,
 }
 
+/// What the demo found.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Held<'a> {
-    event_id: &'a str,
-    held_while_paused: bool,
-    delivered_after_resume: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Report<'a> {
+struct Outcome<'a> {
     ok: bool,
     dir: String,
     inbox: String,
     events: Vec<Row>,
-    arrivals: Counts,
+    arrivals: Arrivals,
     duplicates: u64,
     rejected: u64,
-    held: Held<'a>,
+    held: &'a Held,
     problems: &'a [String],
+    /// The events sent more than once, and how many times.
+    #[serde(skip)]
+    repeated: Vec<(String, u32)>,
+}
+
+impl Render for Outcome<'_> {
+    fn human(&self, ui: &Ui) {
+        ui.out("");
+        let cells: Vec<Vec<Cell>> = self
+            .events
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::styled(&r.event_id, ID),
+                    Cell::new(&r.event),
+                    Cell::new(r.sample),
+                    Cell::new(r.encoding),
+                    Cell::new(r.deliveries),
+                    Cell::new(r.handled),
+                    Cell::styled(&r.status, if r.ok { GOOD } else { BAD }),
+                    Cell::styled(r.note, DIM),
+                ]
+            })
+            .collect();
+        ui.table(
+            &[
+                "EVENT ID", "EVENT", "SAMPLE", "DATA", "ARRIVED", "HANDLED", "STATUS", "",
+            ],
+            &cells,
+        );
+        ui.out("");
+        if self.ok {
+            ui.out(ui.paint(
+                GOOD,
+                format!(
+                    "{} events arrived; each was stored and handled exactly once.",
+                    self.events.len()
+                ),
+            ));
+            for (event_id, copies) in &self.repeated {
+                let times = match copies {
+                    2 => "twice".to_owned(),
+                    n => format!("{n} times"),
+                };
+                ui.out(format!(
+                    "Deduplicated: {} arrived {times} and was stored and handled once.",
+                    ui.paint(ID, event_id)
+                ));
+            }
+            ui.out("Nothing was rejected or dead-lettered.");
+        }
+        ui.out(format!("The inbox is kept at {}", self.inbox));
+        ui.out(ui.paint(DIM, format!("Look inside: cxtn inbox --db {} list", self.inbox)));
+    }
 }

@@ -3,10 +3,13 @@
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 
+use cxtn::Notification;
+use serde::Serialize;
+
 use crate::cli::{EventsArgs, EventsCommand};
 use crate::error::CliError;
 use crate::summary;
-use crate::ui::Ui;
+use crate::ui::{Render, Ui};
 
 pub(crate) fn run(args: EventsArgs, ui: &Ui) -> Result<(), CliError> {
     match args.command {
@@ -24,15 +27,18 @@ fn run_parse(file: &Path, ui: &Ui) -> Result<(), CliError> {
         }
         error
     })?;
-    if ui.json() {
-        let canonical = notification
-            .to_json()
-            .map_err(|e| CliError::failed(format!("cannot write the canonical form: {e}")))?;
-        ui.out(canonical);
-        return Ok(());
+    ui.render(&Parsed(notification))
+}
+
+/// A notification that parsed: its canonical form for scripts, what it says for people.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Parsed(Notification);
+
+impl Render for Parsed {
+    fn human(&self, ui: &Ui) {
+        ui.fields(&summary::lines(&self.0, ui.verbose()));
     }
-    ui.fields(&summary::lines(&notification, ui.verbose()));
-    Ok(())
 }
 
 /// The body and a name for it: the file, or standard input for `-`.

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
+use cxtn::Notification;
 use cxtn::receiver::{self, EventFilter, EventRecord, EventStatus, Inbox, InboxStats, RejectionRecord, ReplayTarget};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxTarget, StatusFilter};
 use crate::error::CliError;
 use crate::store::{self, Access};
 use crate::summary;
-use crate::ui::{BAD, Cell, DIM, GOOD, ID, Ui, WARN, rfc3339_ms, time_ms};
+use crate::ui::{BAD, Cell, DIM, GOOD, ID, Render, Ui, WARN, rfc3339_ms, time_ms};
 
 pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
     let inbox = store::open(&args.db, &args.schema, Access::Existing).await?;
@@ -41,72 +41,17 @@ async fn list_events(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxListArgs) -> R
         filter = filter.status(status_of(status));
     }
     let events = inbox.events(filter).await?;
-    if ui.json() {
-        let records: Vec<Record<'_>> = events.iter().map(Record::new).collect();
-        return ui.emit(&records);
-    }
-    if events.is_empty() {
-        ui.out(match args.status {
-            Some(status) => format!("No {} events.", status_of(status)),
-            None => "The inbox holds no events.".to_owned(),
-        });
-        return Ok(());
-    }
-    let rows: Vec<Vec<Cell>> = events
-        .iter()
-        .map(|e| {
-            vec![
-                Cell::styled(&e.event_id, ID),
-                Cell::new(&e.event),
-                Cell::styled(e.status, status_style(e.status)),
-                Cell::new(e.attempts),
-                Cell::new(e.deliveries),
-                Cell::new(time_ms(e.received_at_ms)),
-                Cell::styled(e.last_error.as_deref().unwrap_or(""), DIM),
-            ]
-        })
-        .collect();
-    ui.table(
-        &[
-            "EVENT ID",
-            "EVENT",
-            "STATUS",
-            "ATTEMPTS",
-            "DELIVERIES",
-            "RECEIVED",
-            "LAST ERROR",
-        ],
-        &rows,
-    );
-    Ok(())
+    ui.render(&Events {
+        records: events.iter().map(Record::new).collect(),
+        status: args.status.map(status_of),
+    })
 }
 
 async fn list_rejections(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxListArgs) -> Result<(), CliError> {
     let rejections = inbox
         .rejections(usize::try_from(args.limit).unwrap_or(usize::MAX))
         .await?;
-    if ui.json() {
-        let records: Vec<Rejection<'_>> = rejections.iter().map(Rejection::new).collect();
-        return ui.emit(&records);
-    }
-    if rejections.is_empty() {
-        ui.out("No rejected deliveries.");
-        return Ok(());
-    }
-    let rows: Vec<Vec<Cell>> = rejections
-        .iter()
-        .map(|r| {
-            vec![
-                Cell::styled(r.id, ID),
-                Cell::new(time_ms(r.received_at_ms)),
-                Cell::new(&r.kind),
-                Cell::new(r.replayed_as.as_deref().unwrap_or("")),
-                Cell::styled(&r.reason, DIM),
-            ]
-        })
-        .collect();
-    ui.table(&["ID", "RECEIVED", "KIND", "REPLAYED AS", "REASON"], &rows);
-    Ok(())
+    ui.render(&Rejections(rejections.iter().map(Rejection::new).collect()))
 }
 
 async fn show_event(ui: &Ui, inbox: &Arc<dyn Inbox>, event_id: &str) -> Result<(), CliError> {
@@ -114,53 +59,11 @@ async fn show_event(ui: &Ui, inbox: &Arc<dyn Inbox>, event_id: &str) -> Result<(
         CliError::failed(format!("no stored event has the id `{event_id}`"))
             .hint("List the stored events with `cxtn inbox list`.")
     })?;
-    let notification = cxtn::events::parse(&record.body).ok();
-    if ui.json() {
-        let canonical = match &notification {
-            Some(n) => Some(
-                n.to_json()
-                    .ok()
-                    .and_then(|text| RawValue::from_string(text).ok())
-                    .ok_or_else(|| CliError::failed("cannot write the notification's canonical form"))?,
-            ),
-            None => None,
-        };
-        return ui.emit(&Shown {
-            record: Record::new(&record),
-            body: String::from_utf8_lossy(&record.body).into_owned(),
-            notification: canonical,
-        });
-    }
-    let mut fields = vec![
-        ("event id".to_owned(), record.event_id.clone()),
-        ("event".to_owned(), record.event.clone()),
-        (
-            "subscription".to_owned(),
-            record.subscription.clone().unwrap_or_else(|| "none known".to_owned()),
-        ),
-        (
-            "status".to_owned(),
-            ui.paint(status_style(record.status), record.status),
-        ),
-        ("attempts".to_owned(), record.attempts.to_string()),
-        ("deliveries".to_owned(), record.deliveries.to_string()),
-        ("received".to_owned(), time_ms(record.received_at_ms)),
-    ];
-    if matches!(record.status, EventStatus::Pending) {
-        fields.push(("next attempt".to_owned(), time_ms(record.next_attempt_at_ms)));
-    }
-    if let Some(error) = &record.last_error {
-        fields.push(("last error".to_owned(), error.clone()));
-    }
-    ui.fields(&fields);
-    if let Some(notification) = &notification {
-        ui.out("");
-        ui.fields(&summary::lines(notification, ui.verbose()));
-    }
-    ui.out("");
-    ui.out(ui.paint(DIM, "body, as received:"));
-    ui.out(String::from_utf8_lossy(&record.body));
-    Ok(())
+    ui.render(&Shown {
+        record: Record::new(&record),
+        body: String::from_utf8_lossy(&record.body).into_owned(),
+        notification: cxtn::events::parse(&record.body).ok(),
+    })
 }
 
 async fn show_rejection(ui: &Ui, inbox: &Arc<dyn Inbox>, id: i64) -> Result<(), CliError> {
@@ -168,26 +71,10 @@ async fn show_rejection(ui: &Ui, inbox: &Arc<dyn Inbox>, id: i64) -> Result<(), 
         CliError::failed(format!("no rejected delivery has the id {id}"))
             .hint("List them with `cxtn inbox list --rejected`.")
     })?;
-    if ui.json() {
-        return ui.emit(&ShownRejection {
-            rejection: Rejection::new(&rejection),
-            body: String::from_utf8_lossy(&rejection.body).into_owned(),
-        });
-    }
-    let mut fields = vec![
-        ("rejection".to_owned(), rejection.id.to_string()),
-        ("received".to_owned(), time_ms(rejection.received_at_ms)),
-        ("kind".to_owned(), rejection.kind.clone()),
-        ("reason".to_owned(), rejection.reason.clone()),
-    ];
-    if let Some(event_id) = &rejection.replayed_as {
-        fields.push(("replayed as".to_owned(), event_id.clone()));
-    }
-    ui.fields(&fields);
-    ui.out("");
-    ui.out(ui.paint(DIM, "body, as received:"));
-    ui.out(String::from_utf8_lossy(&rejection.body));
-    Ok(())
+    ui.render(&ShownRejection {
+        rejection: Rejection::new(&rejection),
+        body: String::from_utf8_lossy(&rejection.body).into_owned(),
+    })
 }
 
 async fn replay(ui: &Ui, inbox: &Arc<dyn Inbox>, target: ReplayTarget) -> Result<(), CliError> {
@@ -204,39 +91,16 @@ async fn replay(ui: &Ui, inbox: &Arc<dyn Inbox>, target: ReplayTarget) -> Result
             error
         }
     })?;
-    if ui.json() {
-        return ui.emit(&Replayed {
-            operation: "replay",
-            ok: true,
-            event_id: &event_id,
-            rejection,
-        });
-    }
-    let from = rejection.map_or_else(String::new, |id| {
-        format!("Rejection {id} parses now and is stored as an event; ")
-    });
-    ui.out(format!(
-        "{from}{} is pending again: a running `cxtn listen --forward-to` or worker on this inbox hands it over.",
-        ui.paint(ID, &event_id)
-    ));
-    Ok(())
+    ui.render(&Replayed {
+        operation: "replay",
+        ok: true,
+        event_id: &event_id,
+        rejection,
+    })
 }
 
 async fn stats(ui: &Ui, inbox: &Arc<dyn Inbox>) -> Result<(), CliError> {
-    let stats = inbox.stats().await?;
-    if ui.json() {
-        return ui.emit(&Stats::from(stats));
-    }
-    let line = |name: &str, count: u64, style| (name.to_owned(), ui.paint(style, count));
-    ui.fields(&[
-        line("pending", stats.pending, if stats.pending > 0 { WARN } else { DIM }),
-        line("processing", stats.processing, DIM),
-        line("processed", stats.processed, GOOD),
-        line("dead", stats.dead, if stats.dead > 0 { BAD } else { DIM }),
-        line("rejected", stats.rejected, if stats.rejected > 0 { BAD } else { DIM }),
-        line("duplicates", stats.duplicates, DIM),
-    ]);
-    Ok(())
+    ui.render(&Stats::from(inbox.stats().await?))
 }
 
 fn status_of(filter: StatusFilter) -> EventStatus {
@@ -269,6 +133,8 @@ struct Record<'a> {
     received_at_ms: i64,
     received_at: Option<String>,
     next_attempt_at_ms: i64,
+    #[serde(skip)]
+    record: &'a EventRecord,
 }
 
 impl<'a> Record<'a> {
@@ -284,7 +150,56 @@ impl<'a> Record<'a> {
             received_at_ms: record.received_at_ms,
             received_at: rfc3339_ms(record.received_at_ms),
             next_attempt_at_ms: record.next_attempt_at_ms,
+            record,
         }
+    }
+}
+
+/// The events `list` shows, and the status they were filtered on.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Events<'a> {
+    records: Vec<Record<'a>>,
+    #[serde(skip)]
+    status: Option<EventStatus>,
+}
+
+impl Render for Events<'_> {
+    fn human(&self, ui: &Ui) {
+        if self.records.is_empty() {
+            ui.out(match self.status {
+                Some(status) => format!("No {status} events."),
+                None => "The inbox holds no events.".to_owned(),
+            });
+            return;
+        }
+        let rows: Vec<Vec<Cell>> = self
+            .records
+            .iter()
+            .map(|Record { record: e, .. }| {
+                vec![
+                    Cell::styled(&e.event_id, ID),
+                    Cell::new(&e.event),
+                    Cell::styled(e.status, status_style(e.status)),
+                    Cell::new(e.attempts),
+                    Cell::new(e.deliveries),
+                    Cell::new(time_ms(e.received_at_ms)),
+                    Cell::styled(e.last_error.as_deref().unwrap_or(""), DIM),
+                ]
+            })
+            .collect();
+        ui.table(
+            &[
+                "EVENT ID",
+                "EVENT",
+                "STATUS",
+                "ATTEMPTS",
+                "DELIVERIES",
+                "RECEIVED",
+                "LAST ERROR",
+            ],
+            &rows,
+        );
     }
 }
 
@@ -294,7 +209,42 @@ struct Shown<'a> {
     #[serde(flatten)]
     record: Record<'a>,
     body: String,
-    notification: Option<Box<RawValue>>,
+    notification: Option<Notification>,
+}
+
+impl Render for Shown<'_> {
+    fn human(&self, ui: &Ui) {
+        let record = self.record.record;
+        let mut fields = vec![
+            ("event id".to_owned(), record.event_id.clone()),
+            ("event".to_owned(), record.event.clone()),
+            (
+                "subscription".to_owned(),
+                record.subscription.clone().unwrap_or_else(|| "none known".to_owned()),
+            ),
+            (
+                "status".to_owned(),
+                ui.paint(status_style(record.status), record.status),
+            ),
+            ("attempts".to_owned(), record.attempts.to_string()),
+            ("deliveries".to_owned(), record.deliveries.to_string()),
+            ("received".to_owned(), time_ms(record.received_at_ms)),
+        ];
+        if matches!(record.status, EventStatus::Pending) {
+            fields.push(("next attempt".to_owned(), time_ms(record.next_attempt_at_ms)));
+        }
+        if let Some(error) = &record.last_error {
+            fields.push(("last error".to_owned(), error.clone()));
+        }
+        ui.fields(&fields);
+        if let Some(notification) = &self.notification {
+            ui.out("");
+            ui.fields(&summary::lines(notification, ui.verbose()));
+        }
+        ui.out("");
+        ui.out(ui.paint(DIM, "body, as received:"));
+        ui.out(&self.body);
+    }
 }
 
 #[derive(Serialize)]
@@ -321,11 +271,58 @@ impl<'a> Rejection<'a> {
     }
 }
 
+/// The rejected deliveries `list --rejected` shows.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Rejections<'a>(Vec<Rejection<'a>>);
+
+impl Render for Rejections<'_> {
+    fn human(&self, ui: &Ui) {
+        if self.0.is_empty() {
+            ui.out("No rejected deliveries.");
+            return;
+        }
+        let rows: Vec<Vec<Cell>> = self
+            .0
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::styled(r.id, ID),
+                    Cell::new(time_ms(r.received_at_ms)),
+                    Cell::new(r.kind),
+                    Cell::new(r.replayed_as.unwrap_or("")),
+                    Cell::styled(r.reason, DIM),
+                ]
+            })
+            .collect();
+        ui.table(&["ID", "RECEIVED", "KIND", "REPLAYED AS", "REASON"], &rows);
+    }
+}
+
 #[derive(Serialize)]
 struct ShownRejection<'a> {
     #[serde(flatten)]
     rejection: Rejection<'a>,
     body: String,
+}
+
+impl Render for ShownRejection<'_> {
+    fn human(&self, ui: &Ui) {
+        let r = &self.rejection;
+        let mut fields = vec![
+            ("rejection".to_owned(), r.id.to_string()),
+            ("received".to_owned(), time_ms(r.received_at_ms)),
+            ("kind".to_owned(), r.kind.to_owned()),
+            ("reason".to_owned(), r.reason.to_owned()),
+        ];
+        if let Some(event_id) = r.replayed_as {
+            fields.push(("replayed as".to_owned(), event_id.to_owned()));
+        }
+        ui.fields(&fields);
+        ui.out("");
+        ui.out(ui.paint(DIM, "body, as received:"));
+        ui.out(&self.body);
+    }
 }
 
 #[derive(Serialize)]
@@ -335,6 +332,18 @@ struct Replayed<'a> {
     ok: bool,
     event_id: &'a str,
     rejection: Option<i64>,
+}
+
+impl Render for Replayed<'_> {
+    fn human(&self, ui: &Ui) {
+        let from = self.rejection.map_or_else(String::new, |id| {
+            format!("Rejection {id} parses now and is stored as an event; ")
+        });
+        ui.out(format!(
+            "{from}{} is pending again: a running `cxtn listen --forward-to` or worker on this inbox hands it over.",
+            ui.paint(ID, self.event_id)
+        ));
+    }
 }
 
 #[derive(Serialize)]
@@ -357,5 +366,19 @@ impl From<InboxStats> for Stats {
             rejected: s.rejected,
             duplicates: s.duplicates,
         }
+    }
+}
+
+impl Render for Stats {
+    fn human(&self, ui: &Ui) {
+        let line = |name: &str, count: u64, style| (name.to_owned(), ui.paint(style, count));
+        ui.fields(&[
+            line("pending", self.pending, if self.pending > 0 { WARN } else { DIM }),
+            line("processing", self.processing, DIM),
+            line("processed", self.processed, GOOD),
+            line("dead", self.dead, if self.dead > 0 { BAD } else { DIM }),
+            line("rejected", self.rejected, if self.rejected > 0 { BAD } else { DIM }),
+            line("duplicates", self.duplicates, DIM),
+        ]);
     }
 }

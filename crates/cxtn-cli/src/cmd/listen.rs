@@ -14,7 +14,7 @@ use crate::cli::{BasicAuth, ListenArgs};
 use crate::error::CliError;
 use crate::http::{Poster, Target};
 use crate::store::{self, Access};
-use crate::ui::{BAD, BOLD, DIM, GOOD, ID, Ui, WARN};
+use crate::ui::{BAD, BOLD, DIM, GOOD, ID, Render, Ui, WARN};
 
 /// How long one forward may take, connecting included.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,12 +92,10 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
         let _spinner = ui.spinner("finishing the deliveries in flight");
         running.shutdown().await;
     }
-    if ui.json() {
-        ui.emit(&Stopped { kind: "stopped" })?;
-    } else {
-        ui.out(format!("Stopped. Everything received is in {}.", args.db));
-    }
-    Ok(())
+    ui.render(&Stopped {
+        kind: "stopped",
+        inbox: &args.db,
+    })
 }
 
 /// The path token becomes the last segment of a URL path, so it must need no escaping.
@@ -157,37 +155,14 @@ fn announce(
     if args.basic_auth.is_some() {
         auth.push("basic");
     }
-    if ui.json() {
-        return ui.emit(&Listening {
-            kind: "listening",
-            addr: addr.to_string(),
-            url: url.to_owned(),
-            inbox: args.db.clone(),
-            auth,
-            forward_to: forward.map(|t| t.redacted().to_owned()),
-        });
-    }
-    ui.out(format!("Listening on {}", ui.paint(BOLD, url)));
-    let mut fields = vec![
-        ("inbox".to_owned(), args.db.clone()),
-        (
-            "auth".to_owned(),
-            if auth.is_empty() {
-                "none".to_owned()
-            } else {
-                auth.join(" and ").replace('_', " ")
-            },
-        ),
-    ];
-    if let Some(target) = forward {
-        fields.push(("forward to".to_owned(), target.redacted().to_owned()));
-    }
-    ui.fields(&fields);
-    ui.out(ui.paint(
-        DIM,
-        "Register that URL (your public host in place of this one) with `cxtn webhooks create`. Ctrl-C stops.",
-    ));
-    Ok(())
+    ui.render(&Listening {
+        kind: "listening",
+        addr: addr.to_string(),
+        url: url.to_owned(),
+        inbox: args.db.clone(),
+        auth,
+        forward_to: forward.map(|t| t.redacted().to_owned()),
+    })
 }
 
 fn print_arrival(ui: &Ui, arrival: &Arrival) -> Result<(), CliError> {
@@ -197,38 +172,15 @@ fn print_arrival(ui: &Ui, arrival: &Arrival) -> Result<(), CliError> {
         ArrivalOutcome::Rejected { reason } => ("rejected", Some(reason.as_str())),
         _ => ("other", None),
     };
-    if ui.json() {
-        return ui.emit(&ArrivalLine {
-            kind: "arrival",
-            outcome,
-            event_id: arrival.event_id.as_deref(),
-            event: arrival.event.as_deref(),
-            reason,
-            received_at_ms: arrival.received_at_ms,
-            received_at: crate::ui::rfc3339_ms(arrival.received_at_ms),
-        });
-    }
-    let style = match outcome {
-        "stored" => GOOD,
-        "duplicate" => WARN,
-        _ => BAD,
-    };
-    let mut line = format!(
-        "{}  {}",
-        ui.paint(DIM, clock(arrival.received_at_ms)),
-        ui.paint(style, format!("{outcome:<14}"))
-    );
-    if let Some(id) = &arrival.event_id {
-        line.push_str(&format!("  {}", ui.paint(ID, id)));
-    }
-    if let Some(event) = &arrival.event {
-        line.push_str(&format!("  {event}"));
-    }
-    if let Some(reason) = reason {
-        line.push_str(&format!("  {reason}"));
-    }
-    ui.out(line);
-    Ok(())
+    ui.render(&ArrivalLine {
+        kind: "arrival",
+        outcome,
+        event_id: arrival.event_id.as_deref(),
+        event: arrival.event.as_deref(),
+        reason,
+        received_at_ms: arrival.received_at_ms,
+        received_at: crate::ui::rfc3339_ms(arrival.received_at_ms),
+    })
 }
 
 fn clock(ms: i64) -> String {
@@ -257,36 +209,15 @@ impl Handler for Forwarder {
             .ok_or_else(|| format!("the event {event_id} is no longer in the inbox"))?;
         let result = self.poster.post(&self.target, record.body).await;
         let ok = result.as_ref().is_ok_and(|s| (200..300).contains(s));
-        let line = ForwardLine {
+        let _ = self.ui.render(&ForwardLine {
             kind: "forward",
             event_id,
             attempt: event.attempt,
             status: result.as_ref().ok().copied(),
             ok,
             error: result.as_ref().err().map(ToString::to_string),
-        };
-        if self.ui.json() {
-            let _ = self.ui.emit(&line);
-        } else {
-            let what = match (&line.status, &line.error) {
-                (Some(status), _) => format!("HTTP {status}"),
-                (None, Some(error)) => error.clone(),
-                (None, None) => String::new(),
-            };
-            let verdict = if ok { "forwarded" } else { "forward failed" };
-            self.ui.out(format!(
-                "{}  {}  {}  {what}{}",
-                self.ui.paint(DIM, clock(crate::now_ms())),
-                self.ui.paint(if ok { GOOD } else { BAD }, format!("{verdict:<14}")),
-                self.ui.paint(ID, event_id),
-                match (ok, event.attempt >= self.max_attempts) {
-                    (true, _) => String::new(),
-                    (false, false) => format!(" (attempt {}; will be retried)", event.attempt),
-                    (false, true) =>
-                        format!(" (last attempt; dead-lettered: `cxtn inbox replay {event_id}` tries again)"),
-                }
-            ));
-        }
+            last: event.attempt >= self.max_attempts,
+        });
         match result {
             Ok(_) if ok => Ok(()),
             Ok(status) => Err(format!("{} answered HTTP {status}", self.target.redacted()).into()),
@@ -307,6 +238,31 @@ struct Listening {
     forward_to: Option<String>,
 }
 
+impl Render for Listening {
+    fn human(&self, ui: &Ui) {
+        ui.out(format!("Listening on {}", ui.paint(BOLD, &self.url)));
+        let mut fields = vec![
+            ("inbox".to_owned(), self.inbox.clone()),
+            (
+                "auth".to_owned(),
+                if self.auth.is_empty() {
+                    "none".to_owned()
+                } else {
+                    self.auth.join(" and ").replace('_', " ")
+                },
+            ),
+        ];
+        if let Some(target) = &self.forward_to {
+            fields.push(("forward to".to_owned(), target.clone()));
+        }
+        ui.fields(&fields);
+        ui.out(ui.paint(
+            DIM,
+            "Register that URL (your public host in place of this one) with `cxtn webhooks create`. Ctrl-C stops.",
+        ));
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ArrivalLine<'a> {
@@ -320,6 +276,31 @@ struct ArrivalLine<'a> {
     received_at: Option<String>,
 }
 
+impl Render for ArrivalLine<'_> {
+    fn human(&self, ui: &Ui) {
+        let style = match self.outcome {
+            "stored" => GOOD,
+            "duplicate" => WARN,
+            _ => BAD,
+        };
+        let mut line = format!(
+            "{}  {}",
+            ui.paint(DIM, clock(self.received_at_ms)),
+            ui.paint(style, format!("{:<14}", self.outcome))
+        );
+        if let Some(id) = self.event_id {
+            line.push_str(&format!("  {}", ui.paint(ID, id)));
+        }
+        if let Some(event) = self.event {
+            line.push_str(&format!("  {event}"));
+        }
+        if let Some(reason) = self.reason {
+            line.push_str(&format!("  {reason}"));
+        }
+        ui.out(line);
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ForwardLine<'a> {
@@ -330,10 +311,48 @@ struct ForwardLine<'a> {
     status: Option<u16>,
     ok: bool,
     error: Option<String>,
+    /// Whether it was the last attempt before the event is dead-lettered.
+    #[serde(skip)]
+    last: bool,
+}
+
+impl Render for ForwardLine<'_> {
+    fn human(&self, ui: &Ui) {
+        let what = match (&self.status, &self.error) {
+            (Some(status), _) => format!("HTTP {status}"),
+            (None, Some(error)) => error.clone(),
+            (None, None) => String::new(),
+        };
+        let verdict = if self.ok { "forwarded" } else { "forward failed" };
+        let event_id = self.event_id;
+        ui.out(format!(
+            "{}  {}  {}  {what}{}",
+            ui.paint(
+                DIM,
+                clock(chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).timestamp_millis())
+            ),
+            ui.paint(if self.ok { GOOD } else { BAD }, format!("{verdict:<14}")),
+            ui.paint(ID, event_id),
+            match (self.ok, self.last) {
+                (true, _) => String::new(),
+                (false, false) => format!(" (attempt {}; will be retried)", self.attempt),
+                (false, true) => format!(" (last attempt; dead-lettered: `cxtn inbox replay {event_id}` tries again)"),
+            }
+        ));
+    }
 }
 
 #[derive(Serialize)]
-struct Stopped {
+struct Stopped<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
+    /// Where everything received is.
+    #[serde(skip)]
+    inbox: &'a str,
+}
+
+impl Render for Stopped<'_> {
+    fn human(&self, ui: &Ui) {
+        ui.out(format!("Stopped. Everything received is in {}.", self.inbox));
+    }
 }

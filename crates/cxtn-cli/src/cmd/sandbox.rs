@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::SandboxArgs;
 use crate::error::CliError;
-use crate::ui::{BOLD, DIM, Ui};
+use crate::ui::{BOLD, DIM, Render, Ui};
 
 pub(crate) async fn run(args: SandboxArgs, ui: &Ui) -> Result<(), CliError> {
     let mut builder = Sandbox::builder()
@@ -25,48 +25,16 @@ pub(crate) async fn run(args: SandboxArgs, ui: &Ui) -> Result<(), CliError> {
         trigger: format!("{control}trigger"),
         deliveries: format!("{control}deliveries"),
     };
-    if ui.json() {
-        ui.emit(&Started {
-            kind: "started",
-            addr: sandbox.addr().to_string(),
-            base_url: &base_url,
-            token: sandbox.token().expose_secret(),
-            control_url: &control,
-            routes: &routes,
-        })?;
-    } else {
-        let token = sandbox.token().expose_secret();
-        ui.out(format!(
-            "The CXTN sandbox is running on {}",
-            ui.paint(BOLD, sandbox.addr())
-        ));
-        ui.fields(&[
-            ("base URL".to_owned(), base_url.clone()),
-            ("token".to_owned(), token.to_owned()),
-            ("health".to_owned(), format!("GET  {}", routes.health)),
-            ("trigger".to_owned(), format!("POST {}", routes.trigger)),
-            ("deliveries".to_owned(), format!("GET  {}", routes.deliveries)),
-        ]);
-        ui.out("");
-        ui.out("Point the other commands at it:");
-        ui.out(format!("  export CXTN_BASE_URL={base_url} CXTN_ACCESS_TOKEN={token}"));
-        ui.out("  cxtn webhooks enable");
-        ui.out(
-            "  cxtn webhooks create --event-type AccountTransaction --url http://127.0.0.1:8080/cxtn/$CXTN_PATH_TOKEN",
-        );
-        ui.out(format!(
-            "  curl -X POST {} -d '{{\"event\": \"account_credit\", \"set\": {{\"amount\": 1000.00}}}}'",
-            routes.trigger
-        ));
-        ui.out(ui.paint(DIM, "Its token is a local test token. Ctrl-C stops it."));
-    }
+    ui.render(&Started {
+        kind: "started",
+        addr: sandbox.addr().to_string(),
+        base_url: &base_url,
+        token: sandbox.token().expose_secret(),
+        control_url: &control,
+        routes: &routes,
+    })?;
     sandbox.run_until_shutdown(signal).await?;
-    if ui.json() {
-        ui.emit(&Stopped { kind: "stopped" })?;
-    } else {
-        ui.out("Stopped.");
-    }
-    Ok(())
+    ui.render(&Stopped { kind: "stopped" })
 }
 
 #[derive(Serialize)]
@@ -88,8 +56,43 @@ struct Started<'a> {
     routes: &'a Routes,
 }
 
+impl Render for Started<'_> {
+    fn human(&self, ui: &Ui) {
+        let (token, routes) = (self.token, self.routes);
+        ui.out(format!("The CXTN sandbox is running on {}", ui.paint(BOLD, &self.addr)));
+        ui.fields(&[
+            ("base URL".to_owned(), self.base_url.to_owned()),
+            ("token".to_owned(), token.to_owned()),
+            ("health".to_owned(), format!("GET  {}", routes.health)),
+            ("trigger".to_owned(), format!("POST {}", routes.trigger)),
+            ("deliveries".to_owned(), format!("GET  {}", routes.deliveries)),
+        ]);
+        ui.out("");
+        ui.out("Point the other commands at it:");
+        ui.out(format!(
+            "  export CXTN_BASE_URL={} CXTN_ACCESS_TOKEN={token}",
+            self.base_url
+        ));
+        ui.out("  cxtn webhooks enable");
+        ui.out(
+            "  cxtn webhooks create --event-type AccountTransaction --url http://127.0.0.1:8080/cxtn/$CXTN_PATH_TOKEN",
+        );
+        ui.out(format!(
+            "  curl -X POST {} -d '{{\"event\": \"account_credit\", \"set\": {{\"amount\": 1000.00}}}}'",
+            routes.trigger
+        ));
+        ui.out(ui.paint(DIM, "Its token is a local test token. Ctrl-C stops it."));
+    }
+}
+
 #[derive(Serialize)]
 struct Stopped {
     #[serde(rename = "type")]
     kind: &'static str,
+}
+
+impl Render for Stopped {
+    fn human(&self, ui: &Ui) {
+        ui.out("Stopped.");
+    }
 }

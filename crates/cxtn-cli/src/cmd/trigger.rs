@@ -6,12 +6,12 @@ use cxtn::events::samples;
 use cxtn::model::EventKind;
 use cxtn::sandbox::Trigger;
 use cxtn_transport::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::cli::TriggerArgs;
 use crate::error::CliError;
 use crate::http::{Poster, Target};
-use crate::ui::{BAD, GOOD, ID, Ui};
+use crate::ui::{BAD, GOOD, ID, Render, Ui};
 
 /// How long one delivery may take, connecting included.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,8 +19,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) async fn run(args: TriggerArgs, ui: &Ui) -> Result<(), CliError> {
     let target = Target::parse(&args.to, "--to")?;
     let trigger = template(&args)?;
-    let first = trigger.to_body()?;
-    if let Err(e) = cxtn::events::parse(first.as_bytes()) {
+    let first = trigger.prepare()?;
+    if let Err(e) = cxtn::events::parse(first.body.as_bytes()) {
         ui.warn(format!(
             "with these --set values the notification does not parse as CXTN's ({e}); sending it anyway"
         ));
@@ -32,17 +32,17 @@ pub(crate) async fn run(args: TriggerArgs, ui: &Ui) -> Result<(), CliError> {
     let mut accepted = 0_u32;
     let mut next = Some(first);
     'notifications: for _ in 0..args.count {
-        let body = match next.take() {
-            Some(body) => body,
-            None => trigger.to_body()?,
+        let prepared = match next.take() {
+            Some(prepared) => prepared,
+            None => trigger.prepare()?,
         };
-        let event_id = event_id(&body);
-        let body = Bytes::from(body);
+        let event_id = prepared.event_id.as_str();
+        let body = Bytes::from(prepared.body);
         for copy in 1..=copies {
             attempted += 1;
             let result = poster.post(&target, body.clone()).await;
             let sent = Sent {
-                event_id: &event_id,
+                event_id,
                 event: trigger.event(),
                 encoding: if args.data_as_string { "string" } else { "object" },
                 duplicate: copy > 1,
@@ -53,7 +53,7 @@ pub(crate) async fn run(args: TriggerArgs, ui: &Ui) -> Result<(), CliError> {
             if sent.ok {
                 accepted += 1;
             }
-            print(ui, &sent)?;
+            ui.render(&sent)?;
             if result.is_err() {
                 unreachable = true;
                 break 'notifications;
@@ -62,12 +62,10 @@ pub(crate) async fn run(args: TriggerArgs, ui: &Ui) -> Result<(), CliError> {
     }
     let total = args.count.saturating_mul(copies);
     let failed = attempted - accepted;
-    if !ui.json() {
-        ui.out(format!(
-            "Sent {attempted} of {total} to {}: {accepted} accepted, {failed} not accepted.",
-            target.redacted()
-        ));
-    }
+    ui.human(format!(
+        "Sent {attempted} of {total} to {}: {accepted} accepted, {failed} not accepted.",
+        target.redacted()
+    ));
     if unreachable {
         return Err(CliError::failed(format!(
             "stopped at a delivery that got no answer; {accepted} of {total} were accepted"
@@ -89,11 +87,7 @@ fn template(args: &TriggerArgs) -> Result<Trigger, CliError> {
     let mut trigger = if EventKind::from_name(name).is_some() {
         Trigger::new(name)
     } else if let Some(sample) = samples::find(name) {
-        let notification = cxtn::events::parse(sample.body.as_bytes())
-            .map_err(|e| CliError::failed(format!("the guide sample {name} does not parse: {e}")))?;
-        let data = serde_json::to_string(notification.data())
-            .map_err(|e| CliError::failed(format!("cannot write the sample's data: {e}")))?;
-        Trigger::new(sample.event).data_json(data)
+        Trigger::from(sample)
     } else {
         let samples: Vec<&str> = samples::GUIDE.iter().map(|s| s.name).collect();
         let events: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
@@ -117,15 +111,6 @@ fn template(args: &TriggerArgs) -> Result<Trigger, CliError> {
     Ok(trigger)
 }
 
-fn event_id(body: &str) -> String {
-    #[derive(Deserialize)]
-    struct Envelope {
-        #[serde(rename = "eventId")]
-        event_id: String,
-    }
-    serde_json::from_str::<Envelope>(body).map_or_else(|_| String::new(), |e| e.event_id)
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Sent<'a> {
@@ -138,22 +123,20 @@ struct Sent<'a> {
     error: Option<String>,
 }
 
-fn print(ui: &Ui, sent: &Sent<'_>) -> Result<(), CliError> {
-    if ui.json() {
-        return ui.emit(sent);
+impl Render for Sent<'_> {
+    fn human(&self, ui: &Ui) {
+        let status = match self.status {
+            Some(status) => ui.paint(if self.ok { GOOD } else { BAD }, status),
+            None => ui.paint(BAD, "---"),
+        };
+        let mut line = format!("{status}  {}  {}", ui.paint(ID, self.event_id), self.event);
+        if self.duplicate {
+            line.push_str("  (duplicate)");
+        }
+        if let Some(error) = &self.error {
+            line.push_str("  ");
+            line.push_str(error);
+        }
+        ui.out(line);
     }
-    let status = match (sent.status, &sent.error) {
-        (Some(status), _) => ui.paint(if sent.ok { GOOD } else { BAD }, status),
-        (None, _) => ui.paint(BAD, "---"),
-    };
-    let mut line = format!("{status}  {}  {}", ui.paint(ID, sent.event_id), sent.event);
-    if sent.duplicate {
-        line.push_str("  (duplicate)");
-    }
-    if let Some(error) = &sent.error {
-        line.push_str("  ");
-        line.push_str(error);
-    }
-    ui.out(line);
-    Ok(())
 }

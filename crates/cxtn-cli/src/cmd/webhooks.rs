@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::cli::{EndpointArgs, Global, WebhooksArgs, WebhooksCommand};
 use crate::client;
 use crate::error::CliError;
-use crate::ui::{BAD, Cell, DIM, GOOD, Ui, WARN};
+use crate::ui::{BAD, Cell, DIM, GOOD, Render, Ui, WARN};
 
 pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<(), CliError> {
     let client = client::build(global)?;
@@ -19,43 +19,29 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
         ui.note(format!("calling {environment}"));
     }
     let urls = Urls { show: args.show_urls };
+    let place = place(&environment);
     match args.command {
         WebhooksCommand::Enable => {
             call(ui, client.webhooks().enable()).await?;
-            if ui.json() {
-                return ui.emit(&Done::new("enable"));
-            }
-            ui.out(format!("Enabled webhooks on {}.", place(&environment)));
+            ui.render(&Done::new("enable", place))
         }
         WebhooksCommand::Create(EndpointArgs { event_type, url }) => {
             let created = call(ui, client.webhooks().create(event_type.clone(), &url)).await?;
             if !created.sends_notifications {
                 warn_silent(ui, &event_type);
             }
-            if ui.json() {
-                return ui.emit(&Changed {
-                    url: Some(urls.show(&url)),
-                    sends_notifications: Some(created.sends_notifications),
-                    ..Changed::new("create", &event_type)
-                });
-            }
-            ui.out(format!(
-                "Created the {event_type} endpoint: {} (Active).",
-                ui.paint(DIM, urls.show(&url))
-            ));
+            ui.render(&Changed {
+                url: Some(urls.show(&url)),
+                sends_notifications: Some(created.sends_notifications),
+                ..Changed::new("create", &event_type)
+            })
         }
         WebhooksCommand::Edit(EndpointArgs { event_type, url }) => {
             call(ui, client.webhooks().edit(event_type.clone(), &url)).await?;
-            if ui.json() {
-                return ui.emit(&Changed {
-                    url: Some(urls.show(&url)),
-                    ..Changed::new("edit", &event_type)
-                });
-            }
-            ui.out(format!(
-                "The {event_type} endpoint now points at {}.",
-                ui.paint(DIM, urls.show(&url))
-            ));
+            ui.render(&Changed {
+                url: Some(urls.show(&url)),
+                ..Changed::new("edit", &event_type)
+            })
         }
         WebhooksCommand::Status(args) => {
             let status = args.status.to_status();
@@ -64,77 +50,39 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
                 client.webhooks().set_status(args.event_type.clone(), status.clone()),
             )
             .await?;
-            if ui.json() {
-                return ui.emit(&Changed {
-                    status: Some(status.to_string()),
-                    ..Changed::new("status", &args.event_type)
-                });
-            }
-            ui.out(format!(
-                "The {} endpoint is now {}.",
-                args.event_type,
-                ui.paint(status_style(&status), &status)
-            ));
+            ui.render(&Changed {
+                status: Some(status.to_string()),
+                endpoint_status: Some(status),
+                ..Changed::new("status", &args.event_type)
+            })
         }
         WebhooksCommand::Deactivate(args) => {
             if !args.yes {
-                confirm_deactivate(&environment)?;
+                confirm_deactivate(&place)?;
             }
             call(ui, client.webhooks().deactivate_all()).await?;
-            if ui.json() {
-                return ui.emit(&Done::new("deactivate"));
-            }
-            ui.out(format!(
-                "Deactivated every endpoint on {}; set one Active again with `cxtn webhooks status --status active`.",
-                place(&environment)
-            ));
+            ui.render(&Done::new("deactivate", place))
         }
         WebhooksCommand::List => {
             let endpoints = call(ui, client.webhooks().list()).await?;
-            if ui.json() {
-                let listed: Vec<Listed> = endpoints.iter().map(|e| Listed::new(e, &urls)).collect();
-                return ui.emit(&listed);
-            }
-            print_list(ui, &endpoints, &urls);
+            ui.render(&Listing(endpoints.iter().map(|e| Listed::new(e, &urls)).collect()))
         }
         WebhooksCommand::Ensure(EndpointArgs { event_type, url }) => {
             let ensured = call(ui, client.webhooks().ensure(event_type.clone(), &url)).await?;
             if !ensured.sends_notifications {
                 warn_silent(ui, &event_type);
             }
-            if ui.json() {
-                return ui.emit(&Changed {
-                    url: Some(urls.show(&url)),
-                    sends_notifications: Some(ensured.sends_notifications),
-                    created: Some(ensured.created),
-                    url_changed: Some(ensured.url_changed),
-                    activated: Some(ensured.activated),
-                    unchanged: Some(ensured.is_unchanged()),
-                    ..Changed::new("ensure", &event_type)
-                });
-            }
-            let mut did = Vec::new();
-            if ensured.created {
-                did.push("created it");
-            }
-            if ensured.url_changed {
-                did.push("changed its URL");
-            }
-            if ensured.activated {
-                did.push("set it Active");
-            }
-            let what = if did.is_empty() {
-                "nothing to change".to_owned()
-            } else {
-                did.join(", ")
-            };
-            ui.out(format!(
-                "The {event_type} endpoint points at {} and is Active ({what}).",
-                ui.paint(DIM, urls.show(&url))
-            ));
+            ui.render(&Changed {
+                url: Some(urls.show(&url)),
+                sends_notifications: Some(ensured.sends_notifications),
+                created: Some(ensured.created),
+                url_changed: Some(ensured.url_changed),
+                activated: Some(ensured.activated),
+                unchanged: Some(ensured.is_unchanged()),
+                ..Changed::new("ensure", &event_type)
+            })
         }
     }
-    Ok(())
 }
 
 /// Runs a management call with a spinner on a terminal.
@@ -156,7 +104,7 @@ fn place(environment: &Environment) -> String {
     }
 }
 
-fn confirm_deactivate(environment: &Environment) -> Result<(), CliError> {
+fn confirm_deactivate(place: &str) -> Result<(), CliError> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(CliError::usage(
@@ -165,8 +113,7 @@ fn confirm_deactivate(environment: &Environment) -> Result<(), CliError> {
         .hint("Pass --yes to confirm."));
     }
     eprint!(
-        "Deactivate every webhook endpoint on {}? CXTN will send nothing until you set them Active again. [y/N] ",
-        place(environment)
+        "Deactivate every webhook endpoint on {place}? CXTN will send nothing until you set them Active again. [y/N] "
     );
     let mut answer = String::new();
     stdin
@@ -178,31 +125,6 @@ fn confirm_deactivate(environment: &Environment) -> Result<(), CliError> {
     } else {
         Err(CliError::failed("cancelled; nothing was deactivated"))
     }
-}
-
-fn print_list(ui: &Ui, endpoints: &[Endpoint], urls: &Urls) {
-    if endpoints.is_empty() {
-        ui.out("No endpoints. Create one with `cxtn webhooks create --event-type Payment --url URL`.");
-        return;
-    }
-    let rows: Vec<Vec<Cell>> = endpoints
-        .iter()
-        .map(|e| {
-            let events = e.event_type.events();
-            vec![
-                Cell::new(&e.event_type),
-                Cell::new(e.event_type.value().map_or_else(|| "?".to_owned(), |v| v.to_string())),
-                Cell::styled(&e.status, status_style(&e.status)),
-                Cell::new(urls.show(e.endpoint_url.as_str())),
-                if events.is_empty() {
-                    Cell::styled("none (CXTN sends nothing for this type)", WARN)
-                } else {
-                    Cell::new(events.join(", "))
-                },
-            ]
-        })
-        .collect();
-    ui.table(&["EVENT TYPE", "VALUE", "STATUS", "URL", "NOTIFICATIONS"], &rows);
 }
 
 fn status_style(status: &EndpointStatus) -> anstyle::Style {
@@ -232,11 +154,31 @@ impl Urls {
 struct Done {
     operation: &'static str,
     ok: bool,
+    /// Where it was done: the environment's name, or its URL.
+    #[serde(skip)]
+    place: String,
 }
 
 impl Done {
-    fn new(operation: &'static str) -> Self {
-        Self { operation, ok: true }
+    fn new(operation: &'static str, place: String) -> Self {
+        Self {
+            operation,
+            ok: true,
+            place,
+        }
+    }
+}
+
+impl Render for Done {
+    fn human(&self, ui: &Ui) {
+        let place = &self.place;
+        ui.out(if self.operation == "enable" {
+            format!("Enabled webhooks on {place}.")
+        } else {
+            format!(
+                "Deactivated every endpoint on {place}; set one Active again with `cxtn webhooks status --status active`."
+            )
+        });
     }
 }
 
@@ -261,6 +203,8 @@ struct Changed {
     activated: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unchanged: Option<bool>,
+    #[serde(skip)]
+    endpoint_status: Option<EndpointStatus>,
 }
 
 impl Changed {
@@ -277,7 +221,42 @@ impl Changed {
             url_changed: None,
             activated: None,
             unchanged: None,
+            endpoint_status: None,
         }
+    }
+}
+
+impl Render for Changed {
+    fn human(&self, ui: &Ui) {
+        let event_type = &self.event_type;
+        let url = ui.paint(DIM, self.url.as_deref().unwrap_or_default());
+        ui.out(match self.operation {
+            "create" => format!("Created the {event_type} endpoint: {url} (Active)."),
+            "edit" => format!("The {event_type} endpoint now points at {url}."),
+            "status" => {
+                let status = self
+                    .endpoint_status
+                    .as_ref()
+                    .map_or_else(String::new, |status| ui.paint(status_style(status), status));
+                format!("The {event_type} endpoint is now {status}.")
+            }
+            _ => {
+                let did: Vec<&str> = [
+                    (self.created, "created it"),
+                    (self.url_changed, "changed its URL"),
+                    (self.activated, "set it Active"),
+                ]
+                .into_iter()
+                .filter_map(|(done, what)| done.unwrap_or(false).then_some(what))
+                .collect();
+                let what = if did.is_empty() {
+                    "nothing to change".to_owned()
+                } else {
+                    did.join(", ")
+                };
+                format!("The {event_type} endpoint points at {url} and is Active ({what}).")
+            }
+        });
     }
 }
 
@@ -290,6 +269,8 @@ struct Listed {
     url: String,
     sends_notifications: bool,
     events: &'static [&'static str],
+    #[serde(skip)]
+    endpoint_status: EndpointStatus,
 }
 
 impl Listed {
@@ -301,6 +282,39 @@ impl Listed {
             url: urls.show(endpoint.endpoint_url.as_str()),
             sends_notifications: endpoint.event_type.sends_notifications(),
             events: endpoint.event_type.events(),
+            endpoint_status: endpoint.status.clone(),
         }
+    }
+}
+
+/// The endpoints `list` shows.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Listing(Vec<Listed>);
+
+impl Render for Listing {
+    fn human(&self, ui: &Ui) {
+        if self.0.is_empty() {
+            ui.out("No endpoints. Create one with `cxtn webhooks create --event-type Payment --url URL`.");
+            return;
+        }
+        let rows: Vec<Vec<Cell>> = self
+            .0
+            .iter()
+            .map(|e| {
+                vec![
+                    Cell::new(&e.event_type),
+                    Cell::new(e.event_type_value.map_or_else(|| "?".to_owned(), |v| v.to_string())),
+                    Cell::styled(&e.status, status_style(&e.endpoint_status)),
+                    Cell::new(&e.url),
+                    if e.events.is_empty() {
+                        Cell::styled("none (CXTN sends nothing for this type)", WARN)
+                    } else {
+                        Cell::new(e.events.join(", "))
+                    },
+                ]
+            })
+            .collect();
+        ui.table(&["EVENT TYPE", "VALUE", "STATUS", "URL", "NOTIFICATIONS"], &rows);
     }
 }
