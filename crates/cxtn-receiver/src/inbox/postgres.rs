@@ -919,14 +919,10 @@ async fn dispatch(inner: Arc<Inner>, mut queue: mpsc::Receiver<PendingStore>, sl
 
 /// A message of a PostgreSQL error with its cause (the server's message, or the I/O error).
 fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    std::iter::successors(Some(e), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Text PostgreSQL can store: NUL characters become U+FFFD.
