@@ -175,9 +175,12 @@ fn read_unknown(event: String, data: Option<&RawValue>) -> Result<(EventData, Da
             return Ok((EventData::Unknown(UnknownEvent::new(event, data)), DataEncoding::Object));
         };
         // A string holding JSON is decoded once; one holding a bare JSON string, or no JSON, stays text,
-        // so that the canonical form reads back the same.
+        // so that the canonical form reads back the same. A bare JSON string that itself does not decode
+        // (a lone surrogate escape) is kept as JSON, as it is when it arrives as `data` itself.
         let data = match serde_json::from_str::<&RawValue>(&decoded) {
-            Ok(json) if !json.get().starts_with('"') => UnknownData::Json(RawJson::from(json.to_owned())),
+            Ok(json) if !json.get().starts_with('"') || decode_string(json.get()).is_err() => {
+                UnknownData::Json(RawJson::from(json.to_owned()))
+            }
             _ => UnknownData::Text(decoded),
         };
         return Ok((EventData::Unknown(UnknownEvent::new(event, data)), DataEncoding::String));

@@ -231,3 +231,20 @@ fn negative_zero_is_zero_but_keeps_its_sign_in_the_text() {
     assert!(t.is_pot_movement());
     assert_eq!(t.ccy_code.currency(), "EUR");
 }
+
+/// An unknown event whose `data` string does not decode (a lone surrogate escape) is kept as the JSON received,
+/// and writing it with `data` as a string reads back equal: the fuzzer's input, kept as a regression test.
+#[test]
+fn an_undecodable_data_string_survives_both_encodings() {
+    let body = br#"{"eventId": "wh_0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e", "event": "payment_co^^^^mpleted", "data": "{\":\"C\\u00e9\",\"amount\":1'.0d\":\udcb7 \u00e9\"}"}"#;
+    let notification = cxtn_events::parse(body).unwrap();
+    let EventData::Unknown(UnknownEvent { data, .. }) = &notification.data else {
+        panic!("{notification:?}")
+    };
+    assert!(matches!(data, UnknownData::Json(_)), "{data:?}");
+    for encoding in [DataEncoding::Object, DataEncoding::String] {
+        let written = notification.to_json_with(encoding).unwrap();
+        let again = cxtn_events::parse(written.as_bytes()).unwrap();
+        assert_eq!(again, notification, "{encoding:?}: {written}");
+    }
+}
