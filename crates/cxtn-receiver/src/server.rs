@@ -3,9 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use cxtn_transport::server::Server;
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -50,27 +48,14 @@ pub(crate) fn serve(
     let (stop, stopped) = watch::channel(false);
     let service = receiver.service();
     let mut accept_stop = stopped.clone();
-    let server = tokio::spawn(async move {
-        let graceful = GracefulShutdown::new();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let _ = stream.set_nodelay(true);
-                    let mut builder = http1::Builder::new();
-                    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
-                    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        let _ = connection.await;
-                    });
-                }
-                _ = accept_stop.changed() => break,
-            }
-        }
-        drop(listener);
-        graceful.shutdown().await;
-    });
+    // Requests in flight at shutdown are answered, however long their store takes: no drain timeout.
+    let server = Server::new()
+        .header_read_timeout(header_timeout)
+        .drain_timeout(Duration::MAX)
+        .serve(listener, TowerToHyperService::new(service), async move {
+            let _ = accept_stop.changed().await;
+        });
+    let server = tokio::spawn(server);
     let worker = receiver.worker().map(|worker| {
         let mut stopped = stopped;
         tokio::spawn(async move {
