@@ -6,19 +6,17 @@ use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use cxtn_model::{ApiResponse, ApiStatus, AuthorisedClientModel, AuthorisedUserModel, EndpointsModel, StatusModel};
+use cxtn_transport::server::Server;
 use http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use crate::api::{self, Refusal, Reply};
 use crate::delivery::{DeliveryId, DeliveryView, SkipReason};
@@ -41,56 +39,19 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Body = Full<Bytes>;
 
-/// Accepts connections until `stop` turns true or its sender goes away.
+/// Serves until `stop` turns true or its sender goes away, then drains.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = stopped(&mut stop) => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(connection(stream, Arc::clone(&shared), stop.clone()));
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "could not accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        connections.abort_all();
-    }
-}
-
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
-
-async fn connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let _ = stream.set_nodelay(true);
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(handle(&shared, request).await) }
     });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
+    Server::new()
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        () = stopped(&mut stop) => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+        .drain_timeout(DRAIN_TIMEOUT)
+        .serve(listener, service, async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        })
+        .await;
 }
 
 async fn handle(shared: &Arc<Shared>, request: hyper::Request<Incoming>) -> hyper::Response<Body> {
