@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use cxtn_receiver::{Inbox, MemoryInbox, PostgresInbox, Receiver, SqliteInbox};
+use cxtn_transport::server::Server;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
@@ -182,25 +182,16 @@ async fn receiver(inbox: Arc<dyn Inbox>) -> Result<cxtn_receiver::Running> {
 async fn bare_server() -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let _ = stream.set_nodelay(true);
-                    tokio::spawn(async move {
-                        let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-                            let _ = request.into_body().collect().await;
-                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"{\"status\":\"stored\"}"))))
-                        });
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                    });
-                }
-                _ = &mut stopped => return,
-            }
-        }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
+        let _ = request.into_body().collect().await;
+        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+            b"{\"status\":\"stored\"}",
+        ))))
     });
+    tokio::spawn(Server::new().serve(listener, service, async move {
+        let _ = stopped.await;
+    }));
     Ok((addr, stop))
 }
 
