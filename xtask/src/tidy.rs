@@ -157,8 +157,9 @@ fn check_unused(metadata: &Value) -> Vec<String> {
         let name = package["name"].as_str().unwrap_or_default();
         let manifest = Path::new(package["manifest_path"].as_str().unwrap_or_default());
         let Some(dir) = manifest.parent() else { continue };
-        let feature_only: BTreeSet<&str> = package["metadata"]["tidy"]["feature-only"]
-            .as_array()
+        let feature_only: BTreeSet<&str> = package
+            .pointer("/metadata/tidy/feature-only")
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
