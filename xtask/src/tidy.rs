@@ -216,7 +216,9 @@ fn names_crate(text: &str, ident: &str) -> bool {
         let after = text.get(at + ident.len()..).unwrap_or_default();
         let starts_word = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
         let as_path = after.starts_with("::") || after.starts_with('!');
-        let in_use = text.get(..at).is_some_and(|head| head.ends_with("use ") || head.ends_with("crate "));
+        let in_use = text
+            .get(..at)
+            .is_some_and(|head| head.ends_with("use ") || head.ends_with("crate "));
         starts_word && (as_path || (in_use && !after.starts_with(|c: char| c.is_alphanumeric() || c == '_')))
     })
 }
@@ -227,7 +229,16 @@ fn check_io_free_tests(root: &Path) -> Result<Vec<String>> {
     for &name in NO_IO_EVEN_IN_TESTS {
         let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root)
-            .args(["tree", "--offline", "-p", name, "-e", "normal,build,dev", "--prefix", "none"])
+            .args([
+                "tree",
+                "--offline",
+                "-p",
+                name,
+                "-e",
+                "normal,build,dev",
+                "--prefix",
+                "none",
+            ])
             .args(["--format", "{p}"])
             .output()
             .context("running cargo tree")?;

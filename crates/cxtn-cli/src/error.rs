@@ -53,11 +53,8 @@ impl CliError {
 
     /// Adds every cause of `error` as a detail.
     pub(crate) fn causes(mut self, error: &dyn std::error::Error) -> Self {
-        let mut source = error.source();
-        while let Some(cause) = source {
-            self.details.push(format!("caused by: {cause}"));
-            source = cause.source();
-        }
+        let causes = std::iter::successors(error.source(), |cause| cause.source());
+        self.details.extend(causes.map(|cause| format!("caused by: {cause}")));
         self
     }
 

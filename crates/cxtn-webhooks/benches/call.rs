@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::Criterion;
+use cxtn_transport::server::Server;
 use cxtn_transport::{MockTransport, Response, RetryPolicy, StatusCode, Transport};
 use cxtn_webhooks::Client;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 
 const LIST: &str = r#"{"Content": {"Model": {"Endpoints": [{"WebhookEventType": "Payment", "EndpointUrl": "https://e.example/p", "Status": "Active"}], "ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"}, "ExpectedResponses": ["IsValid"]}}"#;
 
@@ -28,24 +27,15 @@ fn client(base_url: &str, transport: Arc<dyn Transport>) -> Client {
 async fn loopback_server() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-                    let _ = request.into_body().collect().await;
-                    let response = hyper::Response::builder()
-                        .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from_static(LIST.as_bytes())))
-                        .unwrap();
-                    Ok::<_, Infallible>(response)
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+    let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
+        let _ = request.into_body().collect().await;
+        let response = hyper::Response::builder()
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(LIST.as_bytes())))
+            .unwrap();
+        Ok::<_, Infallible>(response)
     });
+    tokio::spawn(Server::new().serve(listener, service, std::future::pending()));
     addr
 }
 

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use cxtn_transport::server::Server;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -69,23 +68,12 @@ impl Receiver {
             count: watch::Sender::new(0),
         };
         let shared = receiver.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let receiver = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                        let receiver = receiver.clone();
-                        async move { Ok::<_, Infallible>(receiver.answer(request).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let receiver = shared.clone();
+            async move { Ok::<_, Infallible>(receiver.answer(request).await) }
         });
+        // Serves until the test ends: the runtime drops it.
+        tokio::spawn(Server::new().serve(listener, service, std::future::pending()));
         receiver
     }
 

@@ -27,7 +27,11 @@ struct Shared(Arc<Recorder>);
 #[cxtn::receiver::async_trait]
 impl Handler for Shared {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
-        self.0.seen.lock().unwrap().push(event.notification.event_id().to_string());
+        self.0
+            .seen
+            .lock()
+            .unwrap()
+            .push(event.notification.event_id().to_string());
         Ok(())
     }
 }

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use cxtn_transport::server::Server;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 /// A request as the server saw it.
@@ -84,51 +83,40 @@ impl ScriptedServer {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let state = state.clone();
-                        async move {
-                            let method = req.method().to_string();
-                            let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
-                            let headers = req
-                                .headers()
-                                .iter()
-                                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
-                                .collect();
-                            let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
-                            let next = {
-                                let mut state = state.lock().unwrap();
-                                state.requests.push(Recorded {
-                                    method,
-                                    path,
-                                    headers,
-                                    body,
-                                });
-                                state.script.pop_front()
-                            };
-                            let next = next.unwrap_or_else(|| Scripted::new(599, "no scripted response left"));
-                            if next.hang {
-                                tokio::time::sleep(Duration::from_secs(3600)).await;
-                            }
-                            let mut response = hyper::Response::builder().status(next.status);
-                            for (k, v) in &next.headers {
-                                response = response.header(k, v);
-                            }
-                            Ok::<_, Infallible>(response.body(Full::new(Bytes::from(next.body))).unwrap())
-                        }
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let state = shared.clone();
+            async move {
+                let method = req.method().to_string();
+                let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+                let headers = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                    .collect();
+                let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                let next = {
+                    let mut state = state.lock().unwrap();
+                    state.requests.push(Recorded {
+                        method,
+                        path,
+                        headers,
+                        body,
                     });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                    state.script.pop_front()
+                };
+                let next = next.unwrap_or_else(|| Scripted::new(599, "no scripted response left"));
+                if next.hang {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                let mut response = hyper::Response::builder().status(next.status);
+                for (k, v) in &next.headers {
+                    response = response.header(k, v);
+                }
+                Ok::<_, Infallible>(response.body(Full::new(Bytes::from(next.body))).unwrap())
             }
         });
+        // Serves until the test ends: the runtime drops it.
+        tokio::spawn(Server::new().serve(listener, service, std::future::pending()));
         Self { addr, state }
     }
 
