@@ -56,7 +56,8 @@ pub use inbox::postgres::{PostgresInbox, PostgresInboxBuilder};
 #[cfg(feature = "sqlite")]
 pub use inbox::sqlite::{SqliteInbox, WriteStats};
 pub use inbox::{
-    Completion, EventFilter, EventRecord, EventStatus, Inbox, InboxError, InboxStats, RejectionRecord, Stored,
+    BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
+    InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, RejectionRecord, Stored, Transacted,
 };
 pub use server::Running;
 pub use service::{Arrival, ArrivalOutcome, ReceiverService};

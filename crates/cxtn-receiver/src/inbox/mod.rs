@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+pub use cxtn_model::EventId;
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 pub mod memory;
 #[cfg(feature = "postgres")]
@@ -13,12 +15,65 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-/// A delivery that parsed, to be stored.
+/// The SHA-256 digest of a body exactly as received: how a redelivery is told apart from a changed body.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BodyHash([u8; 32]);
+
+impl BodyHash {
+    /// The digest of `body`.
+    #[must_use]
+    pub fn of(body: &[u8]) -> Self {
+        Self(Sha256::digest(body).into())
+    }
+
+    /// The digest's 32 bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A digest from its 32 bytes, as a store keeps it; `None` for any other length.
+    #[must_use]
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
+    /// The digest as 64 lowercase hexadecimal digits.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        use std::fmt::Write as _;
+        self.0.iter().fold(String::with_capacity(64), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+    }
+}
+
+impl fmt::Display for BodyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for BodyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BodyHash({})", self.to_hex())
+    }
+}
+
+impl Serialize for BodyHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+/// A delivery with a usable envelope, to be stored: one that parsed, or one quarantined because its `data`
+/// does not fit the typed model.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct NewEvent {
     /// `eventId`: the primary key.
-    pub event_id: String,
+    pub event_id: EventId,
     /// `event`.
     pub event: String,
     /// The subscription that produces the event (`Payment`, `AccountTransaction`), for a known event.
@@ -27,13 +82,18 @@ pub struct NewEvent {
     pub received_at_ms: i64,
     /// The body exactly as received.
     pub body: Bytes,
+    /// The digest of `body`.
+    pub body_hash: BodyHash,
+    /// Why the event is quarantined: its envelope is usable but its `data` does not fit the typed model.
+    /// `None` for an event that parsed.
+    pub quarantine: Option<String>,
 }
 
 impl NewEvent {
-    /// A delivery to store.
+    /// A delivery that parsed, to store.
     #[must_use]
     pub fn new(
-        event_id: impl Into<String>,
+        event_id: impl Into<EventId>,
         event: impl Into<String>,
         subscription: Option<String>,
         received_at_ms: i64,
@@ -44,12 +104,21 @@ impl NewEvent {
             event: event.into(),
             subscription,
             received_at_ms,
+            body_hash: BodyHash::of(&body),
             body,
+            quarantine: None,
         }
+    }
+
+    /// Stores the event as quarantined, with the reason its `data` does not fit.
+    #[must_use]
+    pub fn quarantined(mut self, reason: impl Into<String>) -> Self {
+        self.quarantine = Some(reason.into());
+        self
     }
 }
 
-/// A delivery that did not parse, kept with the reason.
+/// A delivery without a usable envelope, kept with the reason; the same body twice is kept once.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct NewRejection {
@@ -57,6 +126,8 @@ pub struct NewRejection {
     pub received_at_ms: i64,
     /// The body exactly as received.
     pub body: Bytes,
+    /// The digest of `body`: a rejection is stored once per digest.
+    pub body_hash: BodyHash,
     /// Why it did not parse.
     pub reason: String,
     /// The parser's error kind (`missing_field`, `syntax`, ...).
@@ -69,6 +140,7 @@ impl NewRejection {
     pub fn new(received_at_ms: i64, body: Bytes, reason: impl Into<String>, kind: impl Into<String>) -> Self {
         Self {
             received_at_ms,
+            body_hash: BodyHash::of(&body),
             body,
             reason: reason.into(),
             kind: kind.into(),
@@ -76,14 +148,17 @@ impl NewRejection {
     }
 }
 
-/// Whether a store added a row.
+/// What a store did with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Stored {
-    /// The event is new and now stored.
+    /// The event is new and now stored (pending, or quarantined when it was stored as such).
     New,
-    /// An event with this id was already stored; this copy only raised its delivery count.
+    /// An event with this id and this very body was already stored; this copy only raised its delivery count.
     Duplicate,
+    /// An event with this id but a different body was already stored: this body is kept beside it as a
+    /// conflicting version (once per distinct body), and the first body stays the one processed.
+    Conflict,
 }
 
 /// Where an event is in its processing.
@@ -99,10 +174,13 @@ pub enum EventStatus {
     Processed,
     /// The handler failed on every attempt; kept for inspection and replay.
     Dead,
+    /// Its envelope is usable but its `data` does not fit the typed model: kept, deduplicated, and not handed
+    /// to the typed handler unless the worker opts in; a replay after an upgrade parses it again.
+    Quarantined,
 }
 
 impl EventStatus {
-    /// The name stored and shown: `pending`, `processing`, `processed`, `dead`.
+    /// The name stored and shown: `pending`, `processing`, `processed`, `dead`, `quarantined`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -110,6 +188,7 @@ impl EventStatus {
             Self::Processing => "processing",
             Self::Processed => "processed",
             Self::Dead => "dead",
+            Self::Quarantined => "quarantined",
         }
     }
 
@@ -121,6 +200,7 @@ impl EventStatus {
             "processing" => Self::Processing,
             "processed" => Self::Processed,
             "dead" => Self::Dead,
+            "quarantined" => Self::Quarantined,
             _ => return None,
         })
     }
@@ -137,7 +217,7 @@ impl fmt::Display for EventStatus {
 #[non_exhaustive]
 pub struct EventRecord {
     /// `eventId`.
-    pub event_id: String,
+    pub event_id: EventId,
     /// `event`.
     pub event: String,
     /// The subscription that produces it, for a known event.
@@ -157,6 +237,29 @@ pub struct EventRecord {
     pub deliveries: u32,
     /// When it may be claimed next (milliseconds since the Unix epoch).
     pub next_attempt_at_ms: i64,
+    /// The digest of the body.
+    pub body_hash: BodyHash,
+    /// How many other bodies arrived under this event id (see [`Inbox::conflicts`]).
+    pub conflicts: u32,
+    /// Why it was quarantined, when it was; kept after a replay or an opted-in handler processed it.
+    pub quarantine_reason: Option<String>,
+}
+
+/// A body that arrived under an event id already stored with a different body.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct ConflictRecord {
+    /// `eventId`.
+    pub event_id: EventId,
+    /// When this body first arrived (milliseconds since the Unix epoch).
+    pub received_at_ms: i64,
+    /// The body exactly as received.
+    #[serde(skip)]
+    pub body: Bytes,
+    /// The digest of `body`.
+    pub body_hash: BodyHash,
+    /// How many times this body arrived.
+    pub deliveries: u32,
 }
 
 /// A stored rejection.
@@ -175,7 +278,36 @@ pub struct RejectionRecord {
     /// The parser's error kind.
     pub kind: String,
     /// The event id it was stored under after a successful replay.
-    pub replayed_as: Option<String>,
+    pub replayed_as: Option<EventId>,
+    /// The digest of the body.
+    pub body_hash: BodyHash,
+    /// How many times this very body arrived.
+    pub deliveries: u32,
+}
+
+/// Proof that a worker holds an event's lease: completions, renewals and releases carrying another token
+/// (the lease ran out and someone else claimed the event) change nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimToken(i64);
+
+impl ClaimToken {
+    /// A fresh random token.
+    #[must_use]
+    pub fn random() -> Self {
+        Self(fastrand::i64(..))
+    }
+
+    /// A token as a store keeps it.
+    #[must_use]
+    pub fn from_i64(value: i64) -> Self {
+        Self(value)
+    }
+
+    /// The token as a store keeps it.
+    #[must_use]
+    pub fn as_i64(self) -> i64 {
+        self.0
+    }
 }
 
 /// An event a worker claimed: it is `processing` until completed or its lease runs out.
@@ -183,13 +315,19 @@ pub struct RejectionRecord {
 #[non_exhaustive]
 pub struct Claimed {
     /// `eventId`.
-    pub event_id: String,
+    pub event_id: EventId,
     /// The body exactly as received.
     pub body: Bytes,
     /// This attempt's number, from 1.
     pub attempt: u32,
     /// When it first arrived (milliseconds since the Unix epoch).
     pub received_at_ms: i64,
+    /// The lease's token: pass it to [`Inbox::complete`], [`Inbox::renew`] and [`Inbox::release`].
+    pub token: ClaimToken,
+    /// How many other bodies arrived under this event id.
+    pub conflicts: u32,
+    /// Why it was quarantined, for an event claimed with `quarantined` on.
+    pub quarantine_reason: Option<String>,
 }
 
 /// How a handler call ended.
@@ -198,12 +336,12 @@ pub struct Claimed {
 pub enum Completion {
     /// Done; never handed out again unless replayed.
     Processed,
-    /// Failed; try again at the given time (milliseconds since the Unix epoch).
+    /// Failed; try again after a wait, measured on the store's clock.
     Retry {
         /// The handler's error.
         error: String,
-        /// When to try again.
-        at_ms: i64,
+        /// How long to wait before the next attempt.
+        after: Duration,
     },
     /// Failed for the last time; kept as a dead letter.
     Dead {
@@ -224,10 +362,14 @@ pub struct InboxStats {
     pub processed: u64,
     /// Dead letters.
     pub dead: u64,
-    /// Deliveries that did not parse.
+    /// Events whose `data` does not fit the typed model, not yet replayed or handled.
+    pub quarantined: u64,
+    /// Distinct bodies without a usable envelope.
     pub rejected: u64,
     /// Redeliveries of stored events, deduplicated.
     pub duplicates: u64,
+    /// Conflicting versions: bodies that arrived under a stored event id with different content.
+    pub conflicts: u64,
 }
 
 /// What to list.
@@ -238,6 +380,8 @@ pub struct EventFilter {
     pub status: Option<EventStatus>,
     /// At most this many, newest first (default 100).
     pub limit: Option<usize>,
+    /// Only events with conflicting versions.
+    pub conflicts_only: bool,
 }
 
 impl EventFilter {
@@ -260,25 +404,99 @@ impl EventFilter {
         self.limit = Some(limit);
         self
     }
+
+    /// Only events with conflicting versions.
+    #[must_use]
+    pub fn with_conflicts(mut self) -> Self {
+        self.conflicts_only = true;
+        self
+    }
+}
+
+/// What kind of failure an [`InboxError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InboxErrorKind {
+    /// The store could not be reached or did not answer in time (a database down, a lock held too long,
+    /// a disk full): trying again later may succeed.
+    Unavailable,
+    /// The store refused the operation or its input (a constraint, a value it cannot hold).
+    Refused,
+    /// The file or schema is not an inbox this version can open or upgrade.
+    NotAnInbox,
+    /// Anything else.
+    Other,
+}
+
+impl InboxErrorKind {
+    /// A short lowercase name: `unavailable`, `refused`, `not an inbox` or `other`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::Refused => "refused",
+            Self::NotAnInbox => "not an inbox",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for InboxErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An inbox that failed to read or write.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct InboxError {
+    kind: InboxErrorKind,
     message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl InboxError {
-    /// An error with a message and an optional cause.
+    /// An error of kind [`InboxErrorKind::Other`] with a message and an optional cause.
     pub fn new(message: impl Into<String>, source: Option<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::of_kind(InboxErrorKind::Other, message, source)
+    }
+
+    /// An error of a kind, with a message and an optional cause.
+    pub fn of_kind(
+        kind: InboxErrorKind,
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Self {
+            kind,
             message: message.into(),
             source,
         }
     }
+
+    /// What kind of failure this is.
+    #[must_use]
+    pub fn kind(&self) -> InboxErrorKind {
+        self.kind
+    }
+}
+
+/// How a transactional handler's attempt ended (see `SqliteInbox::process_in_transaction` and
+/// `PostgresInbox::process_in_transaction`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transacted {
+    /// The handler's writes and the event's `processed` mark committed together.
+    Processed,
+    /// The handler failed; its writes were rolled back and nothing was marked. Complete the event as usual.
+    Failed {
+        /// The handler's error.
+        error: String,
+    },
+    /// The lease was lost (it ran out and another worker claimed the event): nothing was committed.
+    LeaseLost,
 }
 
 /// Durable storage of deliveries: the receiver stores each one before it answers,
@@ -289,31 +507,44 @@ impl InboxError {
 /// [`SqliteInbox`](crate::SqliteInbox) is the durable default; [`MemoryInbox`](crate::MemoryInbox) is for tests.
 #[async_trait]
 pub trait Inbox: Send + Sync + fmt::Debug {
-    /// Stores a parsed delivery, durably, once per event id.
+    /// Stores a delivery with a usable envelope, durably, once per event id: the same body again is a
+    /// [`Stored::Duplicate`], a different body a [`Stored::Conflict`] kept beside the first.
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError>;
 
-    /// Stores a delivery that did not parse, durably; returns its id.
+    /// Stores a delivery without a usable envelope, durably, once per body digest; returns its id
+    /// (the existing one, with its delivery count raised, for a body already rejected).
     async fn reject(&self, rejection: NewRejection) -> Result<i64, InboxError>;
 
-    /// Claims up to `limit` events due at `now_ms` (pending and due, or processing with an expired lease),
-    /// counts an attempt on each, and leases them for `lease`.
-    async fn claim(&self, now_ms: i64, lease: Duration, limit: usize) -> Result<Vec<Claimed>, InboxError>;
+    /// Claims up to `limit` events due now on the store's clock (pending and due, or processing with an
+    /// expired lease; quarantined ones too when `quarantined` is on), counts an attempt on each, and leases
+    /// them for `lease` under a fresh [`ClaimToken`].
+    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError>;
 
-    /// Records how a claimed event's handler call ended.
-    async fn complete(&self, event_id: &str, completion: Completion) -> Result<(), InboxError>;
+    /// Extends a lease to `lease` from now; `false` when the lease was lost (nothing changed).
+    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError>;
 
-    /// Makes a stored event pending again (whatever its status), with its attempts reset.
-    /// Returns `false` when no event has this id.
-    async fn replay_event(&self, event_id: &str, now_ms: i64) -> Result<bool, InboxError>;
+    /// Records how a claimed event's handler call ended; `false` when the lease was lost (nothing changed).
+    async fn complete(&self, event_id: &EventId, token: ClaimToken, completion: Completion)
+    -> Result<bool, InboxError>;
+
+    /// Gives a claimed event back unhandled: due now, this attempt not counted. `false` when the lease was lost.
+    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError>;
+
+    /// Makes a stored event pending again (whatever its status, quarantined included), due now, with its
+    /// attempts reset. Returns `false` when no event has this id.
+    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError>;
 
     /// Records that a rejection was replayed and stored as `event_id`.
-    async fn resolve_rejection(&self, id: i64, event_id: &str) -> Result<bool, InboxError>;
+    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError>;
 
     /// One stored event.
-    async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, InboxError>;
+    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError>;
 
     /// Stored events, newest first.
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError>;
+
+    /// The conflicting versions of an event, oldest first; empty when it has none.
+    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError>;
 
     /// One stored rejection.
     async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError>;
