@@ -9,6 +9,9 @@
 //! - every failure is an [`Error`] that names its [`ErrorKind`], the event and field at fault, and where;
 //! - no input makes it panic or overflow the stack: invalid UTF-8, deep nesting and large bodies included.
 //!
+//! [`parse_envelope`] reads only the envelope (`eventId`, `event`), for a body whose `data` does not fit the
+//! typed model: a receiver keeps such a body by its `eventId` instead of rejecting it.
+//!
 //! [`samples::GUIDE`] holds the seven sample notifications of CXTN's guide.
 //!
 //! This crate does no I/O: it is the parser that the receiver, the CLI and your own code share.
@@ -41,4 +44,4 @@ mod parse;
 pub mod samples;
 
 pub use error::{Error, ErrorKind, Location};
-pub use parse::parse;
+pub use parse::{Envelope, parse, parse_envelope};

@@ -5,7 +5,7 @@ use std::fmt;
 use cxtn_model::fields::{Key, UnknownFieldsReader};
 use cxtn_model::{
     AccountTransaction, DataEncoding, EventData, EventFields, EventId, EventKind, FieldProblem, FieldTracker,
-    Notification, PaymentCompleted, RawJson, TradeSettled, UnknownData, UnknownEvent, UnknownFields,
+    Notification, PaymentCompleted, RawJson, TradeSettled, UnknownData, UnknownEvent, UnknownFields, WebhookEventType,
 };
 use serde::de::{self, Deserializer as _, MapAccess};
 use serde_json::value::RawValue;
@@ -19,11 +19,7 @@ use crate::{Error, ErrorKind, Location};
 /// When the body is not a notification: see [`ErrorKind`] for every case.
 /// The error names the event and field at fault and where the problem is.
 pub fn parse(body: &[u8]) -> Result<Notification, Error> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        Error::new(ErrorKind::InvalidUtf8, "the body is not valid UTF-8").at(Some(Location::Byte(e.valid_up_to())))
-    })?;
-    // A byte-order mark, as some .NET writers add, is not part of the JSON.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = body_text(body)?;
     let envelope = read_envelope(text)?;
     let event_id = EventId::new(envelope.event_id);
     let (data, data_encoding) = match EventKind::from_name(&envelope.event) {
@@ -36,14 +32,69 @@ pub fn parse(body: &[u8]) -> Result<Notification, Error> {
     Ok(notification)
 }
 
-struct Envelope<'a> {
+/// The envelope of a notification: what identifies it, without its `data`.
+///
+/// [`parse_envelope`] reads it from a body whose `data` may not fit the typed model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Envelope {
+    /// `eventId`, as received (it may be empty: [`parse`] accepts that too).
+    pub event_id: EventId,
+    /// `event`, as received.
+    pub event: String,
+    /// The webhook subscription that produces the event, for an event this version knows.
+    pub subscription: Option<WebhookEventType>,
+}
+
+/// Reads only the envelope of a notification body: its `eventId`, its `event` and, for an event this version
+/// knows, its subscription.
+///
+/// It is as strict as [`parse`] about everything but `data`: the body is UTF-8 (a leading byte-order mark is
+/// skipped), one JSON object and nothing after it, `eventId` and `event` are strings, each present once, no key
+/// appears twice in the envelope, and `data`, when present, is JSON.
+/// It does not look inside `data`, so a body whose `data` does not fit the typed model still has an envelope,
+/// and every body [`parse`] accepts gives the same `eventId` and `event` here.
+///
+/// ```
+/// let body = br#"{"eventId": "wh_1", "event": "account_credit", "data": {"amount": "ten"}}"#;
+/// assert!(cxtn_events::parse(body).is_err());
+/// let envelope = cxtn_events::parse_envelope(body)?;
+/// assert_eq!(envelope.event_id.as_str(), "wh_1");
+/// assert_eq!(envelope.event, "account_credit");
+/// assert_eq!(envelope.subscription, Some(cxtn_model::WebhookEventType::AccountTransaction));
+/// # Ok::<(), cxtn_events::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The same [`Error`] as [`parse`] for a body without a usable envelope: invalid UTF-8, not JSON, not an object,
+/// trailing characters, too deep, `eventId` or `event` missing, not a string, or given twice.
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, Error> {
+    let envelope = read_envelope(body_text(body)?)?;
+    Ok(Envelope {
+        subscription: EventKind::from_name(&envelope.event).map(EventKind::subscription),
+        event_id: EventId::new(envelope.event_id),
+        event: envelope.event,
+    })
+}
+
+/// The body as text, without a leading byte-order mark.
+fn body_text(body: &[u8]) -> Result<&str, Error> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Error::new(ErrorKind::InvalidUtf8, "the body is not valid UTF-8").at(Some(Location::Byte(e.valid_up_to())))
+    })?;
+    // A byte-order mark, as some .NET writers add, is not part of the JSON.
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+struct RawEnvelope<'a> {
     event_id: String,
     event: String,
     data: Option<&'a RawValue>,
     extra: UnknownFields,
 }
 
-fn read_envelope(text: &str) -> Result<Envelope<'_>, Error> {
+fn read_envelope(text: &str) -> Result<RawEnvelope<'_>, Error> {
     let tracker = FieldTracker::new();
     let mut de = serde_json::Deserializer::from_str(text);
     let envelope = de
@@ -58,13 +109,13 @@ struct EnvelopeVisitor<'t> {
 }
 
 impl<'de> de::Visitor<'de> for EnvelopeVisitor<'_> {
-    type Value = Envelope<'de>;
+    type Value = RawEnvelope<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a notification object with `eventId`, `event` and `data`")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEnvelope<'de>, A::Error> {
         let mut event_id: Option<String> = None;
         let mut event: Option<String> = None;
         let mut data: Option<&'de RawValue> = None;
@@ -79,7 +130,7 @@ impl<'de> de::Visitor<'de> for EnvelopeVisitor<'_> {
         }
         let event_id = event_id.ok_or_else(|| self.tracker.fail("eventId", FieldProblem::Missing))?;
         let event = event.ok_or_else(|| self.tracker.fail("event", FieldProblem::Missing))?;
-        Ok(Envelope {
+        Ok(RawEnvelope {
             event_id,
             event,
             data,

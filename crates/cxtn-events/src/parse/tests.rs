@@ -168,3 +168,80 @@ fn deep_nesting_neither_panics_nor_overflows() {
         let _ = parse(body.as_bytes());
     }
 }
+
+fn envelope_err(body: &str) -> Error {
+    parse_envelope(body.as_bytes()).unwrap_err()
+}
+
+#[test]
+fn the_envelope_reads_without_the_data() {
+    // `data` that does not fit the typed model: `parse` refuses it, the envelope is still usable.
+    let body = r#"{"eventId": "wh_1", "event": "payment_completed", "data": {"objectId": 1, "amount": "ten"}, "x": 1}"#;
+    assert_eq!(err(body).kind(), ErrorKind::InvalidField);
+    let envelope = parse_envelope(body.as_bytes()).unwrap();
+    assert_eq!(envelope.event_id.as_str(), "wh_1");
+    assert_eq!(envelope.event, "payment_completed");
+    assert_eq!(envelope.subscription, Some(cxtn_model::WebhookEventType::Payment));
+
+    // An unknown event, no `data`, a byte-order mark: as `parse` reads them.
+    let envelope = parse_envelope("\u{feff}{\"eventId\": \"wh_2\", \"event\": \"card_issued\"}".as_bytes()).unwrap();
+    assert_eq!(
+        (envelope.event_id.as_str(), envelope.event.as_str()),
+        ("wh_2", "card_issued")
+    );
+    assert_eq!(envelope.subscription, None);
+
+    // `data` of any JSON type, or a string that holds no JSON.
+    for data in ["[1, 2]", "null", "7", r#""not json""#, r#""{\"a\": 1""#] {
+        let body = format!(r#"{{"eventId": "wh_3", "event": "account_credit", "data": {data}}}"#);
+        assert_eq!(
+            parse_envelope(body.as_bytes()).unwrap().event_id.as_str(),
+            "wh_3",
+            "{data}"
+        );
+    }
+
+    // An empty id is read as it is: `parse` accepts it too, and the receiver decides what it is worth.
+    assert_eq!(
+        parse_envelope(br#"{"eventId": "", "event": "x"}"#)
+            .unwrap()
+            .event_id
+            .as_str(),
+        ""
+    );
+}
+
+#[test]
+fn the_envelope_is_as_strict_as_parse() {
+    let cases = [
+        (&b"\xff{}"[..], ErrorKind::InvalidUtf8),
+        (b"{", ErrorKind::Syntax),
+        (b"[]", ErrorKind::NotAnObject),
+        (br#"{"eventId": "a", "event": "x"} {}"#, ErrorKind::TrailingCharacters),
+        (br#"{"event": "x"}"#, ErrorKind::MissingField),
+        (br#"{"eventId": "a"}"#, ErrorKind::MissingField),
+        (br#"{"eventId": 7, "event": "x"}"#, ErrorKind::InvalidField),
+        (br#"{"eventId": "a", "event": null}"#, ErrorKind::InvalidField),
+        (
+            br#"{"eventId": "a", "eventId": "b", "event": "x"}"#,
+            ErrorKind::DuplicateField,
+        ),
+        (
+            br#"{"eventId": "a", "event": "x", "data": 1, "data": 2}"#,
+            ErrorKind::DuplicateField,
+        ),
+        (br#"{"eventId": "a", "event": "x", "data": tru}"#, ErrorKind::Syntax),
+    ];
+    for (body, kind) in cases {
+        let envelope = parse_envelope(body).unwrap_err();
+        let full = parse(body).unwrap_err();
+        assert_eq!(envelope.kind(), kind, "{}", String::from_utf8_lossy(body));
+        // The same error as `parse`, message, field and place included.
+        assert_eq!(envelope, full, "{}", String::from_utf8_lossy(body));
+    }
+    let e = envelope_err(r#"{"eventId": "a"}"#);
+    assert_eq!(
+        (e.field(), e.to_string().as_str()),
+        (Some("event"), "missing field `event`")
+    );
+}

@@ -1,9 +1,9 @@
 //! Generated notifications of every known event round-trip in both encodings, digits intact;
-//! no input makes `parse` panic.
+//! no input makes `parse` or `parse_envelope` panic, and whatever parses has the same envelope.
 
 use std::sync::LazyLock;
 
-use cxtn_events::parse;
+use cxtn_events::{parse, parse_envelope};
 use cxtn_model::{DataEncoding, EventData, EventKind, Notification, UnknownFields};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -276,6 +276,18 @@ fn round_trips(n: &Notification) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `parse_envelope` returns on `body`, and agrees with `parse` on the id and name of whatever parses.
+fn envelope_agrees(body: &[u8]) -> Result<(), TestCaseError> {
+    let envelope = parse_envelope(body);
+    if let Ok(n) = parse(body) {
+        let envelope = envelope.map_err(|e| TestCaseError::fail(format!("the envelope of a notification: {e}")))?;
+        prop_assert_eq!(&envelope.event_id, n.event_id());
+        prop_assert_eq!(envelope.event.as_str(), n.event_name());
+        prop_assert_eq!(envelope.subscription, n.subscription());
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -285,6 +297,8 @@ proptest! {
         let string_body = g.body(DataEncoding::String);
         let object = parse(object_body.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}: {object_body}")))?;
         let string = parse(string_body.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}: {string_body}")))?;
+        envelope_agrees(object_body.as_bytes())?;
+        envelope_agrees(string_body.as_bytes())?;
 
         prop_assert_eq!(&object, &string);
         prop_assert_eq!(object.data_encoding(), DataEncoding::Object);
@@ -318,6 +332,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
+        envelope_agrees(&body)?;
         if let Ok(n) = parse(&body) {
             round_trips(&n)?;
         }
@@ -325,6 +340,7 @@ proptest! {
 
     #[test]
     fn arbitrary_strings_never_panic(body in any::<String>()) {
+        envelope_agrees(body.as_bytes())?;
         if let Ok(n) = parse(body.as_bytes()) {
             round_trips(&n)?;
         }
@@ -333,6 +349,7 @@ proptest! {
     #[test]
     fn json_like_token_soup_never_panics(tokens in prop::collection::vec(prop::sample::select(TOKENS.to_vec()), 0..48)) {
         let body = tokens.concat();
+        envelope_agrees(body.as_bytes())?;
         if let Ok(n) = parse(body.as_bytes()) {
             round_trips(&n)?;
         }
@@ -353,6 +370,7 @@ proptest! {
                 _ => body.push(byte),
             }
         }
+        envelope_agrees(&body)?;
         if let Ok(n) = parse(&body) {
             round_trips(&n)?;
         }
