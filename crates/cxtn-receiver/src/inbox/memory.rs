@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Claimed, Completion, EventFilter, EventRecord, EventStatus, Inbox, InboxError, InboxStats, NewEvent, NewRejection,
-    RejectionRecord, Stored,
+    ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox, InboxError,
+    InboxStats, NewEvent, NewRejection, RejectionRecord, Stored,
 };
 
 /// An inbox held in memory.
@@ -22,11 +22,29 @@ pub struct MemoryInbox {
 
 #[derive(Debug, Default)]
 struct State {
-    events: HashMap<String, EventRecord>,
-    order: Vec<String>,
-    claimed_until: HashMap<String, i64>,
+    events: HashMap<EventId, Entry>,
+    /// Event ids in the order they were first stored.
+    order: Vec<EventId>,
+    /// Conflicting versions per event id, oldest first.
+    conflicts: HashMap<EventId, Vec<ConflictRecord>>,
     rejections: Vec<RejectionRecord>,
-    duplicates: u64,
+}
+
+/// A stored event and its lease.
+#[derive(Debug)]
+struct Entry {
+    record: EventRecord,
+    claimed_until_ms: i64,
+    token: Option<ClaimToken>,
+    /// The status it was claimed from (pending or quarantined): where a release or a retry puts it back.
+    claimed_from: EventStatus,
+}
+
+impl Entry {
+    /// Whether `token` holds this event's lease.
+    fn holds(&self, token: ClaimToken) -> bool {
+        self.record.status == EventStatus::Processing && self.token == Some(token)
+    }
 }
 
 impl MemoryInbox {
@@ -39,31 +57,79 @@ impl MemoryInbox {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Runs `f` on the event when `token` holds its lease; `false` (nothing changed) otherwise.
+    fn fenced(&self, event_id: &EventId, token: ClaimToken, f: impl FnOnce(&mut Entry)) -> bool {
+        let mut state = self.lock();
+        match state.events.get_mut(event_id) {
+            Some(entry) if entry.holds(token) => {
+                f(entry);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn count(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 #[async_trait]
 impl Inbox for MemoryInbox {
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         if let Some(existing) = state.events.get_mut(&event.event_id) {
-            existing.deliveries = existing.deliveries.saturating_add(1);
-            state.duplicates += 1;
-            return Ok(Stored::Duplicate);
+            if existing.record.body_hash == event.body_hash {
+                existing.record.deliveries = existing.record.deliveries.saturating_add(1);
+                return Ok(Stored::Duplicate);
+            }
+            let versions = state.conflicts.entry(event.event_id.clone()).or_default();
+            match versions.iter_mut().find(|v| v.body_hash == event.body_hash) {
+                Some(version) => version.deliveries = version.deliveries.saturating_add(1),
+                None => versions.push(ConflictRecord {
+                    event_id: event.event_id,
+                    received_at_ms: event.received_at_ms,
+                    body: event.body,
+                    body_hash: event.body_hash,
+                    deliveries: 1,
+                }),
+            }
+            existing.record.conflicts = count(versions.len());
+            return Ok(Stored::Conflict);
         }
+        let status = if event.quarantine.is_some() {
+            EventStatus::Quarantined
+        } else {
+            EventStatus::Pending
+        };
         state.order.push(event.event_id.clone());
         state.events.insert(
             event.event_id.clone(),
-            EventRecord {
-                event_id: event.event_id,
-                event: event.event,
-                subscription: event.subscription,
-                received_at_ms: event.received_at_ms,
-                body: event.body,
-                status: EventStatus::Pending,
-                attempts: 0,
-                last_error: None,
-                deliveries: 1,
-                next_attempt_at_ms: event.received_at_ms,
+            Entry {
+                record: EventRecord {
+                    event_id: event.event_id,
+                    event: event.event,
+                    subscription: event.subscription,
+                    received_at_ms: event.received_at_ms,
+                    body: event.body,
+                    status,
+                    attempts: 0,
+                    last_error: None,
+                    deliveries: 1,
+                    next_attempt_at_ms: event.received_at_ms,
+                    body_hash: event.body_hash,
+                    conflicts: 0,
+                    quarantine_reason: event.quarantine,
+                },
+                claimed_until_ms: 0,
+                token: None,
+                claimed_from: status,
             },
         );
         Ok(Stored::New)
@@ -71,6 +137,10 @@ impl Inbox for MemoryInbox {
 
     async fn reject(&self, rejection: NewRejection) -> Result<i64, InboxError> {
         let mut state = self.lock();
+        if let Some(existing) = state.rejections.iter_mut().find(|r| r.body_hash == rejection.body_hash) {
+            existing.deliveries = existing.deliveries.saturating_add(1);
+            return Ok(existing.id);
+        }
         let id = i64::try_from(state.rejections.len())
             .unwrap_or(i64::MAX)
             .saturating_add(1);
@@ -81,92 +151,131 @@ impl Inbox for MemoryInbox {
             reason: rejection.reason,
             kind: rejection.kind,
             replayed_as: None,
+            body_hash: rejection.body_hash,
+            deliveries: 1,
         });
         Ok(id)
     }
 
-    async fn claim(&self, now_ms: i64, lease: Duration, limit: usize) -> Result<Vec<Claimed>, InboxError> {
+    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
+        let now_ms = crate::now_ms();
         let mut guard = self.lock();
         let state = &mut *guard;
-        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         let mut claimed = Vec::new();
         for id in &state.order {
             if claimed.len() >= limit {
                 break;
             }
-            let Some(record) = state.events.get_mut(id) else {
+            let Some(entry) = state.events.get_mut(id) else {
                 continue;
             };
-            let due = match record.status {
-                EventStatus::Pending => record.next_attempt_at_ms <= now_ms,
-                EventStatus::Processing => state.claimed_until.get(id).is_none_or(|until| *until <= now_ms),
+            let due = match entry.record.status {
+                EventStatus::Pending => entry.record.next_attempt_at_ms <= now_ms,
+                EventStatus::Quarantined => quarantined && entry.record.next_attempt_at_ms <= now_ms,
+                EventStatus::Processing => {
+                    entry.claimed_until_ms <= now_ms && (quarantined || entry.claimed_from != EventStatus::Quarantined)
+                }
                 _ => false,
             };
             if !due {
                 continue;
             }
-            record.status = EventStatus::Processing;
-            record.attempts = record.attempts.saturating_add(1);
-            state.claimed_until.insert(id.clone(), now_ms.saturating_add(lease_ms));
+            if entry.record.status != EventStatus::Processing {
+                entry.claimed_from = entry.record.status;
+            }
+            let token = ClaimToken::random();
+            entry.record.status = EventStatus::Processing;
+            entry.record.attempts = entry.record.attempts.saturating_add(1);
+            entry.claimed_until_ms = now_ms.saturating_add(millis(lease));
+            entry.token = Some(token);
+            let record = &entry.record;
             claimed.push(Claimed {
                 event_id: record.event_id.clone(),
                 body: record.body.clone(),
                 attempt: record.attempts,
                 received_at_ms: record.received_at_ms,
+                token,
+                conflicts: record.conflicts,
+                quarantine_reason: if entry.claimed_from == EventStatus::Quarantined {
+                    record.quarantine_reason.clone()
+                } else {
+                    None
+                },
             });
         }
         Ok(claimed)
     }
 
-    async fn complete(&self, event_id: &str, completion: Completion) -> Result<(), InboxError> {
-        let mut state = self.lock();
-        state.claimed_until.remove(event_id);
-        let Some(record) = state.events.get_mut(event_id) else {
-            return Ok(());
-        };
-        match completion {
-            Completion::Processed => {
-                record.status = EventStatus::Processed;
-                record.last_error = None;
-            }
-            Completion::Retry { error, at_ms } => {
-                record.status = EventStatus::Pending;
-                record.last_error = Some(error);
-                record.next_attempt_at_ms = at_ms;
-            }
-            Completion::Dead { error } => {
-                record.status = EventStatus::Dead;
-                record.last_error = Some(error);
-            }
-        }
-        Ok(())
+    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError> {
+        let until = crate::now_ms().saturating_add(millis(lease));
+        Ok(self.fenced(event_id, token, |entry| entry.claimed_until_ms = until))
     }
 
-    async fn replay_event(&self, event_id: &str, now_ms: i64) -> Result<bool, InboxError> {
+    async fn complete(
+        &self,
+        event_id: &EventId,
+        token: ClaimToken,
+        completion: Completion,
+    ) -> Result<bool, InboxError> {
+        let now_ms = crate::now_ms();
+        Ok(self.fenced(event_id, token, |entry| {
+            entry.token = None;
+            let record = &mut entry.record;
+            match completion {
+                Completion::Processed => {
+                    record.status = EventStatus::Processed;
+                    record.last_error = None;
+                }
+                Completion::Retry { error, after } => {
+                    record.status = entry.claimed_from;
+                    record.last_error = Some(error);
+                    record.next_attempt_at_ms = now_ms.saturating_add(millis(after));
+                }
+                Completion::Dead { error } => {
+                    record.status = EventStatus::Dead;
+                    record.last_error = Some(error);
+                }
+            }
+        }))
+    }
+
+    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError> {
+        let now_ms = crate::now_ms();
+        Ok(self.fenced(event_id, token, |entry| {
+            entry.token = None;
+            entry.record.status = entry.claimed_from;
+            entry.record.attempts = entry.record.attempts.saturating_sub(1);
+            entry.record.next_attempt_at_ms = now_ms;
+        }))
+    }
+
+    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError> {
+        let now_ms = crate::now_ms();
         let mut state = self.lock();
-        state.claimed_until.remove(event_id);
-        let Some(record) = state.events.get_mut(event_id) else {
+        let Some(entry) = state.events.get_mut(event_id) else {
             return Ok(false);
         };
-        record.status = EventStatus::Pending;
-        record.attempts = 0;
-        record.next_attempt_at_ms = now_ms;
+        entry.token = None;
+        entry.claimed_from = EventStatus::Pending;
+        entry.record.status = EventStatus::Pending;
+        entry.record.attempts = 0;
+        entry.record.next_attempt_at_ms = now_ms;
         Ok(true)
     }
 
-    async fn resolve_rejection(&self, id: i64, event_id: &str) -> Result<bool, InboxError> {
+    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError> {
         let mut state = self.lock();
         match state.rejections.iter_mut().find(|r| r.id == id) {
             Some(rejection) => {
-                rejection.replayed_as = Some(event_id.to_owned());
+                rejection.replayed_as = Some(event_id.clone());
                 Ok(true)
             }
             None => Ok(false),
         }
     }
 
-    async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, InboxError> {
-        Ok(self.lock().events.get(event_id).cloned())
+    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError> {
+        Ok(self.lock().events.get(event_id).map(|entry| entry.record.clone()))
     }
 
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
@@ -177,10 +286,16 @@ impl Inbox for MemoryInbox {
             .iter()
             .rev()
             .filter_map(|id| state.events.get(id))
+            .map(|entry| &entry.record)
             .filter(|r| filter.status.is_none_or(|s| r.status == s))
+            .filter(|r| !filter.conflicts_only || r.conflicts > 0)
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
+        Ok(self.lock().conflicts.get(event_id).cloned().unwrap_or_default())
     }
 
     async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError> {
@@ -195,15 +310,18 @@ impl Inbox for MemoryInbox {
         let state = self.lock();
         let mut stats = InboxStats {
             rejected: state.rejections.len() as u64,
-            duplicates: state.duplicates,
+            conflicts: state.conflicts.values().map(|v| v.len() as u64).sum(),
             ..InboxStats::default()
         };
-        for record in state.events.values() {
+        for entry in state.events.values() {
+            let record = &entry.record;
+            stats.duplicates += u64::from(record.deliveries.saturating_sub(1));
             match record.status {
                 EventStatus::Pending => stats.pending += 1,
                 EventStatus::Processing => stats.processing += 1,
                 EventStatus::Processed => stats.processed += 1,
                 EventStatus::Dead => stats.dead += 1,
+                EventStatus::Quarantined => stats.quarantined += 1,
             }
         }
         Ok(stats)

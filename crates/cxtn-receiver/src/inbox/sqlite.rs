@@ -1,72 +1,45 @@
-//! The durable SQLite inbox, with group commit.
+//! The durable SQLite inbox: group commit for writes, a read-only connection for reads.
 
+mod read;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
-use std::thread;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use tokio::sync::oneshot;
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension as _, Transaction, params, params_from_iter};
 
+use self::read::{Reader, conflict_row, event_row, rejection_row};
+use self::schema::Schema;
+use self::writer::{Writer, in_savepoint};
 use super::{
-    Claimed, Completion, EventFilter, EventRecord, EventStatus, Inbox, InboxError, InboxStats, NewEvent, NewRejection,
-    RejectionRecord, Stored,
+    ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox, InboxError,
+    InboxErrorKind, InboxStats, NewEvent, NewRejection, RejectionRecord, Stored, Transacted,
 };
-
-/// The most operations one transaction (one fsync) carries.
-const MAX_BATCH: usize = 512;
-
-/// The schema, one migration per `user_version`.
-const MIGRATIONS: &[&str] = &[
-    // 1: events and rejections.
-    "CREATE TABLE events (
-        event_id TEXT PRIMARY KEY NOT NULL,
-        event TEXT NOT NULL,
-        subscription TEXT,
-        received_at_ms INTEGER NOT NULL,
-        body BLOB NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        deliveries INTEGER NOT NULL DEFAULT 1,
-        next_attempt_at_ms INTEGER NOT NULL,
-        claimed_until_ms INTEGER
-    ) STRICT;
-    CREATE INDEX events_due ON events (status, next_attempt_at_ms);
-    CREATE INDEX events_received ON events (received_at_ms);
-    CREATE TABLE rejections (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        received_at_ms INTEGER NOT NULL,
-        body BLOB NOT NULL,
-        reason TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        replayed_as TEXT
-    ) STRICT;",
-];
-
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// An operation for the writer: run in the batch's transaction, or told why there is none.
-type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &str>) -> Reply + Send>;
 
 /// The durable inbox: one SQLite file in WAL mode with `synchronous=FULL`.
 ///
 /// Writes go through one thread that commits them in groups: deliveries that arrive together share
 /// one transaction and one fsync, and each is answered when the transaction holding it commits.
+/// Reads go through their own read-only connection, so a long listing never holds up a store.
 /// Several processes may open the same file (the CLI reads it while a receiver runs).
+///
+/// A handler whose effects live in the same file can make them exactly once with
+/// [`SqliteInbox::process_in_transaction`].
 #[derive(Debug, Clone)]
 pub struct SqliteInbox {
-    jobs: mpsc::Sender<Job>,
+    /// `None` for an inbox opened read-only.
+    writer: Option<Writer>,
+    reader: Arc<Reader>,
     path: PathBuf,
-    counters: Arc<Counters>,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    transactions: AtomicU64,
-    operations: AtomicU64,
 }
 
 /// How the writer grouped operations into transactions since the inbox was opened.
@@ -75,7 +48,7 @@ struct Counters {
 pub struct WriteStats {
     /// Transactions committed (one fsync each).
     pub transactions: u64,
-    /// Operations (stores, claims, reads...) they carried.
+    /// Operations (stores, rejections, claims, completions...) they carried.
     pub operations: u64,
 }
 
@@ -91,46 +64,122 @@ impl WriteStats {
     }
 }
 
-impl SqliteInbox {
-    /// Opens (or creates) the inbox at `path`, upgrading its schema.
+/// A handler whose writes commit in the same SQLite transaction that marks the event processed: either
+/// both are kept or neither, so the effect happens exactly once even though the delivery to the handler is
+/// at least once. Use it when the effects (a ledger, say) live in the inbox's own file.
+///
+/// It runs on the inbox's writer thread, inside the transaction of a group commit: keep it short, and do
+/// only database work in it (an HTTP call belongs in a plain [`Handler`](crate::Handler)).
+/// An `Err` or a panic rolls its writes back.
+///
+/// ```
+/// use cxtn_receiver::{Event, HandlerError, SqliteHandler, rusqlite};
+///
+/// #[derive(Debug)]
+/// struct Ledger;
+///
+/// impl SqliteHandler for Ledger {
+///     fn handle(&self, event: &Event, txn: &rusqlite::Transaction<'_>) -> Result<(), HandlerError> {
+///         txn.execute(
+///             "INSERT INTO ledger (event_id) VALUES (?1)",
+///             [event.notification.event_id().as_str()],
+///         )?;
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait SqliteHandler: Send + Sync + fmt::Debug + 'static {
+    /// Handles one event with `txn`, the inbox's transaction.
     ///
     /// # Errors
     ///
-    /// When the file cannot be opened or is not an inbox this version can upgrade.
+    /// Any error: its writes are rolled back and the attempt counts as failed.
+    fn handle(&self, event: &crate::Event, txn: &Transaction<'_>) -> Result<(), crate::HandlerError>;
+}
+
+/// Marks a claimed event processed when `token` still holds its lease.
+const MARK_PROCESSED: &str = "UPDATE events SET status = 'processed', last_error = NULL, claimed_until_ms = NULL,
+     claim_token = NULL WHERE event_id = ?1 AND status = 'processing' AND claim_token = ?2";
+
+impl SqliteInbox {
+    /// Opens (or creates) the inbox at `path`, upgrading its schema.
+    ///
+    /// The inbox may share its file with the application's own tables.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened, or is not an inbox this version can upgrade
+    /// ([`InboxErrorKind::NotAnInbox`]: not a SQLite database, an inbox written by a newer version,
+    /// or another application's versioned schema).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, InboxError> {
         let path = path.as_ref().to_path_buf();
         let display = path.display().to_string();
-        let mut conn = Connection::open(&path).map_err(|e| {
-            InboxError::new(
-                format!("cannot open the inbox {display}: check the path and permissions"),
-                Some(e.into()),
-            )
-        })?;
-        configure(&conn)
-            .map_err(|e| InboxError::new(format!("cannot configure the inbox {display}"), Some(e.into())))?;
-        migrate(&mut conn).map_err(|e| {
-            InboxError::new(
-                format!("cannot upgrade the inbox {display}; is it a cxtn inbox?"),
-                Some(e.into()),
-            )
-        })?;
-        let (jobs, rx) = mpsc::channel::<Job>();
-        let counters = Arc::new(Counters::default());
-        let writer_counters = counters.clone();
-        thread::Builder::new()
-            .name("cxtn-inbox-writer".into())
-            .spawn(move || writer(conn, &rx, &writer_counters))
-            .map_err(|e| InboxError::new("cannot start the inbox writer thread", Some(e.into())))?;
-        Ok(Self { jobs, path, counters })
+        let mut conn = rusqlite::Connection::open(&path).map_err(|e| schema::opening(&display, e))?;
+        conn.busy_timeout(schema::BUSY_TIMEOUT)
+            .map_err(|e| schema::opening(&display, e))?;
+        schema::check(&conn, &display, schema::Access::Write)?;
+        schema::configure(&conn, &display)?;
+        schema::migrate(&mut conn, &display)?;
+        let reader = Reader::open(&path, &display)?;
+        let writer = Writer::start(conn)?;
+        Ok(Self {
+            writer: Some(writer),
+            reader: Arc::new(reader),
+            path,
+        })
     }
 
-    /// How the writer grouped operations into transactions so far.
+    /// Opens an existing inbox only to read it: never creates the file, never converts it to WAL,
+    /// never upgrades its schema. Every writing method then fails with [`InboxErrorKind::Refused`].
+    ///
+    /// ```no_run
+    /// use cxtn_receiver::{Inbox, SqliteInbox};
+    ///
+    /// # async fn run() -> Result<(), cxtn_receiver::InboxError> {
+    /// let inbox = SqliteInbox::open_read_only("cxtn-inbox.sqlite")?;
+    /// println!("{:?}", inbox.stats().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InboxErrorKind::NotAnInbox`] when no file is there, or it is not a cxtn inbox, or its schema is
+    /// newer than this version knows; another kind when it cannot be read.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, InboxError> {
+        let path = path.as_ref().to_path_buf();
+        let display = path.display().to_string();
+        if !path.is_file() {
+            return Err(InboxError::of_kind(
+                InboxErrorKind::NotAnInbox,
+                format!("there is no inbox at {display}: check the path"),
+                None,
+            ));
+        }
+        let reader = Reader::open(&path, &display)?;
+        Ok(Self {
+            writer: None,
+            reader: Arc::new(reader),
+            path,
+        })
+    }
+
+    /// Whether the inbox was opened with [`SqliteInbox::open_read_only`].
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// How the writer grouped operations into transactions so far (zero for a read-only inbox).
     #[must_use]
     pub fn write_stats(&self) -> WriteStats {
-        WriteStats {
-            transactions: self.counters.transactions.load(Ordering::Relaxed),
-            operations: self.counters.operations.load(Ordering::Relaxed),
-        }
+        self.writer.as_ref().map_or(
+            WriteStats {
+                transactions: 0,
+                operations: 0,
+            },
+            Writer::stats,
+        )
     }
 
     /// The file the inbox lives in.
@@ -139,394 +188,436 @@ impl SqliteInbox {
         &self.path
     }
 
-    /// Runs `f` in the writer's next transaction, inside a savepoint so that a failure undoes only
-    /// its own statements, and returns its result once that transaction commits.
-    async fn run<T: Send + 'static>(
+    /// Runs `handler` for a claimed event in the writer's transaction, and marks the event processed in
+    /// that same transaction: the handler's writes and the mark commit together or not at all.
+    ///
+    /// The lease is checked inside the transaction: when `token` no longer holds it, nothing runs and the
+    /// answer is [`Transacted::LeaseLost`]. A handler error (or panic) rolls its writes back and answers
+    /// [`Transacted::Failed`]; complete the event with [`Inbox::complete`] as for any failure.
+    /// The answer comes once the transaction committed.
+    ///
+    /// # Errors
+    ///
+    /// When the inbox is read-only or cannot write; nothing was committed then.
+    pub async fn process_in_transaction(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, InboxError> {
-        self.run_with(true, f).await
-    }
-
-    /// As [`Self::run`], without the savepoint: for a job whose first statement either succeeds or
-    /// changes nothing, and whose second runs only when the first changed nothing.
-    async fn run_single<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, InboxError> {
-        self.run_with(false, f).await
-    }
-
-    async fn run_with<T: Send + 'static>(
-        &self,
-        savepoint: bool,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, InboxError> {
-        let (tx, rx) = oneshot::channel::<Result<T, InboxError>>();
-        let job: Job = Box::new(move |txn: Result<&Transaction<'_>, &str>| {
-            let txn = match txn {
-                Ok(txn) => txn,
-                Err(reason) => {
-                    let error = InboxError::new(format!("the inbox could not start a transaction: {reason}"), None);
-                    return Box::new(move |_| {
-                        let _ = tx.send(Err(error));
-                    });
+        event: crate::Event,
+        token: ClaimToken,
+        handler: Arc<dyn SqliteHandler>,
+    ) -> Result<Transacted, InboxError> {
+        self.writer()?
+            .run(move |txn| {
+                let event_id = event.notification.event_id().as_str().to_owned();
+                let held = txn
+                    .prepare_cached(
+                        "SELECT 1 FROM events WHERE event_id = ?1 AND status = 'processing' AND claim_token = ?2",
+                    )?
+                    .query_row(params![event_id, token.as_i64()], |_| Ok(()))
+                    .optional()?;
+                if held.is_none() {
+                    return Ok(Transacted::LeaseLost);
                 }
-            };
-            let result = if savepoint { run_in_savepoint(txn, f) } else { f(txn) };
-            Box::new(move |committed: Result<(), String>| {
-                let outcome = match (result, committed) {
-                    (Ok(value), Ok(())) => Ok(value),
-                    (Err(e), _) => Err(InboxError::new("the inbox refused the operation", Some(e.into()))),
-                    (Ok(_), Err(e)) => Err(InboxError::new(format!("the inbox could not commit: {e}"), None)),
+                txn.prepare_cached("SAVEPOINT handler")?.execute([])?;
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(&event, txn)));
+                let error = match outcome {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some("the handler panicked".to_owned()),
                 };
-                let _ = tx.send(outcome);
-            })
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| InboxError::new("the inbox writer has stopped", None))?;
-        rx.await
-            .map_err(|_| InboxError::new("the inbox writer stopped before answering", None))?
-    }
-}
-
-fn run_in_savepoint<T>(
-    txn: &Transaction<'_>,
-    f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    txn.prepare_cached("SAVEPOINT job")?.execute([])?;
-    match f(txn) {
-        Ok(value) => {
-            txn.prepare_cached("RELEASE job")?.execute([])?;
-            Ok(value)
-        }
-        Err(e) => {
-            let _ = txn.execute_batch("ROLLBACK TO job; RELEASE job");
-            Err(e)
-        }
-    }
-}
-
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    Ok(())
-}
-
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    if version > known {
-        return Err(rusqlite::Error::InvalidQuery);
-    }
-    let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let version: i64 = txn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(version).unwrap_or(0))
-    {
-        txn.execute_batch(sql)?;
-        txn.pragma_update(None, "user_version", index + 1)?;
-    }
-    txn.commit()
-}
-
-/// The writer thread: waits for a job, takes every job already queued (up to a limit),
-/// runs them all in one transaction, commits once, then answers each.
-fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &Counters) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let txn = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-            Ok(txn) => txn,
-            Err(e) => {
-                let message = e.to_string();
-                tracing::error!(error = %message, "inbox transaction could not start");
-                for job in batch {
-                    job(Err(&message))(Err(message.clone()));
+                if let Some(error) = error {
+                    txn.execute_batch("ROLLBACK TO handler; RELEASE handler")?;
+                    return Ok(Transacted::Failed { error });
                 }
-                continue;
-            }
-        };
-        let replies: Vec<Reply> = batch.into_iter().map(|job| job(Ok(&txn))).collect();
-        let committed = txn.commit().map_err(|e| e.to_string());
-        counters.transactions.fetch_add(1, Ordering::Relaxed);
-        counters.operations.fetch_add(replies.len() as u64, Ordering::Relaxed);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, "inbox commit failed");
-        }
-        for reply in replies {
-            reply(committed.clone());
-        }
+                txn.prepare_cached("RELEASE handler")?.execute([])?;
+                txn.prepare_cached(MARK_PROCESSED)?
+                    .execute(params![event_id, token.as_i64()])?;
+                Ok(Transacted::Processed)
+            })
+            .await
+    }
+
+    fn writer(&self) -> Result<&Writer, InboxError> {
+        self.writer.as_ref().ok_or_else(|| {
+            InboxError::of_kind(
+                InboxErrorKind::Refused,
+                format!(
+                    "the inbox {} was opened read-only: open it with `SqliteInbox::open` to change it",
+                    self.path.display()
+                ),
+                None,
+            )
+        })
+    }
+
+    /// Runs a fenced update of one claimed event (`?1` its id, `?2` the token, then `values`);
+    /// `true` when `token` held its lease.
+    async fn fenced(
+        &self,
+        sql: &'static str,
+        event_id: &EventId,
+        token: ClaimToken,
+        values: Vec<Value>,
+    ) -> Result<bool, InboxError> {
+        let mut all = vec![
+            Value::Text(event_id.as_str().to_owned()),
+            Value::Integer(token.as_i64()),
+        ];
+        all.extend(values);
+        self.writer()?
+            .run_single(move |txn| {
+                let changed = txn.prepare_cached(sql)?.execute(params_from_iter(all))?;
+                Ok(changed == 1)
+            })
+            .await
     }
 }
 
-fn status_of(name: &str) -> EventStatus {
-    EventStatus::from_name(name).unwrap_or(EventStatus::Pending)
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
-    let status: String = row.get("status")?;
-    let body: Vec<u8> = row.get("body")?;
-    Ok(EventRecord {
-        event_id: row.get("event_id")?,
-        event: row.get("event")?,
-        subscription: row.get("subscription")?,
-        received_at_ms: row.get("received_at_ms")?,
-        body: Bytes::from(body),
-        status: status_of(&status),
-        attempts: row.get("attempts")?,
-        last_error: row.get("last_error")?,
-        deliveries: row.get("deliveries")?,
-        next_attempt_at_ms: row.get("next_attempt_at_ms")?,
-    })
-}
-
-fn rejection_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RejectionRecord> {
-    let body: Vec<u8> = row.get("body")?;
-    Ok(RejectionRecord {
-        id: row.get("id")?,
-        received_at_ms: row.get("received_at_ms")?,
-        body: Bytes::from(body),
-        reason: row.get("reason")?,
-        kind: row.get("kind")?,
-        replayed_as: row.get("replayed_as")?,
-    })
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
 impl Inbox for SqliteInbox {
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        self.run_single(move |txn| {
-            let inserted = txn
-                .prepare_cached(
-                    "INSERT INTO events (event_id, event, subscription, received_at_ms, body, next_attempt_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT (event_id) DO NOTHING",
-                )?
-                .execute(params![
-                    event.event_id,
-                    event.event,
-                    event.subscription,
-                    event.received_at_ms,
-                    event.body.as_ref()
-                ])?;
-            if inserted == 1 {
-                return Ok(Stored::New);
-            }
-            txn.prepare_cached("UPDATE events SET deliveries = deliveries + 1 WHERE event_id = ?1")?
-                .execute(params![event.event_id])?;
-            Ok(Stored::Duplicate)
-        })
-        .await
+        let status = if event.quarantine.is_some() {
+            EventStatus::Quarantined
+        } else {
+            EventStatus::Pending
+        };
+        self.writer()?
+            .run_single(move |txn| {
+                let event_id = event.event_id.as_str();
+                let hash = event.body_hash.as_bytes();
+                let inserted = txn
+                    .prepare_cached(
+                        "INSERT INTO events (event_id, event, subscription, received_at_ms, body, next_attempt_at_ms,
+                             body_hash, status, quarantine_reason)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING",
+                    )?
+                    .execute(params![
+                        event_id,
+                        event.event,
+                        event.subscription,
+                        event.received_at_ms,
+                        event.body.as_ref(),
+                        hash,
+                        status.as_str(),
+                        event.quarantine,
+                    ])?;
+                if inserted == 1 {
+                    return Ok(Stored::New);
+                }
+                // A row written without a digest compares equal: a redelivery, not a conflict.
+                let same = txn
+                    .prepare_cached(
+                        "UPDATE events SET deliveries = deliveries + 1
+                         WHERE event_id = ?1 AND (body_hash IS NULL OR body_hash = ?2)",
+                    )?
+                    .execute(params![event_id, hash])?;
+                if same == 1 {
+                    return Ok(Stored::Duplicate);
+                }
+                in_savepoint(txn, |txn| {
+                    txn.prepare_cached(
+                        "INSERT INTO conflicts (event_id, body_hash, body, received_at_ms) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (event_id, body_hash) DO UPDATE SET deliveries = deliveries + 1",
+                    )?
+                    .execute(params![
+                        event_id,
+                        hash,
+                        event.body.as_ref(),
+                        event.received_at_ms
+                    ])?;
+                    txn.prepare_cached(
+                        "UPDATE events SET conflicts = (SELECT COUNT(*) FROM conflicts WHERE event_id = ?1)
+                         WHERE event_id = ?1",
+                    )?
+                    .execute(params![event_id])?;
+                    Ok(Stored::Conflict)
+                })
+            })
+            .await
     }
 
     async fn reject(&self, rejection: NewRejection) -> Result<i64, InboxError> {
-        self.run(move |txn| {
-            txn.execute(
-                "INSERT INTO rejections (received_at_ms, body, reason, kind) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    rejection.received_at_ms,
-                    rejection.body.as_ref(),
-                    rejection.reason,
-                    rejection.kind
-                ],
-            )?;
-            Ok(txn.last_insert_rowid())
-        })
-        .await
+        self.writer()?
+            .run_single(move |txn| {
+                txn.prepare_cached(
+                    "INSERT INTO rejections (received_at_ms, body, reason, kind, body_hash) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (body_hash) WHERE body_hash IS NOT NULL DO UPDATE SET deliveries = deliveries + 1
+                     RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        rejection.received_at_ms,
+                        rejection.body.as_ref(),
+                        rejection.reason,
+                        rejection.kind,
+                        rejection.body_hash.as_bytes(),
+                    ],
+                    |row| row.get(0),
+                )
+            })
+            .await
     }
 
-    async fn claim(&self, now_ms: i64, lease: Duration, limit: usize) -> Result<Vec<Claimed>, InboxError> {
-        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |txn| {
-            let mut select = txn.prepare_cached(
-                "SELECT event_id, body, attempts, received_at_ms FROM events
-                 WHERE (status = 'pending' AND next_attempt_at_ms <= ?1)
-                    OR (status = 'processing' AND claimed_until_ms <= ?1)
-                 ORDER BY received_at_ms LIMIT ?2",
-            )?;
-            let rows = select
-                .query_map(params![now_ms, limit], |row| {
-                    let body: Vec<u8> = row.get(1)?;
-                    let attempts: u32 = row.get(2)?;
-                    Ok(Claimed {
-                        event_id: row.get(0)?,
-                        body: Bytes::from(body),
-                        attempt: attempts.saturating_add(1),
-                        received_at_ms: row.get(3)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut update = txn.prepare_cached(
-                "UPDATE events SET status = 'processing', attempts = attempts + 1, claimed_until_ms = ?2 WHERE event_id = ?1",
-            )?;
-            for claimed in &rows {
-                update.execute(params![claimed.event_id, now_ms.saturating_add(lease_ms)])?;
-            }
-            Ok(rows)
-        })
-        .await
-    }
-
-    async fn complete(&self, event_id: &str, completion: Completion) -> Result<(), InboxError> {
-        let event_id = event_id.to_owned();
-        self.run(move |txn| {
-            match completion {
-                Completion::Processed => txn.execute(
-                    "UPDATE events SET status = 'processed', last_error = NULL, claimed_until_ms = NULL WHERE event_id = ?1",
-                    params![event_id],
-                )?,
-                Completion::Retry { error, at_ms } => txn.execute(
-                    "UPDATE events SET status = 'pending', last_error = ?2, next_attempt_at_ms = ?3, claimed_until_ms = NULL
+    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
+        let lease_ms = millis(lease);
+        let limit = sql_limit(limit);
+        self.writer()?
+            .run(move |txn| {
+                let now_ms = crate::now_ms();
+                let mut select = txn.prepare_cached(
+                    "SELECT event_id, body, attempts, received_at_ms, conflicts, quarantine_reason,
+                        status = 'quarantined' OR (status = 'processing' AND claimed_quarantined) AS from_quarantine
+                     FROM events
+                     WHERE (status = 'pending' AND next_attempt_at_ms <= ?1)
+                        OR (?3 AND status = 'quarantined' AND next_attempt_at_ms <= ?1)
+                        OR (status = 'processing' AND claimed_until_ms <= ?1 AND (?3 OR NOT claimed_quarantined))
+                     ORDER BY received_at_ms LIMIT ?2",
+                )?;
+                let rows = select
+                    .query_map(params![now_ms, limit, quarantined], |row| {
+                        let event_id: String = row.get("event_id")?;
+                        let body: Vec<u8> = row.get("body")?;
+                        let attempts: u32 = row.get("attempts")?;
+                        let from_quarantine: bool = row.get("from_quarantine")?;
+                        let reason: Option<String> = row.get("quarantine_reason")?;
+                        Ok(Claimed {
+                            event_id: EventId::new(event_id),
+                            body: Bytes::from(body),
+                            attempt: attempts.saturating_add(1),
+                            received_at_ms: row.get("received_at_ms")?,
+                            token: ClaimToken::random(),
+                            conflicts: row.get("conflicts")?,
+                            quarantine_reason: reason.filter(|_| from_quarantine),
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut update = txn.prepare_cached(
+                    "UPDATE events SET status = 'processing', attempts = attempts + 1, claimed_until_ms = ?2,
+                        claim_token = ?3,
+                        claimed_quarantined = status = 'quarantined' OR (status = 'processing' AND claimed_quarantined)
                      WHERE event_id = ?1",
-                    params![event_id, error, at_ms],
-                )?,
-                Completion::Dead { error } => txn.execute(
-                    "UPDATE events SET status = 'dead', last_error = ?2, claimed_until_ms = NULL WHERE event_id = ?1",
-                    params![event_id, error],
-                )?,
-            };
-            Ok(())
-        })
+                )?;
+                for claimed in &rows {
+                    update.execute(params![
+                        claimed.event_id.as_str(),
+                        now_ms.saturating_add(lease_ms),
+                        claimed.token.as_i64()
+                    ])?;
+                }
+                Ok(rows)
+            })
+            .await
+    }
+
+    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError> {
+        let until = crate::now_ms().saturating_add(millis(lease));
+        self.fenced(
+            "UPDATE events SET claimed_until_ms = ?3 WHERE event_id = ?1 AND status = 'processing' AND claim_token = ?2",
+            event_id,
+            token,
+            vec![Value::Integer(until)],
+        )
         .await
     }
 
-    async fn replay_event(&self, event_id: &str, now_ms: i64) -> Result<bool, InboxError> {
-        let event_id = event_id.to_owned();
-        self.run(move |txn| {
-            let changed = txn.execute(
-                "UPDATE events SET status = 'pending', attempts = 0, next_attempt_at_ms = ?2, claimed_until_ms = NULL
-                 WHERE event_id = ?1",
-                params![event_id, now_ms],
-            )?;
-            Ok(changed == 1)
-        })
+    async fn complete(
+        &self,
+        event_id: &EventId,
+        token: ClaimToken,
+        completion: Completion,
+    ) -> Result<bool, InboxError> {
+        match completion {
+            Completion::Processed => self.fenced(MARK_PROCESSED, event_id, token, Vec::new()).await,
+            Completion::Retry { error, after } => {
+                let at = crate::now_ms().saturating_add(millis(after));
+                self.fenced(
+                    "UPDATE events SET status = CASE WHEN claimed_quarantined THEN 'quarantined' ELSE 'pending' END,
+                        last_error = ?3, next_attempt_at_ms = ?4, claimed_until_ms = NULL, claim_token = NULL
+                     WHERE event_id = ?1 AND status = 'processing' AND claim_token = ?2",
+                    event_id,
+                    token,
+                    vec![Value::Text(error), Value::Integer(at)],
+                )
+                .await
+            }
+            Completion::Dead { error } => {
+                self.fenced(
+                    "UPDATE events SET status = 'dead', last_error = ?3, claimed_until_ms = NULL, claim_token = NULL
+                     WHERE event_id = ?1 AND status = 'processing' AND claim_token = ?2",
+                    event_id,
+                    token,
+                    vec![Value::Text(error)],
+                )
+                .await
+            }
+        }
+    }
+
+    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError> {
+        self.fenced(
+            "UPDATE events SET status = CASE WHEN claimed_quarantined THEN 'quarantined' ELSE 'pending' END,
+                attempts = MAX(attempts - 1, 0), next_attempt_at_ms = ?3, claimed_until_ms = NULL, claim_token = NULL
+             WHERE event_id = ?1 AND status = 'processing' AND claim_token = ?2",
+            event_id,
+            token,
+            vec![Value::Integer(crate::now_ms())],
+        )
         .await
     }
 
-    async fn resolve_rejection(&self, id: i64, event_id: &str) -> Result<bool, InboxError> {
-        let event_id = event_id.to_owned();
-        self.run(move |txn| {
-            let changed = txn.execute(
-                "UPDATE rejections SET replayed_as = ?2 WHERE id = ?1",
-                params![id, event_id],
-            )?;
-            Ok(changed == 1)
-        })
-        .await
+    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError> {
+        let event_id = event_id.as_str().to_owned();
+        self.writer()?
+            .run_single(move |txn| {
+                let changed = txn
+                    .prepare_cached(
+                        "UPDATE events SET status = 'pending', attempts = 0, next_attempt_at_ms = ?2,
+                            claimed_until_ms = NULL, claim_token = NULL, claimed_quarantined = 0
+                         WHERE event_id = ?1",
+                    )?
+                    .execute(params![event_id, crate::now_ms()])?;
+                Ok(changed == 1)
+            })
+            .await
     }
 
-    async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, InboxError> {
-        let event_id = event_id.to_owned();
-        self.run(move |txn| {
-            txn.query_row("SELECT * FROM events WHERE event_id = ?1", params![event_id], event_row)
+    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError> {
+        let event_id = event_id.as_str().to_owned();
+        self.writer()?
+            .run_single(move |txn| {
+                let changed = txn
+                    .prepare_cached("UPDATE rejections SET replayed_as = ?2 WHERE id = ?1")?
+                    .execute(params![id, event_id])?;
+                Ok(changed == 1)
+            })
+            .await
+    }
+
+    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError> {
+        let event_id = event_id.as_str().to_owned();
+        self.reader
+            .read(move |txn, schema| {
+                txn.prepare_cached(&format!(
+                    "SELECT {} FROM events WHERE event_id = ?1",
+                    schema.event_columns()
+                ))?
+                .query_row(params![event_id], event_row)
                 .optional()
-        })
-        .await
+            })
+            .await
     }
 
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
-        let limit = i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX);
+        let limit = sql_limit(filter.limit.unwrap_or(100));
         let status = filter.status.map(EventStatus::as_str);
-        self.run(move |txn| {
-            let mut select = txn.prepare_cached(
-                "SELECT * FROM events WHERE ?1 IS NULL OR status = ?1 ORDER BY received_at_ms DESC, rowid DESC LIMIT ?2",
-            )?;
-            select.query_map(params![status, limit], event_row)?.collect()
-        })
-        .await
+        let conflicts_only = filter.conflicts_only;
+        self.reader
+            .read(move |txn, schema| {
+                if conflicts_only && schema == Schema::First {
+                    return Ok(Vec::new());
+                }
+                let conflicted = if conflicts_only { "AND conflicts > 0" } else { "" };
+                txn.prepare_cached(&format!(
+                    "SELECT {} FROM events WHERE (?1 IS NULL OR status = ?1) {conflicted}
+                     ORDER BY received_at_ms DESC, rowid DESC LIMIT ?2",
+                    schema.event_columns()
+                ))?
+                .query_map(params![status, limit], event_row)?
+                .collect()
+            })
+            .await
+    }
+
+    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
+        let event_id = event_id.as_str().to_owned();
+        self.reader
+            .read(move |txn, schema| {
+                if schema == Schema::First {
+                    return Ok(Vec::new());
+                }
+                txn.prepare_cached(
+                    "SELECT event_id, body_hash, body, received_at_ms, deliveries FROM conflicts
+                     WHERE event_id = ?1 ORDER BY received_at_ms, rowid",
+                )?
+                .query_map(params![event_id], conflict_row)?
+                .collect()
+            })
+            .await
     }
 
     async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError> {
-        self.run(move |txn| {
-            txn.query_row("SELECT * FROM rejections WHERE id = ?1", params![id], rejection_row)
+        self.reader
+            .read(move |txn, schema| {
+                txn.prepare_cached(&format!(
+                    "SELECT {} FROM rejections WHERE id = ?1",
+                    schema.rejection_columns()
+                ))?
+                .query_row(params![id], rejection_row)
                 .optional()
-        })
-        .await
+            })
+            .await
     }
 
     async fn rejections(&self, limit: usize) -> Result<Vec<RejectionRecord>, InboxError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |txn| {
-            let mut select = txn.prepare_cached("SELECT * FROM rejections ORDER BY id DESC LIMIT ?1")?;
-            select.query_map(params![limit], rejection_row)?.collect()
-        })
-        .await
+        let limit = sql_limit(limit);
+        self.reader
+            .read(move |txn, schema| {
+                txn.prepare_cached(&format!(
+                    "SELECT {} FROM rejections ORDER BY id DESC LIMIT ?1",
+                    schema.rejection_columns()
+                ))?
+                .query_map(params![limit], rejection_row)?
+                .collect()
+            })
+            .await
     }
 
     async fn stats(&self) -> Result<InboxStats, InboxError> {
-        self.run(move |txn| {
-            let mut stats = InboxStats::default();
-            let mut select =
-                txn.prepare_cached("SELECT status, COUNT(*), SUM(deliveries - 1) FROM events GROUP BY status")?;
-            let rows = select.query_map([], |row| {
-                let status: String = row.get(0)?;
-                let count: i64 = row.get(1)?;
-                let duplicates: Option<i64> = row.get(2)?;
-                Ok((status, count, duplicates.unwrap_or(0)))
-            })?;
-            for row in rows {
-                let (status, count, duplicates) = row?;
-                let count = u64::try_from(count).unwrap_or(0);
-                stats.duplicates += u64::try_from(duplicates).unwrap_or(0);
-                match status_of(&status) {
-                    EventStatus::Pending => stats.pending += count,
-                    EventStatus::Processing => stats.processing += count,
-                    EventStatus::Processed => stats.processed += count,
-                    EventStatus::Dead => stats.dead += count,
+        self.reader
+            .read(move |txn, schema| {
+                let mut stats = InboxStats::default();
+                let mut select =
+                    txn.prepare_cached("SELECT status, COUNT(*), SUM(deliveries - 1) FROM events GROUP BY status")?;
+                let rows = select.query_map([], |row| {
+                    let status: String = row.get(0)?;
+                    let count: i64 = row.get(1)?;
+                    let duplicates: Option<i64> = row.get(2)?;
+                    Ok((status, count, duplicates.unwrap_or(0)))
+                })?;
+                for row in rows {
+                    let (status, count, duplicates) = row?;
+                    let count = u64::try_from(count).unwrap_or(0);
+                    stats.duplicates += u64::try_from(duplicates).unwrap_or(0);
+                    match EventStatus::from_name(&status) {
+                        Some(EventStatus::Pending) | None => stats.pending += count,
+                        Some(EventStatus::Processing) => stats.processing += count,
+                        Some(EventStatus::Processed) => stats.processed += count,
+                        Some(EventStatus::Dead) => stats.dead += count,
+                        Some(EventStatus::Quarantined) => stats.quarantined += count,
+                    }
                 }
-            }
-            let rejected: i64 = txn.query_row("SELECT COUNT(*) FROM rejections", [], |row| row.get(0))?;
-            stats.rejected = u64::try_from(rejected).unwrap_or(0);
-            Ok(stats)
-        })
-        .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_stores_share_transactions() {
-        let dir = tempfile::tempdir().unwrap();
-        let inbox = SqliteInbox::open(dir.path().join("inbox.sqlite")).unwrap();
-        let mut tasks = Vec::new();
-        for i in 0..256 {
-            let inbox = inbox.clone();
-            tasks.push(tokio::spawn(async move {
-                let body = Bytes::from(format!("{{\"eventId\":\"e{i}\"}}"));
-                inbox.store(NewEvent::new(format!("e{i}"), "ping", None, i, body)).await
-            }));
-        }
-        for task in tasks {
-            assert_eq!(task.await.unwrap().unwrap(), Stored::New);
-        }
-        let stats = inbox.write_stats();
-        assert_eq!(stats.operations, 256);
-        assert!(stats.transactions < 256, "group commit shares transactions: {stats:?}");
-        assert_eq!(inbox.stats().await.unwrap().pending, 256);
-    }
-
-    #[tokio::test]
-    async fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("inbox.sqlite");
-        drop(SqliteInbox::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", 99).unwrap();
-        drop(conn);
-        let e = SqliteInbox::open(&path).unwrap_err();
-        assert!(e.to_string().contains("cannot upgrade the inbox"), "{e}");
+                let (rejected, conflicts) = match schema {
+                    Schema::First => ("SELECT COUNT(DISTINCT body) FROM rejections", "SELECT 0"),
+                    Schema::Current => (
+                        "SELECT COUNT(*) FROM rejections WHERE body_hash IS NOT NULL",
+                        "SELECT COUNT(*) FROM conflicts",
+                    ),
+                };
+                let count = |sql: &str| -> rusqlite::Result<u64> {
+                    let n: i64 = txn.prepare_cached(sql)?.query_row([], |row| row.get(0))?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                };
+                stats.rejected = count(rejected)?;
+                stats.conflicts = count(conflicts)?;
+                Ok(stats)
+            })
+            .await
     }
 }

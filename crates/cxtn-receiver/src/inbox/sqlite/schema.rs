@@ -1,0 +1,301 @@
+//! The SQLite inbox's schema: its migrations, the checks made before a file is changed, and how SQLite's
+//! errors map to an [`InboxErrorKind`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
+
+use crate::inbox::{BodyHash, InboxError, InboxErrorKind};
+
+/// One step of the schema; a shipped step never changes.
+struct Migration {
+    sql: &'static str,
+    /// Fills the new columns of existing rows, after `sql`, in the same transaction.
+    backfill: Option<fn(&Transaction<'_>) -> rusqlite::Result<()>>,
+}
+
+/// Migration 1: events and rejections.
+pub(super) const FIRST_SCHEMA: &str = "CREATE TABLE events (
+        event_id TEXT PRIMARY KEY NOT NULL,
+        event TEXT NOT NULL,
+        subscription TEXT,
+        received_at_ms INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        deliveries INTEGER NOT NULL DEFAULT 1,
+        next_attempt_at_ms INTEGER NOT NULL,
+        claimed_until_ms INTEGER
+    ) STRICT;
+    CREATE INDEX events_due ON events (status, next_attempt_at_ms);
+    CREATE INDEX events_received ON events (received_at_ms);
+    CREATE TABLE rejections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received_at_ms INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        reason TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        replayed_as TEXT
+    ) STRICT;";
+
+/// The schema, one migration per `user_version`.
+const MIGRATIONS: [Migration; 2] = [
+    Migration {
+        sql: FIRST_SCHEMA,
+        backfill: None,
+    },
+    Migration {
+        // 2: body digests, conflicting versions, quarantine, fenced claims, rejections once per body.
+        sql: "ALTER TABLE events ADD COLUMN body_hash BLOB;
+    ALTER TABLE events ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN quarantine_reason TEXT;
+    ALTER TABLE events ADD COLUMN claim_token INTEGER;
+    ALTER TABLE events ADD COLUMN claimed_quarantined INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX events_conflicted ON events (received_at_ms) WHERE conflicts > 0;
+    CREATE TABLE conflicts (
+        event_id TEXT NOT NULL,
+        body_hash BLOB NOT NULL,
+        body BLOB NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        deliveries INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (event_id, body_hash)
+    ) STRICT;
+    ALTER TABLE rejections ADD COLUMN body_hash BLOB;
+    ALTER TABLE rejections ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 1;
+    CREATE UNIQUE INDEX rejections_body_hash ON rejections (body_hash) WHERE body_hash IS NOT NULL;",
+        backfill: Some(backfill_hashes),
+    },
+];
+
+/// The schema version this code reads and writes.
+pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a statement waits for another connection's lock before it fails as unavailable.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Rows read per step while backfilling.
+const BACKFILL_STEP: i64 = 500;
+
+/// Which columns a file has: reads of a file opened read-only at an older version fill the newer ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Schema {
+    /// Version 1: no digests, conflicts or quarantine.
+    First,
+    /// The current version.
+    Current,
+}
+
+impl Schema {
+    /// The columns of an event, as named in [`EventRecord`](crate::inbox::EventRecord).
+    pub(super) fn event_columns(self) -> &'static str {
+        match self {
+            Self::First => {
+                "event_id, event, subscription, received_at_ms, body, status, attempts, last_error, deliveries,
+                 next_attempt_at_ms, NULL AS body_hash, 0 AS conflicts, NULL AS quarantine_reason"
+            }
+            Self::Current => {
+                "event_id, event, subscription, received_at_ms, body, status, attempts, last_error, deliveries,
+                 next_attempt_at_ms, body_hash, conflicts, quarantine_reason"
+            }
+        }
+    }
+
+    /// The columns of a rejection, as named in [`RejectionRecord`](crate::inbox::RejectionRecord).
+    pub(super) fn rejection_columns(self) -> &'static str {
+        match self {
+            Self::First => "id, received_at_ms, body, reason, kind, replayed_as, NULL AS body_hash, 1 AS deliveries",
+            Self::Current => "id, received_at_ms, body, reason, kind, replayed_as, body_hash, deliveries",
+        }
+    }
+}
+
+/// What the caller means to do with the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// Create the schema when the file has none, upgrade an older one.
+    Write,
+    /// Only read an inbox that exists.
+    Read,
+}
+
+/// Checks that the file at `display` is an inbox this version can use, without changing it.
+pub(super) fn check(conn: &Connection, display: &str, access: Access) -> Result<Schema, InboxError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| opening(display, e))?;
+    let has_events: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| opening(display, e))?;
+    let verb = match access {
+        Access::Write => "cannot upgrade the inbox",
+        Access::Read => "cannot read the inbox",
+    };
+    if version > VERSION {
+        return Err(not_an_inbox(format!(
+            "{verb} {display}: it was written by a newer cxtn (schema {version}, this version knows {VERSION}); use a newer cxtn"
+        )));
+    }
+    if version == 0 && access == Access::Read {
+        return Err(not_an_inbox(format!(
+            "{display} is not a cxtn inbox: it has no inbox schema; check the path"
+        )));
+    }
+    if version > 0 && !has_events {
+        return Err(not_an_inbox(format!(
+            "{display} is not a cxtn inbox: it holds another application's schema (user_version {version}); choose another file"
+        )));
+    }
+    Ok(if version >= 2 { Schema::Current } else { Schema::First })
+}
+
+/// Sets the writer's connection up: WAL, `synchronous=FULL`.
+pub(super) fn configure(conn: &Connection, display: &str) -> Result<(), InboxError> {
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
+        .map_err(|e| {
+            let kind = kind_of(&e);
+            InboxError::of_kind(
+                kind,
+                format!("cannot configure the inbox {display}: check that its folder is writable"),
+                Some(e.into()),
+            )
+        })
+}
+
+/// Brings the schema to [`VERSION`], in one transaction.
+pub(super) fn migrate(conn: &mut Connection, display: &str) -> Result<(), InboxError> {
+    let upgrading = |e: rusqlite::Error| {
+        InboxError::of_kind(
+            kind_of(&e),
+            format!("cannot upgrade the inbox {display}; is it a cxtn inbox?"),
+            Some(e.into()),
+        )
+    };
+    let txn = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(upgrading)?;
+    // Another process may have upgraded the file since the check.
+    check(&txn, display, Access::Write)?;
+    let version: i64 = txn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(upgrading)?;
+    for (index, migration) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        txn.execute_batch(migration.sql).map_err(upgrading)?;
+        if let Some(backfill) = migration.backfill {
+            backfill(&txn).map_err(upgrading)?;
+        }
+        txn.pragma_update(None, "user_version", index + 1).map_err(upgrading)?;
+    }
+    txn.commit().map_err(upgrading)
+}
+
+/// Migration 2's backfill: every event gets its body's digest; each distinct rejected body keeps one row
+/// with the digest (the oldest), counting its copies, and the copies stay beside it without one.
+fn backfill_hashes(txn: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut after = i64::MIN;
+    loop {
+        let rows = rows_after(
+            txn,
+            "SELECT rowid, body FROM events WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            after,
+        )?;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
+        let mut update = txn.prepare_cached("UPDATE events SET body_hash = ?2 WHERE rowid = ?1")?;
+        for (rowid, body) in &rows {
+            update.execute(params![rowid, BodyHash::of(body).as_bytes()])?;
+        }
+    }
+    let mut first: HashMap<BodyHash, i64> = HashMap::new();
+    let mut after = i64::MIN;
+    loop {
+        let rows = rows_after(
+            txn,
+            "SELECT id, body FROM rejections WHERE id > ?1 ORDER BY id LIMIT ?2",
+            after,
+        )?;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
+        for (id, body) in &rows {
+            let hash = BodyHash::of(body);
+            match first.get(&hash) {
+                Some(kept) => txn
+                    .prepare_cached("UPDATE rejections SET deliveries = deliveries + 1 WHERE id = ?1")?
+                    .execute(params![kept])?,
+                None => {
+                    first.insert(hash, *id);
+                    txn.prepare_cached("UPDATE rejections SET body_hash = ?2 WHERE id = ?1")?
+                        .execute(params![id, hash.as_bytes()])?
+                }
+            };
+        }
+    }
+    Ok(())
+}
+
+fn rows_after(txn: &Transaction<'_>, sql: &str, after: i64) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
+    txn.prepare_cached(sql)?
+        .query_map(params![after, BACKFILL_STEP], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
+}
+
+/// What kind of failure a SQLite error is.
+pub(super) fn kind_of(e: &rusqlite::Error) -> InboxErrorKind {
+    match e.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen
+            | ErrorCode::OutOfMemory
+            | ErrorCode::FileLockingProtocolFailed
+            | ErrorCode::NoLargeFileSupport,
+        ) => InboxErrorKind::Unavailable,
+        Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch | ErrorCode::ReadOnly) => {
+            InboxErrorKind::Refused
+        }
+        Some(ErrorCode::NotADatabase) => InboxErrorKind::NotAnInbox,
+        _ => InboxErrorKind::Other,
+    }
+}
+
+/// An operation's error, with a message that says what to do for its kind.
+pub(super) fn failed(e: rusqlite::Error) -> InboxError {
+    let kind = kind_of(&e);
+    let message = match kind {
+        InboxErrorKind::Unavailable => {
+            "the inbox is unavailable (locked by another process for too long, or its disk is full or failing): try again later"
+        }
+        InboxErrorKind::Refused => "the inbox refused the operation: check the value stored",
+        InboxErrorKind::NotAnInbox => "the inbox file is not a SQLite database: check the path",
+        _ => "the inbox failed: see the cause",
+    };
+    InboxError::of_kind(kind, message, Some(e.into()))
+}
+
+/// An error opening the file at `display`.
+pub(super) fn opening(display: &str, e: rusqlite::Error) -> InboxError {
+    let kind = kind_of(&e);
+    let message = match kind {
+        InboxErrorKind::NotAnInbox => {
+            format!("cannot open the inbox {display}: it is not a SQLite database; check the path")
+        }
+        _ => format!("cannot open the inbox {display}: check the path and permissions"),
+    };
+    InboxError::of_kind(kind, message, Some(e.into()))
+}
+
+fn not_an_inbox(message: String) -> InboxError {
+    InboxError::of_kind(InboxErrorKind::NotAnInbox, message, None)
+}

@@ -1,0 +1,191 @@
+//! The writer thread: group commit of every change to the SQLite inbox.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::WriteStats;
+use super::schema::{failed, kind_of};
+use crate::inbox::{InboxError, InboxErrorKind};
+
+/// The most operations one transaction (one fsync) carries.
+const MAX_BATCH: usize = 512;
+
+/// Why a batch's transaction did not start or commit, told to each of its operations.
+#[derive(Debug, Clone)]
+struct Failure {
+    kind: InboxErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn of(e: &rusqlite::Error) -> Self {
+        Self {
+            kind: kind_of(e),
+            message: e.to_string(),
+        }
+    }
+}
+
+type Reply = Box<dyn FnOnce(Result<(), Failure>) + Send>;
+/// An operation for the writer: run in the batch's transaction, or told why there is none.
+type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &Failure>) -> Reply + Send>;
+
+/// The handle to the writer thread; the thread ends when every handle is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+    counters: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    transactions: AtomicU64,
+    operations: AtomicU64,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(super) fn start(conn: Connection) -> Result<Self, InboxError> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let counters = Arc::new(Counters::default());
+        let writer_counters = counters.clone();
+        thread::Builder::new()
+            .name("cxtn-inbox-writer".into())
+            .spawn(move || write(conn, &rx, &writer_counters))
+            .map_err(|e| InboxError::new("cannot start the inbox writer thread", Some(e.into())))?;
+        Ok(Self { jobs, counters })
+    }
+
+    /// How the writer grouped operations into transactions so far.
+    pub(super) fn stats(&self) -> WriteStats {
+        WriteStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            operations: self.counters.operations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `f` in the writer's next transaction, inside a savepoint so that a failure undoes only
+    /// its own statements, and returns its result once that transaction commits.
+    pub(super) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, InboxError> {
+        self.run_with(true, f).await
+    }
+
+    /// As [`Self::run`], without the savepoint: for a job whose every path either runs one statement or
+    /// takes its own savepoint (see [`in_savepoint`]).
+    pub(super) async fn run_single<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, InboxError> {
+        self.run_with(false, f).await
+    }
+
+    async fn run_with<T: Send + 'static>(
+        &self,
+        savepoint: bool,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, InboxError> {
+        let (tx, rx) = oneshot::channel::<Result<T, InboxError>>();
+        let job: Job = Box::new(move |txn: Result<&Transaction<'_>, &Failure>| {
+            let txn = match txn {
+                Ok(txn) => txn,
+                Err(failure) => {
+                    let error = InboxError::of_kind(
+                        failure.kind,
+                        format!("the inbox could not start a transaction: {}", failure.message),
+                        None,
+                    );
+                    return Box::new(move |_| {
+                        let _ = tx.send(Err(error));
+                    });
+                }
+            };
+            let result = if savepoint { in_savepoint(txn, f) } else { f(txn) };
+            Box::new(move |committed: Result<(), Failure>| {
+                let outcome = match (result, committed) {
+                    (Ok(value), Ok(())) => Ok(value),
+                    (Err(e), _) => Err(failed(e)),
+                    (Ok(_), Err(failure)) => Err(InboxError::of_kind(
+                        failure.kind,
+                        format!("the inbox could not commit: {}", failure.message),
+                        None,
+                    )),
+                };
+                let _ = tx.send(outcome);
+            })
+        });
+        self.jobs.send(job).map_err(|_| {
+            InboxError::of_kind(
+                InboxErrorKind::Unavailable,
+                "the inbox writer has stopped: open the inbox again",
+                None,
+            )
+        })?;
+        rx.await.map_err(|_| {
+            InboxError::of_kind(
+                InboxErrorKind::Unavailable,
+                "the inbox writer stopped before answering: open the inbox again",
+                None,
+            )
+        })?
+    }
+}
+
+/// Runs `f` inside a savepoint: on failure its statements are undone and the rest of the batch is kept.
+pub(super) fn in_savepoint<T>(
+    txn: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    txn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    match f(txn) {
+        Ok(value) => {
+            txn.prepare_cached("RELEASE job")?.execute([])?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = txn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e)
+        }
+    }
+}
+
+/// The writer thread: waits for a job, takes every job already queued (up to a limit),
+/// runs them all in one transaction, commits once, then answers each.
+fn write(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &Counters) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(txn) => txn,
+            Err(e) => {
+                let failure = Failure::of(&e);
+                tracing::error!(error = %failure.message, "inbox transaction could not start");
+                for job in batch {
+                    job(Err(&failure))(Err(failure.clone()));
+                }
+                continue;
+            }
+        };
+        let replies: Vec<Reply> = batch.into_iter().map(|job| job(Ok(&txn))).collect();
+        let committed = txn.commit().map_err(|e| Failure::of(&e));
+        counters.transactions.fetch_add(1, Ordering::Relaxed);
+        counters.operations.fetch_add(replies.len() as u64, Ordering::Relaxed);
+        if let Err(failure) = &committed {
+            tracing::error!(error = %failure.message, "inbox commit failed");
+        }
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
