@@ -327,3 +327,74 @@ impl Inbox for MemoryInbox {
         Ok(stats)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    const LONG: Duration = Duration::from_secs(600);
+
+    fn quarantined(id: &str) -> NewEvent {
+        NewEvent::new(id, "ping", None, 1, Bytes::from_static(b"odd")).quarantined("`data` is not an object")
+    }
+
+    #[tokio::test]
+    async fn a_quarantined_event_stays_out_of_the_typed_workers_reach() {
+        let inbox = MemoryInbox::new();
+        inbox.store(quarantined("q")).await.unwrap();
+        let first = inbox.claim(Duration::ZERO, 10, true).await.unwrap();
+        assert_eq!(first[0].quarantine_reason.as_deref(), Some("`data` is not an object"));
+        assert!(
+            inbox.claim(LONG, 10, false).await.unwrap().is_empty(),
+            "an opted-in claim whose lease ran out is not taken by a typed worker"
+        );
+        let second = inbox.claim(LONG, 10, true).await.unwrap();
+        assert_eq!(second[0].attempt, 2);
+        let retry = Completion::Retry {
+            error: "still odd".into(),
+            after: Duration::ZERO,
+        };
+        assert!(
+            inbox
+                .complete(&EventId::new("q"), second[0].token, retry)
+                .await
+                .unwrap()
+        );
+        let record = inbox.event(&EventId::new("q")).await.unwrap().unwrap();
+        assert_eq!(
+            record.status,
+            EventStatus::Quarantined,
+            "a retry goes back to quarantine"
+        );
+        assert!(inbox.claim(LONG, 10, false).await.unwrap().is_empty());
+        assert!(inbox.replay_event(&EventId::new("q")).await.unwrap());
+        let typed = inbox.claim(LONG, 10, false).await.unwrap();
+        assert_eq!((typed.len(), typed[0].quarantine_reason.as_deref()), (1, None));
+    }
+
+    #[tokio::test]
+    async fn a_conflicting_body_counts_its_own_deliveries() {
+        let inbox = MemoryInbox::new();
+        let body = |text: &'static str| Bytes::from_static(text.as_bytes());
+        inbox
+            .store(NewEvent::new("c", "ping", None, 1, body("a")))
+            .await
+            .unwrap();
+        for at in 2..5 {
+            let stored = inbox
+                .store(NewEvent::new("c", "ping", None, at, body("b")))
+                .await
+                .unwrap();
+            assert_eq!(stored, Stored::Conflict);
+        }
+        let versions = inbox.conflicts(&EventId::new("c")).await.unwrap();
+        assert_eq!(
+            (versions.len(), versions[0].deliveries, versions[0].received_at_ms),
+            (1, 3, 2)
+        );
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!((stats.conflicts, stats.duplicates), (1, 0));
+    }
+}

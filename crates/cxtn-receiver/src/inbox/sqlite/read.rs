@@ -20,9 +20,11 @@ pub(super) struct Reader {
 impl Reader {
     /// Opens `path` read-only: never creates, converts or upgrades it; checks that it is an inbox.
     pub(super) fn open(path: &Path, display: &str) -> Result<Self, InboxError> {
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(|e| schema::opening(display, e))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| schema::opening(display, e))?;
         conn.busy_timeout(schema::BUSY_TIMEOUT)
             .map_err(|e| schema::opening(display, e))?;
         let schema = schema::check(&conn, display, Access::Read)?;
