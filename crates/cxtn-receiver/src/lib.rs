@@ -41,6 +41,8 @@
 #![deny(missing_docs)]
 
 mod auth;
+#[cfg(feature = "postgres")]
+pub mod idempotency;
 pub mod inbox;
 mod server;
 mod service;

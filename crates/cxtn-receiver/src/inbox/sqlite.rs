@@ -71,6 +71,7 @@ impl WriteStats {
 /// It runs on the inbox's writer thread, inside the transaction of a group commit: keep it short, and do
 /// only database work in it (an HTTP call belongs in a plain [`Handler`](crate::Handler)).
 /// An `Err` or a panic rolls its writes back.
+/// It must not end the transaction or release savepoints it did not open itself.
 ///
 /// ```
 /// use cxtn_receiver::{Event, HandlerError, SqliteHandler, rusqlite};
@@ -217,7 +218,7 @@ impl SqliteInbox {
                 if held.is_none() {
                     return Ok(Transacted::LeaseLost);
                 }
-                txn.prepare_cached("SAVEPOINT handler")?.execute([])?;
+                txn.prepare_cached("SAVEPOINT cxtn_handler")?.execute([])?;
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(&event, txn)));
                 let error = match outcome {
                     Ok(Ok(())) => None,
@@ -225,10 +226,10 @@ impl SqliteInbox {
                     Err(_) => Some("the handler panicked".to_owned()),
                 };
                 if let Some(error) = error {
-                    txn.execute_batch("ROLLBACK TO handler; RELEASE handler")?;
+                    txn.execute_batch("ROLLBACK TO cxtn_handler; RELEASE cxtn_handler")?;
                     return Ok(Transacted::Failed { error });
                 }
-                txn.prepare_cached("RELEASE handler")?.execute([])?;
+                txn.prepare_cached("RELEASE cxtn_handler")?.execute([])?;
                 txn.prepare_cached(MARK_PROCESSED)?
                     .execute(params![event_id, token.as_i64()])?;
                 Ok(Transacted::Processed)

@@ -80,12 +80,12 @@ mod group;
 mod pool;
 mod schema;
 mod sql;
+mod transact;
 mod wake;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -98,11 +98,12 @@ use tokio_postgres::config::SslMode;
 use self::group::{MAX_STORE_TRANSACTIONS, PendingStore, STORE_QUEUE, dispatch};
 use self::pool::{Inner, Target};
 use self::schema::is_valid_schema;
-use self::sql::{Sql, event_record, rejection_record, storable, to_u32};
+use self::sql::{Sql, conflict_record, event_record, millis, rejection_record, storable, to_u32};
+pub use self::transact::PostgresHandler;
 use self::wake::listen;
 use super::{
-    Claimed, Completion, EventFilter, EventRecord, EventStatus, Inbox, InboxError, InboxStats, NewEvent, NewRejection,
-    RejectionRecord, Stored,
+    BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
+    InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, RejectionRecord, Stored,
 };
 
 type PgError = tokio_postgres::Error;
@@ -112,10 +113,6 @@ const DEFAULT_POOL_SIZE: usize = 16;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_BATCH: usize = 256;
-/// Remembered claims are forgotten this long after their lease ran out.
-const FORGET_AFTER_MS: i64 = 60 * 60 * 1000;
-/// Remembered claims kept before old ones are looked for.
-const LEASES_BEFORE_PRUNING: usize = 4096;
 
 /// The durable inbox shared by receivers and workers on many machines: one PostgreSQL database.
 ///
@@ -144,7 +141,6 @@ pub struct PostgresInbox {
     inner: Arc<Inner>,
     wake: Arc<Notify>,
     stores: mpsc::Sender<PendingStore>,
-    leases: Arc<Mutex<HashMap<String, Lease>>>,
     max_batch: usize,
 }
 
@@ -158,12 +154,7 @@ pub struct PostgresInboxBuilder {
     operation_timeout: Duration,
     max_batch: usize,
 }
-/// A claim this handle made, to check its completion against.
-#[derive(Debug, Clone, Copy)]
-struct Lease {
-    token: i64,
-    until_ms: i64,
-}
+
 impl PostgresInbox {
     /// Connects to the database at `url` with the default options, creating or upgrading the schema `cxtn`.
     ///
@@ -194,10 +185,6 @@ impl PostgresInbox {
     #[must_use]
     pub fn schema(&self) -> &str {
         &self.inner.schema
-    }
-
-    fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lease>> {
-        self.leases.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -342,10 +329,30 @@ impl PostgresInboxBuilder {
             inner,
             wake,
             stores,
-            leases: Arc::default(),
             max_batch: self.max_batch,
         })
     }
+}
+
+/// Refuses text PostgreSQL cannot hold in a `TEXT` column: a NUL character.
+fn refuse_nul(event: &NewEvent) -> Result<(), InboxError> {
+    let refused = |what: &str| {
+        Err(InboxError::of_kind(
+            InboxErrorKind::Refused,
+            format!("the event's {what} holds a NUL character, which PostgreSQL cannot store: keep it as a rejection"),
+            None,
+        ))
+    };
+    if event.event_id.as_str().contains('\0') {
+        return refused("id");
+    }
+    if event.event.contains('\0') {
+        return refused("name");
+    }
+    if event.subscription.as_deref().is_some_and(|s| s.contains('\0')) {
+        return refused("subscription");
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -356,20 +363,7 @@ impl Inbox for PostgresInbox {
     }
 
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        if [
-            Some(event.event_id.as_str()),
-            Some(event.event.as_str()),
-            event.subscription.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|text| text.contains('\0'))
-        {
-            return Err(InboxError::new(
-                "the event's id, name or subscription contains a NUL character, which PostgreSQL cannot store",
-                None,
-            ));
-        }
+        refuse_nul(&event)?;
         let (reply, answer) = oneshot::channel();
         self.stores
             .send(PendingStore { event, reply })
@@ -384,13 +378,14 @@ impl Inbox for PostgresInbox {
         let inner = &self.inner;
         let client = inner.client().await?;
         let body: &[u8] = &rejection.body;
+        let hash: &[u8] = rejection.body_hash.as_bytes();
         let reason = storable(&rejection.reason);
         let kind = storable(&rejection.kind);
         let outcome = inner
             .timed(async {
                 let statement = client.prepare_cached(&inner.sql.reject).await?;
                 client
-                    .query_one(&statement, &[&rejection.received_at_ms, &body, &reason, &kind])
+                    .query_one(&statement, &[&rejection.received_at_ms, &body, &hash, &reason, &kind])
                     .await?
                     .try_get::<_, i64>(0)
             })
@@ -398,16 +393,18 @@ impl Inbox for PostgresInbox {
         inner.settle(client, "store a rejection", outcome)
     }
 
-    async fn claim(&self, now_ms: i64, lease: Duration, limit: usize) -> Result<Vec<Claimed>, InboxError> {
+    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
         let inner = &self.inner;
-        let until_ms = now_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let lease_ms = millis(lease);
+        let tokens: Vec<i64> = (0..limit).map(|_| ClaimToken::random().as_i64()).collect();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let token = fastrand::i64(..);
         let client = inner.client().await?;
         let outcome = inner
             .timed(async {
                 let statement = client.prepare_cached(&inner.sql.claim).await?;
-                let rows = client.query(&statement, &[&now_ms, &until_ms, &limit, &token]).await?;
+                let rows = client
+                    .query(&statement, &[&limit, &lease_ms, &quarantined, &tokens])
+                    .await?;
                 let mut claimed = Vec::with_capacity(rows.len());
                 for row in rows {
                     let body: Vec<u8> = row.try_get(1)?;
@@ -415,10 +412,13 @@ impl Inbox for PostgresInbox {
                     claimed.push((
                         seq,
                         Claimed {
-                            event_id: row.try_get(0)?,
+                            event_id: EventId::new(row.try_get::<_, String>(0)?),
                             body: Bytes::from(body),
                             attempt: to_u32(row.try_get(2)?),
                             received_at_ms: row.try_get(3)?,
+                            token: ClaimToken::from_i64(row.try_get(5)?),
+                            conflicts: to_u32(row.try_get(6)?),
+                            quarantine_reason: row.try_get(7)?,
                         },
                     ));
                 }
@@ -427,96 +427,82 @@ impl Inbox for PostgresInbox {
             .await;
         let mut claimed = inner.settle(client, "claim events", outcome)?;
         claimed.sort_by_key(|(seq, c)| (c.received_at_ms, *seq));
-        let claimed: Vec<Claimed> = claimed.into_iter().map(|(_, c)| c).collect();
-        if !claimed.is_empty() {
-            let mut leases = self.leases();
-            for c in &claimed {
-                leases.insert(c.event_id.clone(), Lease { token, until_ms });
-            }
-            if leases.len() > LEASES_BEFORE_PRUNING {
-                let horizon = now_ms.saturating_sub(FORGET_AFTER_MS);
-                leases.retain(|_, lease| lease.until_ms > horizon);
-            }
-        }
-        Ok(claimed)
+        Ok(claimed.into_iter().map(|(_, c)| c).collect())
     }
 
-    async fn complete(&self, event_id: &str, completion: Completion) -> Result<(), InboxError> {
-        let inner = &self.inner;
-        let token = self.leases().get(event_id).map(|lease| lease.token);
-        let client = inner.client().await?;
-        let outcome = inner
-            .timed(async {
-                match &completion {
-                    Completion::Processed => {
-                        let statement = client.prepare_cached(&inner.sql.processed).await?;
-                        client.execute(&statement, &[&event_id, &token]).await
-                    }
-                    Completion::Retry { error, at_ms } => {
-                        let statement = client.prepare_cached(&inner.sql.retry).await?;
-                        client
-                            .execute(&statement, &[&event_id, &token, &storable(error), at_ms])
-                            .await
-                    }
-                    Completion::Dead { error } => {
-                        let statement = client.prepare_cached(&inner.sql.dead).await?;
-                        client.execute(&statement, &[&event_id, &token, &storable(error)]).await
-                    }
-                }
-            })
-            .await;
-        let changed = inner.settle(client, "record a completion", outcome)?;
-        {
-            let mut leases = self.leases();
-            if token.is_some() && leases.get(event_id).map(|lease| lease.token) == token {
-                leases.remove(event_id);
+    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError> {
+        let (id, token, lease_ms) = (event_id.as_str(), token.as_i64(), millis(lease));
+        let changed = self
+            .execute("renew a lease", |sql| &sql.renew, &[&id, &token, &lease_ms])
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn complete(
+        &self,
+        event_id: &EventId,
+        token: ClaimToken,
+        completion: Completion,
+    ) -> Result<bool, InboxError> {
+        let (id, token) = (event_id.as_str(), token.as_i64());
+        let what = "record a completion";
+        let changed = match &completion {
+            Completion::Processed => self.execute(what, |sql| &sql.processed, &[&id, &token]).await?,
+            Completion::Retry { error, after } => {
+                let (error, after_ms) = (storable(error), millis(*after));
+                self.execute(what, |sql| &sql.retry, &[&id, &token, &error, &after_ms])
+                    .await?
             }
-        }
+            Completion::Dead { error } => {
+                let error = storable(error);
+                self.execute(what, |sql| &sql.dead, &[&id, &token, &error]).await?
+            }
+        };
         if changed == 0 {
             tracing::warn!(
                 event_id = %event_id,
-                "a completion was ignored: the event is no longer claimed by this worker (its lease ran out and another worker took it, or it was completed or replayed)"
+                "a completion was ignored: the event is no longer claimed under this lease (it ran out and another worker took the event, or the event was replayed)"
             );
         }
-        Ok(())
+        Ok(changed == 1)
     }
 
-    async fn replay_event(&self, event_id: &str, now_ms: i64) -> Result<bool, InboxError> {
-        let inner = &self.inner;
-        let client = inner.client().await?;
-        let outcome = inner
-            .timed(async {
-                let statement = client.prepare_cached(&inner.sql.replay).await?;
-                client.execute(&statement, &[&event_id, &now_ms]).await
-            })
-            .await;
-        Ok(inner.settle(client, "replay an event", outcome)? == 1)
+    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError> {
+        let (id, token) = (event_id.as_str(), token.as_i64());
+        let changed = self
+            .execute("release a claim", |sql| &sql.release, &[&id, &token])
+            .await?;
+        Ok(changed == 1)
     }
 
-    async fn resolve_rejection(&self, id: i64, event_id: &str) -> Result<bool, InboxError> {
-        let inner = &self.inner;
-        let client = inner.client().await?;
-        let event_id = storable(event_id);
-        let outcome = inner
-            .timed(async {
-                let statement = client.prepare_cached(&inner.sql.resolve).await?;
-                client.execute(&statement, &[&id, &event_id]).await
-            })
-            .await;
-        Ok(inner.settle(client, "resolve a rejection", outcome)? == 1)
+    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError> {
+        if event_id.as_str().contains('\0') {
+            return Ok(false);
+        }
+        let id = event_id.as_str();
+        Ok(self.execute("replay an event", |sql| &sql.replay, &[&id]).await? == 1)
     }
 
-    async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, InboxError> {
-        if event_id.contains('\0') {
+    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError> {
+        let event_id = storable(event_id.as_str());
+        let changed = self
+            .execute("resolve a rejection", |sql| &sql.resolve, &[&id, &event_id])
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError> {
+        if event_id.as_str().contains('\0') {
             return Ok(None);
         }
         let inner = &self.inner;
+        let id = event_id.as_str();
         let client = inner.client().await?;
         let outcome = inner
             .timed(async {
                 let statement = client.prepare_cached(&inner.sql.event).await?;
                 client
-                    .query_opt(&statement, &[&event_id])
+                    .query_opt(&statement, &[&id])
                     .await?
                     .as_ref()
                     .map(event_record)
@@ -535,7 +521,7 @@ impl Inbox for PostgresInbox {
             .timed(async {
                 let statement = client.prepare_cached(&inner.sql.events).await?;
                 client
-                    .query(&statement, &[&status, &limit])
+                    .query(&statement, &[&status, &limit, &filter.conflicts_only])
                     .await?
                     .iter()
                     .map(event_record)
@@ -543,6 +529,27 @@ impl Inbox for PostgresInbox {
             })
             .await;
         inner.settle(client, "list events", outcome)
+    }
+
+    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
+        if event_id.as_str().contains('\0') {
+            return Ok(Vec::new());
+        }
+        let inner = &self.inner;
+        let id = event_id.as_str();
+        let client = inner.client().await?;
+        let outcome = inner
+            .timed(async {
+                let statement = client.prepare_cached(&inner.sql.conflicts).await?;
+                client
+                    .query(&statement, &[&id])
+                    .await?
+                    .iter()
+                    .map(conflict_record)
+                    .collect()
+            })
+            .await;
+        inner.settle(client, "list conflicting versions", outcome)
     }
 
     async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError> {
@@ -597,7 +604,9 @@ impl Inbox for PostgresInbox {
                         Some(EventStatus::Processing) => &mut stats.processing,
                         Some(EventStatus::Processed) => &mut stats.processed,
                         Some(EventStatus::Dead) => &mut stats.dead,
+                        Some(EventStatus::Quarantined) => &mut stats.quarantined,
                         _ if status == "rejected" => &mut stats.rejected,
+                        _ if status == "conflicts" => &mut stats.conflicts,
                         _ => continue,
                     };
                     *slot = slot.saturating_add(count);
@@ -606,5 +615,26 @@ impl Inbox for PostgresInbox {
             })
             .await;
         inner.settle(client, "count events", outcome)
+    }
+}
+
+impl PostgresInbox {
+    /// Runs one of the inbox's statements that change rows; returns how many it changed.
+    async fn execute(
+        &self,
+        what: &str,
+        statement: impl FnOnce(&Sql) -> &String,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, InboxError> {
+        let inner = &self.inner;
+        let sql = statement(&inner.sql);
+        let client = inner.client().await?;
+        let outcome = inner
+            .timed(async {
+                let statement = client.prepare_cached(sql).await?;
+                client.execute(&statement, params).await
+            })
+            .await;
+        inner.settle(client, what, outcome)
     }
 }

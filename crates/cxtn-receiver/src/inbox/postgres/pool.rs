@@ -8,7 +8,7 @@ use tokio::time::error::Elapsed;
 use tokio_postgres::config::Host;
 
 use super::sql::Sql;
-use super::{InboxError, PgError};
+use super::{InboxError, InboxErrorKind, PgError};
 
 /// What every handle of one inbox shares: the pool, the statements, and the limits.
 pub(super) struct Inner {
@@ -87,9 +87,14 @@ impl Inner {
                     ),
                     other => format!("cannot get a PostgreSQL connection to {}: {other}", self.target),
                 };
-                Err(InboxError::new(message, Some(e.into())))
+                Err(InboxError::of_kind(
+                    InboxErrorKind::Unavailable,
+                    message,
+                    Some(e.into()),
+                ))
             }
-            Err(_) => Err(InboxError::new(
+            Err(_) => Err(InboxError::of_kind(
+                InboxErrorKind::Unavailable,
                 format!(
                     "cannot reach PostgreSQL at {} within {:?}; is the database up?",
                     self.target, self.connect_timeout
@@ -120,19 +125,27 @@ impl Inner {
             Ok(Err(e)) => Err(self.failed(what, e)),
             Err(_) => {
                 drop(Object::take(client));
-                Err(InboxError::new(
-                    format!(
-                        "PostgreSQL at {} did not answer within {:?} when the inbox tried to {what}",
-                        self.target, self.operation_timeout
-                    ),
-                    None,
-                ))
+                Err(self.timed_out(what))
             }
         }
     }
 
+    /// An operation that took longer than the operation timeout.
+    pub(super) fn timed_out(&self, what: &str) -> InboxError {
+        InboxError::of_kind(
+            InboxErrorKind::Unavailable,
+            format!(
+                "PostgreSQL at {} did not answer within {:?} when the inbox tried to {what}",
+                self.target, self.operation_timeout
+            ),
+            None,
+        )
+    }
+
+    /// A statement that failed, with the kind its cause tells.
     pub(super) fn failed(&self, what: &str, e: PgError) -> InboxError {
-        InboxError::new(
+        InboxError::of_kind(
+            kind_of(&e),
             format!(
                 "the inbox could not {what} in PostgreSQL at {}: {}",
                 self.target,
@@ -149,4 +162,29 @@ pub(super) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// What kind of failure a PostgreSQL error is: the connection or the server's resources (try again later),
+/// a value or constraint the database refuses, or anything else.
+pub(super) fn kind_of(e: &PgError) -> InboxErrorKind {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        return match code.get(..2) {
+            // Connection exceptions, insufficient resources (disk full, too many connections), operator
+            // intervention (shutdown, a statement timeout), serialization failures and deadlocks.
+            Some("08" | "53" | "57" | "58" | "40") => InboxErrorKind::Unavailable,
+            // A lock not available within `lock_timeout`.
+            Some("55") if code == "55P03" => InboxErrorKind::Unavailable,
+            // Data exceptions (a value the column cannot hold) and integrity constraints.
+            Some("22" | "23") => InboxErrorKind::Refused,
+            _ => InboxErrorKind::Other,
+        };
+    }
+    let io = std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| e.source())
+        .any(|cause| cause.is::<std::io::Error>());
+    if e.is_closed() || io {
+        InboxErrorKind::Unavailable
+    } else {
+        InboxErrorKind::Other
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use deadpool_postgres::Object;
 
 use super::pool::Inner;
-use super::{InboxError, PgError};
+use super::{InboxError, InboxErrorKind, PgError};
 
 /// How long the schema upgrade at connect may take.
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -40,6 +40,48 @@ pub(super) const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         replayed_as TEXT
     );",
+    // 2: body digests, conflicting versions, quarantine, claims that remember where they came from, and
+    // rejections kept once per body. `sha256` needs PostgreSQL 11 or later.
+    "ALTER TABLE {schema}.events
+        ADD COLUMN body_hash BYTEA,
+        ADD COLUMN conflicts BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN quarantine_reason TEXT,
+        ADD COLUMN claimed_from TEXT;
+    UPDATE {schema}.events SET body_hash = sha256(body);
+    ALTER TABLE {schema}.events
+        ALTER COLUMN body_hash SET NOT NULL,
+        DROP CONSTRAINT events_status_check,
+        ADD CONSTRAINT events_status_check
+            CHECK (status IN ('pending', 'processing', 'processed', 'dead', 'quarantined'));
+    DROP INDEX {schema}.events_due;
+    CREATE INDEX events_due ON {schema}.events (received_at_ms, seq)
+        WHERE status IN ('pending', 'processing', 'quarantined');
+    CREATE INDEX events_conflicting ON {schema}.events (received_at_ms DESC, seq DESC) WHERE conflicts > 0;
+    CREATE TABLE {schema}.conflicts (
+        event_id TEXT NOT NULL REFERENCES {schema}.events (event_id) ON DELETE CASCADE,
+        body_hash BYTEA NOT NULL,
+        seq BIGINT GENERATED ALWAYS AS IDENTITY,
+        received_at_ms BIGINT NOT NULL,
+        body BYTEA NOT NULL,
+        deliveries BIGINT NOT NULL DEFAULT 1,
+        PRIMARY KEY (event_id, body_hash)
+    );
+    ALTER TABLE {schema}.rejections
+        ADD COLUMN body_hash BYTEA,
+        ADD COLUMN deliveries BIGINT NOT NULL DEFAULT 1;
+    UPDATE {schema}.rejections SET body_hash = sha256(body);
+    UPDATE {schema}.rejections AS r
+        SET deliveries = g.copies, replayed_as = COALESCE(r.replayed_as, g.replayed_as)
+        FROM (
+            SELECT body_hash, MIN(id) AS keep, COUNT(*) AS copies,
+                (array_agg(replayed_as ORDER BY id DESC) FILTER (WHERE replayed_as IS NOT NULL))[1] AS replayed_as
+            FROM {schema}.rejections GROUP BY body_hash HAVING COUNT(*) > 1
+        ) AS g
+        WHERE r.id = g.keep;
+    DELETE FROM {schema}.rejections AS r USING {schema}.rejections AS k
+        WHERE r.body_hash = k.body_hash AND r.id > k.id;
+    ALTER TABLE {schema}.rejections ALTER COLUMN body_hash SET NOT NULL;
+    CREATE UNIQUE INDEX rejections_body_hash ON {schema}.rejections (body_hash);",
 ];
 pub(super) fn is_valid_schema(name: &str) -> bool {
     let mut chars = name.chars();
@@ -127,7 +169,8 @@ impl Inner {
         let outcome = tokio::time::timeout(MIGRATION_TIMEOUT, upgrade(&mut client, &self.schema, quoted)).await;
         match self.settle(client, "upgrade its schema", outcome)? {
             Upgrade::Done => Ok(()),
-            Upgrade::Newer(version) => Err(InboxError::new(
+            Upgrade::Newer(version) => Err(InboxError::of_kind(
+                InboxErrorKind::NotAnInbox,
                 format!(
                     "the inbox schema `{}` in {} is at version {version}, newer than this cxtn-receiver knows ({}); \
                      upgrade cxtn-receiver",

@@ -142,14 +142,14 @@ pub(super) fn in_savepoint<T>(
     txn: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    txn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    txn.prepare_cached("SAVEPOINT cxtn_job")?.execute([])?;
     match f(txn) {
         Ok(value) => {
-            txn.prepare_cached("RELEASE job")?.execute([])?;
+            txn.prepare_cached("RELEASE cxtn_job")?.execute([])?;
             Ok(value)
         }
         Err(e) => {
-            let _ = txn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = txn.execute_batch("ROLLBACK TO cxtn_job; RELEASE cxtn_job");
             Err(e)
         }
     }

@@ -90,7 +90,7 @@ async fn three_receivers_and_three_workers_share_one_database() {
         .await
         .unwrap()
         .into_iter()
-        .map(|record| record.event_id)
+        .map(|record| record.event_id.into_string())
         .collect();
     assert_eq!(held.len(), 32, "concurrency 8 claims 4 × 8 at once");
 

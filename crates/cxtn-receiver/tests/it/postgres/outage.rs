@@ -211,7 +211,7 @@ async fn while_the_database_is_away_deliveries_get_503_and_the_receiver_recovers
     let direct = schema.inbox().await;
     for id in &expected {
         assert!(
-            direct.event(id).await.unwrap().is_some(),
+            direct.event(&id.as_str().into()).await.unwrap().is_some(),
             "{id} was acknowledged but is not stored"
         );
     }

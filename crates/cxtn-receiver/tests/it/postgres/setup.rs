@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cxtn_receiver::inbox::NewEvent;
-use cxtn_receiver::{Completion, EventStatus, Inbox, PostgresInbox, Stored};
+use cxtn_receiver::{Completion, EventId, EventStatus, Inbox, InboxErrorKind, PostgresInbox, Stored};
 
 use super::{Schema, url};
 
 fn event(id: &str) -> NewEvent {
     NewEvent::new(id, "ping", None, 1, Bytes::from(super::body(id)))
+}
+
+fn id(text: &str) -> EventId {
+    EventId::new(text)
 }
 
 /// Everything an error shows: its message, its `Debug`, and every cause's.
@@ -40,7 +44,7 @@ async fn receivers_starting_together_migrate_once() {
         schema
             .numbers("SELECT version::int8 FROM {schema}.cxtn_inbox_migrations ORDER BY version")
             .await,
-        [1]
+        [1, 2]
     );
     // Connecting again changes nothing.
     let inbox = schema.inbox().await;
@@ -49,7 +53,7 @@ async fn receivers_starting_together_migrate_once() {
         schema
             .numbers("SELECT COUNT(*) FROM {schema}.cxtn_inbox_migrations")
             .await,
-        [1]
+        [2]
     );
     assert_eq!(inbox.store(event("a")).await.unwrap(), Stored::New);
 }
@@ -68,6 +72,7 @@ async fn a_schema_from_a_newer_version_is_refused() {
         .await
         .unwrap();
     let e = schema.builder().connect().await.unwrap_err();
+    assert_eq!(e.kind(), InboxErrorKind::NotAnInbox);
     assert!(e.to_string().contains("newer than this cxtn-receiver knows"), "{e}");
     assert!(e.to_string().contains("upgrade cxtn-receiver"), "{e}");
 }
@@ -192,25 +197,29 @@ async fn a_delivery_postgres_cannot_store_fails_alone() {
         if id.contains('\0') {
             let e = stored.unwrap_err();
             assert!(e.to_string().contains("NUL"), "{e}");
+            assert_eq!(e.kind(), InboxErrorKind::Refused, "{e}");
         } else {
             assert_eq!(stored.unwrap(), Stored::New, "{id}");
         }
     }
     assert_eq!(super::count_rows(&*inbox).await, 3);
-    assert!(inbox.event("nul\0inside").await.unwrap().is_none());
+    assert!(inbox.event(&id("nul\0inside")).await.unwrap().is_none());
     // Handler errors and rejection reasons are stored with the NUL replaced.
-    let claimed = inbox.claim(10, Duration::from_secs(1), 1).await.unwrap();
+    let claimed = inbox.claim(Duration::from_secs(1), 1, false).await.unwrap();
     let id = &claimed[0].event_id;
-    inbox
-        .complete(
-            id,
-            Completion::Retry {
-                error: "bad\0byte".into(),
-                at_ms: 20,
-            },
-        )
-        .await
-        .unwrap();
+    assert!(
+        inbox
+            .complete(
+                id,
+                claimed[0].token,
+                Completion::Retry {
+                    error: "bad\0byte".into(),
+                    after: Duration::from_millis(20),
+                },
+            )
+            .await
+            .unwrap()
+    );
     let record = inbox.event(id).await.unwrap().unwrap();
     assert_eq!(record.last_error.as_deref(), Some("bad\u{fffd}byte"));
 }
@@ -221,72 +230,85 @@ async fn a_stale_completion_never_overrides_a_newer_claim() {
     let (a, b) = (schema.inbox().await, schema.inbox().await);
     a.store(event("e")).await.unwrap();
     let lease = Duration::from_millis(100);
+    let e = id("e");
 
-    let first = a.claim(1_000, lease, 10).await.unwrap();
+    let first = a.claim(lease, 10, false).await.unwrap();
     assert_eq!(first[0].attempt, 1);
     // A's lease runs out; B takes the event.
-    let second = b.claim(2_000, lease, 10).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let second = b.claim(lease, 10, false).await.unwrap();
     assert_eq!((second.len(), second[0].attempt), (1, 2));
     // A finishes late: ignored, the event stays B's.
-    a.complete("e", Completion::Processed).await.unwrap();
-    let record = a.event("e").await.unwrap().unwrap();
+    assert!(!a.complete(&e, first[0].token, Completion::Processed).await.unwrap());
+    let record = a.event(&e).await.unwrap().unwrap();
     assert_eq!(record.status, EventStatus::Processing);
     // B's outcome applies.
-    b.complete(
-        "e",
-        Completion::Retry {
-            error: "b failed".into(),
-            at_ms: 3_000,
-        },
-    )
-    .await
-    .unwrap();
-    let record = b.event("e").await.unwrap().unwrap();
+    assert!(
+        b.complete(
+            &e,
+            second[0].token,
+            Completion::Retry {
+                error: "b failed".into(),
+                after: Duration::ZERO,
+            },
+        )
+        .await
+        .unwrap()
+    );
+    let record = b.event(&e).await.unwrap().unwrap();
     assert_eq!(
         (record.status, record.last_error.as_deref()),
         (EventStatus::Pending, Some("b failed"))
     );
     // A completion arriving for a pending event does nothing.
-    a.complete("e", Completion::Dead { error: "late".into() })
-        .await
-        .unwrap();
-    assert_eq!(a.event("e").await.unwrap().unwrap().status, EventStatus::Pending);
+    assert!(
+        !a.complete(&e, first[0].token, Completion::Dead { error: "late".into() })
+            .await
+            .unwrap()
+    );
+    assert_eq!(a.event(&e).await.unwrap().unwrap().status, EventStatus::Pending);
 
     // Once processed, no late completion brings the event back, from any handle.
-    let third = b.claim(3_000, lease, 10).await.unwrap();
+    let third = b.claim(lease, 10, false).await.unwrap();
     assert_eq!(third[0].attempt, 3);
-    b.complete("e", Completion::Processed).await.unwrap();
-    for handle in [&a, &b] {
-        handle
-            .complete(
-                "e",
-                Completion::Retry {
-                    error: "late".into(),
-                    at_ms: 0,
-                },
-            )
-            .await
-            .unwrap();
+    assert!(b.complete(&e, third[0].token, Completion::Processed).await.unwrap());
+    for (handle, token) in [(&a, first[0].token), (&b, second[0].token), (&b, third[0].token)] {
+        assert!(
+            !handle
+                .complete(
+                    &e,
+                    token,
+                    Completion::Retry {
+                        error: "late".into(),
+                        after: Duration::ZERO,
+                    },
+                )
+                .await
+                .unwrap()
+        );
     }
     let fresh = schema.inbox().await;
-    fresh
-        .complete("e", Completion::Dead { error: "late".into() })
-        .await
-        .unwrap();
-    let record = fresh.event("e").await.unwrap().unwrap();
+    assert!(
+        !fresh
+            .complete(&e, third[0].token, Completion::Dead { error: "late".into() })
+            .await
+            .unwrap()
+    );
+    let record = fresh.event(&e).await.unwrap().unwrap();
     assert_eq!((record.status, record.attempts), (EventStatus::Processed, 3));
-    assert!(b.claim(i64::MAX, lease, 10).await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(b.claim(lease, 10, false).await.unwrap().is_empty());
 
     // A replay wins over the claim in flight: that claim's completion is ignored.
     fresh.store(event("r")).await.unwrap();
-    b.claim(4_000, Duration::from_secs(60), 10).await.unwrap();
+    let r = b.claim(Duration::from_secs(60), 10, false).await.unwrap();
     assert!(
-        cxtn_receiver::replay(&fresh, cxtn_receiver::ReplayTarget::Event("r".into()))
+        cxtn_receiver::replay(&fresh, cxtn_receiver::ReplayTarget::Event(id("r")))
             .await
             .is_ok()
     );
-    b.complete("r", Completion::Processed).await.unwrap();
-    assert_eq!(b.event("r").await.unwrap().unwrap().status, EventStatus::Pending);
+    assert!(!b.complete(&id("r"), r[0].token, Completion::Processed).await.unwrap());
+    assert_eq!(b.event(&id("r")).await.unwrap().unwrap().status, EventStatus::Pending);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,7 +332,7 @@ async fn claims_from_many_handles_never_overlap() {
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let claimed = inbox.claim(1_000, Duration::from_secs(60), 7).await.unwrap();
+                let claimed = inbox.claim(Duration::from_secs(60), 7, false).await.unwrap();
                 if claimed.is_empty() {
                     return mine;
                 }
@@ -319,7 +341,7 @@ async fn claims_from_many_handles_never_overlap() {
                     assert!(c.received_at_ms >= previous, "oldest first");
                     previous = c.received_at_ms;
                     assert_eq!(c.attempt, 1);
-                    mine.push(c.event_id);
+                    mine.push(c.event_id.into_string());
                 }
             }
         }));
@@ -350,9 +372,20 @@ async fn listing_filters_and_orders() {
             .await
             .unwrap();
     }
-    inbox.claim(10, Duration::from_secs(1), 1).await.unwrap();
-    inbox.complete("old", Completion::Processed).await.unwrap();
-    let ids = |records: Vec<cxtn_receiver::EventRecord>| records.into_iter().map(|r| r.event_id).collect::<Vec<_>>();
+    let claimed = inbox.claim(Duration::from_secs(1), 1, false).await.unwrap();
+    assert_eq!(claimed[0].event_id, "old");
+    assert!(
+        inbox
+            .complete(&claimed[0].event_id, claimed[0].token, Completion::Processed)
+            .await
+            .unwrap()
+    );
+    let ids = |records: Vec<cxtn_receiver::EventRecord>| {
+        records
+            .into_iter()
+            .map(|r| r.event_id.into_string())
+            .collect::<Vec<_>>()
+    };
     use cxtn_receiver::EventFilter;
     assert_eq!(
         ids(inbox.events(EventFilter::all()).await.unwrap()),
@@ -366,7 +399,7 @@ async fn listing_filters_and_orders() {
             .unwrap()),
         ["old"]
     );
-    let record = inbox.event("mid").await.unwrap().unwrap();
+    let record = inbox.event(&id("mid")).await.unwrap().unwrap();
     assert_eq!(record.subscription.as_deref(), Some("Payment"));
     assert_eq!(record.body, super::body("mid").as_bytes());
 }
