@@ -7,6 +7,10 @@
 //! - copies of one event that reach different receivers at the same moment are stored once:
 //!   `INSERT .. ON CONFLICT (event_id) DO UPDATE SET deliveries = deliveries + n`, so exactly one copy is
 //!   reported [`Stored::New`] and the others [`Stored::Duplicate`];
+//! - a copy whose body differs from the stored one (by SHA-256 digest) is kept in the `conflicts` table, once
+//!   per distinct body with its own delivery count, and reported [`Stored::Conflict`]; the first body stored
+//!   stays the one processed;
+//! - a body without a usable envelope is kept in `rejections` once per digest, its deliveries counted;
 //! - workers on many machines claim with `FOR UPDATE SKIP LOCKED` under a lease, so an event is handed to
 //!   one worker at a time, and to another worker once the lease of a worker that died runs out;
 //! - after each group of stores the inbox announces it with `pg_notify`, and every inbox on the same schema
@@ -17,6 +21,7 @@
 //!
 //! Stores that wait at the same moment go to the database together, as one `INSERT` of many rows in one
 //! transaction (one commit, one WAL flush); each caller is answered when that transaction commits.
+//! A group in which some copy carries a conflicting body takes a second transaction that keeps those bodies.
 //! Up to four such transactions (a quarter of the pool) run at once, each on its own connection; the stores
 //! that arrive meanwhile wait for the next one.
 //! Under many concurrent deliveries this multiplies the rate of stores several times over (on a small
@@ -26,25 +31,45 @@
 //!
 //! # Claims and completions
 //!
+//! Every lease and due time is measured on the database's clock (`statement_timestamp()`), never on a
+//! worker's: workers whose clocks disagree still agree on when a lease runs out.
 //! A claim takes up to `limit` events that are `pending` and due, or `processing` with a lease that has
-//! run out, oldest first; it counts an attempt on each, sets the lease, and marks the claim with a random
-//! token that the inbox handle remembers.
-//! A completion applies only to an event that is still `processing` and, when this handle claimed it,
-//! still carries this handle's token.
+//! run out (and `quarantined` ones when asked), oldest first; it counts an attempt on each, sets the lease,
+//! and gives each claimed event a fresh random [`ClaimToken`], stored in its row and returned in its
+//! [`Claimed`].
+//! Renewals, completions and releases change the row only while it is `processing` under that very token,
+//! in the same statement (`WHERE status = 'processing' AND claim_token = $2`), and say whether they did.
 //! So a completion never brings back an event that was completed, dead-lettered or replayed since, and a
-//! worker whose lease ran out while another worker took the event cannot overwrite the newer claim's outcome.
-//! A completion that does not apply is ignored (logged), and [`Inbox::complete`] still returns `Ok`.
-//! Within one handle a claim is known by its event id: two workers sharing one handle are told apart
-//! only by the status check.
+//! worker whose lease ran out while another worker took the event cannot overwrite the newer claim's outcome,
+//! whichever handle or process it runs in.
+//! A completion that does not apply is ignored (logged), and [`Inbox::complete`] returns `Ok(false)`.
+//! A release or a retry puts an event claimed from quarantine back in quarantine.
+//!
+//! # Transactional handlers
+//!
+//! [`PostgresInbox::process_in_transaction`] runs a [`PostgresHandler`] inside a transaction that also marks
+//! the event processed, fenced by its claim token: the handler's writes and the mark commit together, and a
+//! worker that lost its lease commits nothing.
+//! For a ledger in another database, see [`idempotency`](crate::idempotency).
+//!
+//! # Errors
+//!
+//! Every [`InboxError`] has a kind: [`InboxErrorKind::Unavailable`] when the database cannot be reached, a
+//! connection breaks, no connection comes free in time, a statement runs out of time, or the server lacks
+//! resources (try again later); [`InboxErrorKind::Refused`] when the database refuses a value or a constraint
+//! (an event id holding a NUL character is refused before the database is asked: PostgreSQL text cannot
+//! hold one); [`InboxErrorKind::NotAnInbox`] when the schema was upgraded by a newer version.
 //!
 //! # Schema and migrations
 //!
 //! Everything lives in one schema (`cxtn` unless [`PostgresInboxBuilder::schema`] says otherwise):
-//! the tables `events` and `rejections`, and `cxtn_inbox_migrations (version, applied_at)`.
+//! the tables `events`, `conflicts` and `rejections`, and `cxtn_inbox_migrations (version, applied_at)`.
 //! [`PostgresInbox::connect`] creates the schema if it is missing and applies the migrations this version
 //! knows and the database lacks, each in its own transaction under `pg_advisory_xact_lock`, so receivers
 //! that start together do not race.
 //! A database migrated by a newer version is refused rather than used.
+//! Shipped migrations are never edited; version 2 (body digests, conflicts, quarantine, rejections kept once
+//! per body, merging existing copies) needs PostgreSQL 11 or later.
 //! Connecting waits up to two minutes for the upgrade (another receiver may hold the lock while it upgrades).
 //!
 //! # Connection loss
