@@ -46,6 +46,17 @@ pub struct Envelope {
     pub subscription: Option<WebhookEventType>,
 }
 
+impl From<&Notification> for Envelope {
+    /// The envelope of a notification already parsed.
+    fn from(notification: &Notification) -> Self {
+        Self {
+            event_id: notification.event_id().clone(),
+            event: notification.event_name().to_owned(),
+            subscription: notification.subscription(),
+        }
+    }
+}
+
 /// Reads only the envelope of a notification body: its `eventId`, its `event` and, for an event this version
 /// knows, its subscription.
 ///

@@ -7,10 +7,14 @@
 //!   (the last path segment, compared in constant time) and/or HTTP Basic credentials;
 //! - it answers 2xx only after the delivery is durably stored in an [`Inbox`]
 //!   ([`SqliteInbox`]: WAL, `synchronous=FULL`, group commit);
-//! - a redelivered `eventId` is acknowledged and stored once; a body that does not parse is stored
-//!   raw with the reason and answered 400; an event this version does not know is stored like any other;
-//! - a [`Worker`] hands stored events to your [`Handler`], retries failures with backoff,
-//!   and dead-letters an event after its last attempt; any event or rejection can be replayed.
+//! - a redelivered `eventId` is acknowledged and stored once; the same `eventId` with a different body is
+//!   kept beside the first as a conflict, logged and counted, and the first body stays the one processed;
+//! - a body whose envelope is usable but whose `data` does not fit the typed model is quarantined under its
+//!   `eventId`, and a body without a usable envelope (an empty `eventId` included) is stored raw, once per
+//!   body, with the reason and answered 400; an event this version does not know is stored like any other;
+//! - a [`Worker`] hands stored events to your [`Handler`] (at least once) or to a transactional handler
+//!   (effects exactly once), retries failures with backoff, and dead-letters an event after its last attempt;
+//!   any event or rejection can be replayed.
 //!
 //! Most users reach it through the facade crate `cxtn` or the `cxtn listen` command.
 //!
@@ -36,8 +40,10 @@
 //!
 //! # Features
 //!
-//! - `sqlite` (default): the durable [`SqliteInbox`].
-//! - `postgres`: the `PostgresInbox`, one database shared by receivers and workers on many machines (no TLS).
+//! - `sqlite` (default): the durable [`SqliteInbox`] and its transactional `SqliteHandler`; re-exports
+//!   `rusqlite`.
+//! - `postgres`: the `PostgresInbox`, one database shared by receivers and workers on many machines (no TLS),
+//!   its transactional `PostgresHandler` and the `idempotency` helper; re-exports `tokio_postgres`.
 #![deny(missing_docs)]
 
 mod auth;
@@ -54,16 +60,20 @@ use std::time::Duration;
 pub use async_trait::async_trait;
 pub use inbox::memory::MemoryInbox;
 #[cfg(feature = "postgres")]
-pub use inbox::postgres::{PostgresInbox, PostgresInboxBuilder};
+pub use inbox::postgres::{PostgresHandler, PostgresInbox, PostgresInboxBuilder};
 #[cfg(feature = "sqlite")]
-pub use inbox::sqlite::{SqliteInbox, WriteStats};
+pub use inbox::sqlite::{SqliteHandler, SqliteInbox, WriteStats};
 pub use inbox::{
     BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
     InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, RejectionRecord, Stored, Transacted,
 };
+#[cfg(feature = "sqlite")]
+pub use rusqlite;
 pub use server::Running;
 pub use service::{Arrival, ArrivalOutcome, ReceiverService};
-pub use worker::{Event, Handler, HandlerError, HandlerFn, Worker, WorkerPolicy, handler_fn};
+#[cfg(feature = "postgres")]
+pub use tokio_postgres;
+pub use worker::{Event, Handler, HandlerError, HandlerFn, QuarantinedEvent, Worker, WorkerPolicy, handler_fn};
 
 use auth::Auth;
 use cxtn_model::Secret;
@@ -150,6 +160,7 @@ pub struct ReceiverBuilder {
     header_timeout: Duration,
     max_concurrent: usize,
     handler: Option<Arc<dyn Handler>>,
+    worker: Option<Worker>,
     policy: WorkerPolicy,
 }
 
@@ -164,6 +175,7 @@ impl Receiver {
             header_timeout: Duration::from_secs(10),
             max_concurrent: 1024,
             handler: None,
+            worker: None,
             policy: WorkerPolicy::default(),
         }
     }
@@ -258,15 +270,49 @@ impl ReceiverBuilder {
         self
     }
 
-    /// The code that handles each stored event.
+    /// The code that handles each stored event, at least once (see [`Handler`]).
     pub fn handler(mut self, handler: impl Handler) -> Self {
         self.handler = Some(Arc::new(handler));
         self
     }
 
-    /// Retries and concurrency of the worker.
+    /// Retries, time limits, concurrency and shutdown of the worker that [`handler`](Self::handler) gets.
     pub fn worker_policy(mut self, policy: WorkerPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// A worker made beforehand, instead of [`handler`](Self::handler): the way to run a transactional
+    /// handler ([`Worker::sqlite`], `Worker::postgres`) beside the receiver.
+    /// It must work on the same inbox as the receiver; it wakes as soon as a delivery is stored, and it is
+    /// run and stopped with the receiver like any other.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use cxtn_receiver::{Event, HandlerError, Receiver, SqliteHandler, SqliteInbox, Worker, WorkerPolicy, rusqlite};
+    ///
+    /// #[derive(Debug)]
+    /// struct Ledger;
+    ///
+    /// impl SqliteHandler for Ledger {
+    ///     fn handle(&self, event: &Event, txn: &rusqlite::Transaction<'_>) -> Result<(), HandlerError> {
+    ///         txn.execute("INSERT INTO ledger (event_id) VALUES (?1)", [event.notification.event_id().as_str()])?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let inbox = SqliteInbox::open("app.sqlite")?;
+    /// let receiver = Receiver::builder(Arc::new(inbox.clone()))
+    ///     .path_token(std::env::var("CXTN_PATH_TOKEN")?)
+    ///     .worker(Worker::sqlite(inbox, Ledger, WorkerPolicy::default()))
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn worker(mut self, worker: Worker) -> Self {
+        self.worker = Some(worker);
         self
     }
 
@@ -275,8 +321,15 @@ impl ReceiverBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::Config`] when no authentication is configured and
-    /// [`allow_unauthenticated`](Self::allow_unauthenticated) was not set, or a token is empty.
+    /// [`allow_unauthenticated`](Self::allow_unauthenticated) was not set, a token is empty, or both a
+    /// handler and a worker were given.
     pub fn build(self) -> Result<Receiver, Error> {
+        if self.handler.is_some() && self.worker.is_some() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the receiver has both a handler and a worker: give one of handler(..) and worker(..)",
+            ));
+        }
         if !self.auth.is_configured() && !self.auth.allows_unauthenticated() {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -303,9 +356,11 @@ impl ReceiverBuilder {
             stored: stored.clone(),
             arrivals,
         });
-        let worker = self
-            .handler
-            .map(|handler| Worker::new(self.inbox, handler, self.policy).with_wake(stored));
+        let worker = match (self.handler, self.worker) {
+            (Some(handler), _) => Some(Worker::new(self.inbox, handler, self.policy)),
+            (None, worker) => worker,
+        };
+        let worker = worker.map(|worker| worker.with_wake(stored));
         Ok(Receiver {
             service: ReceiverService { shared },
             worker,
@@ -318,8 +373,8 @@ impl ReceiverBuilder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReplayTarget {
-    /// A stored event, by `eventId`, whatever its status.
-    Event(String),
+    /// A stored event, by `eventId`, whatever its status; a quarantined one only if it parses now.
+    Event(EventId),
     /// A stored rejection, by id: parsed again and stored as an event if it parses now.
     Rejection(i64),
 }
@@ -327,14 +382,35 @@ pub enum ReplayTarget {
 /// Makes a stored event (processed, dead-lettered, anything) pending again, or parses a stored
 /// rejection again and stores it as an event. Returns the event id now pending.
 ///
+/// A quarantined event is parsed again first: after an upgrade that fits its `data`, it becomes pending;
+/// otherwise it stays quarantined and the error says why.
+/// A rejection that parses now under an event id already stored with another body is kept as a conflicting
+/// version of that event, which stays as it is.
+///
 /// # Errors
 ///
-/// [`ErrorKind::NotFound`] when nothing has that id, [`ErrorKind::StillInvalid`] when a rejection
-/// still does not parse, [`ErrorKind::Inbox`] when the inbox fails.
-pub async fn replay(inbox: &dyn Inbox, target: ReplayTarget) -> Result<String, Error> {
+/// [`ErrorKind::NotFound`] when nothing has that id, [`ErrorKind::StillInvalid`] when a quarantined event or
+/// a rejection still does not parse (or a rejection's `eventId` is empty), [`ErrorKind::Inbox`] when the inbox
+/// fails.
+pub async fn replay(inbox: &dyn Inbox, target: ReplayTarget) -> Result<EventId, Error> {
     match target {
         ReplayTarget::Event(event_id) => {
-            if inbox.replay_event(&event_id, now_ms()).await? {
+            let record = inbox
+                .event(&event_id)
+                .await?
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no stored event has the id `{event_id}`")))?;
+            if record.status == EventStatus::Quarantined
+                && let Err(e) = cxtn_events::parse(&record.body)
+            {
+                return Err(Error::new(
+                    ErrorKind::StillInvalid,
+                    format!(
+                        "event `{event_id}` still does not parse, so it stays quarantined: {e}; replay it after an upgrade that reads it"
+                    ),
+                )
+                .with_source(e));
+            }
+            if inbox.replay_event(&event_id).await? {
                 Ok(event_id)
             } else {
                 Err(Error::new(
@@ -355,7 +431,13 @@ pub async fn replay(inbox: &dyn Inbox, target: ReplayTarget) -> Result<String, E
                 )
                 .with_source(e)
             })?;
-            let event_id = notification.event_id().as_str().to_owned();
+            if service::is_blank(notification.event_id()) {
+                return Err(Error::new(
+                    ErrorKind::StillInvalid,
+                    format!("rejection {id} has an empty `eventId`, so it cannot be stored as an event"),
+                ));
+            }
+            let event_id = notification.event_id().clone();
             let new = inbox::NewEvent::new(
                 event_id.clone(),
                 notification.event_name(),
@@ -364,7 +446,7 @@ pub async fn replay(inbox: &dyn Inbox, target: ReplayTarget) -> Result<String, E
                 rejection.body,
             );
             if inbox.store(new).await? == Stored::Duplicate {
-                inbox.replay_event(&event_id, now_ms()).await?;
+                inbox.replay_event(&event_id).await?;
             }
             inbox.resolve_rejection(id, &event_id).await?;
             Ok(event_id)

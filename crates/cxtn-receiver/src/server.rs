@@ -27,7 +27,9 @@ impl Running {
     }
 
     /// Stops accepting, finishes the requests in flight (each answered after its store commits),
-    /// lets the worker finish the events in hand, then returns.
+    /// lets the worker finish the events in hand within its
+    /// [`shutdown_deadline`](crate::WorkerPolicy::shutdown_deadline), gives back to the inbox those still in
+    /// hand then, and returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;

@@ -15,16 +15,16 @@ use serde::Serialize;
 use tokio::sync::{Notify, Semaphore, broadcast};
 
 use crate::auth::Auth;
-use crate::inbox::{Inbox, NewEvent, NewRejection, Stored};
+use crate::inbox::{EventId, Inbox, InboxErrorKind, NewEvent, NewRejection, Stored};
 use crate::now_ms;
 
 /// What a delivery became, published to [`Receiver::subscribe`](crate::Receiver::subscribe)rs as it happens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Arrival {
-    /// `eventId`, when the body parsed.
-    pub event_id: Option<String>,
-    /// `event`, when the body parsed.
+    /// `eventId`, when the envelope was usable.
+    pub event_id: Option<EventId>,
+    /// `event`, when the envelope was usable.
     pub event: Option<String>,
     /// What the receiver did with it.
     pub outcome: ArrivalOutcome,
@@ -39,9 +39,17 @@ pub struct Arrival {
 pub enum ArrivalOutcome {
     /// Stored, new.
     Stored,
-    /// Already stored; counted and acknowledged.
+    /// Already stored with this very body; counted and acknowledged.
     Duplicate,
-    /// Did not parse; stored as a rejection.
+    /// Already stored with a different body: this one is kept beside it as a conflicting version, logged and
+    /// counted, and the first body stays the one processed.
+    Conflict,
+    /// Its envelope is usable but its `data` does not fit the typed model: stored as quarantined.
+    Quarantined {
+        /// The parser's reason.
+        reason: String,
+    },
+    /// No usable envelope (or one the inbox refused); stored as a rejection, once per body.
     Rejected {
         /// The parser's reason.
         reason: String,
@@ -184,59 +192,162 @@ where
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     let received_at_ms = now_ms();
-    match cxtn_events::parse(&body) {
+    match classify(&body) {
+        Classified::Event { envelope, quarantine } => store(shared, envelope, quarantine, received_at_ms, body).await,
+        Classified::Rejected { reason, kind } => reject(shared, reason, kind, received_at_ms, body).await,
+    }
+}
+
+/// Whether an event id is empty or only whitespace: no id at all.
+pub(crate) fn is_blank(event_id: &EventId) -> bool {
+    event_id.as_str().trim().is_empty()
+}
+
+/// What a body is worth storing as.
+enum Classified {
+    /// An event: one that parsed, or one whose envelope is usable, quarantined with the reason.
+    Event {
+        envelope: cxtn_events::Envelope,
+        quarantine: Option<String>,
+    },
+    /// A body without a usable envelope.
+    Rejected { reason: String, kind: &'static str },
+}
+
+const EMPTY_EVENT_ID: &str = "empty_event_id";
+
+fn empty_event_id() -> Classified {
+    Classified::Rejected {
+        reason: "`eventId` is empty: every notification needs its own id".to_owned(),
+        kind: EMPTY_EVENT_ID,
+    }
+}
+
+fn classify(body: &[u8]) -> Classified {
+    let parse_error = match cxtn_events::parse(body) {
+        Ok(notification) if is_blank(notification.event_id()) => return empty_event_id(),
         Ok(notification) => {
-            let event_id = notification.event_id().as_str().to_owned();
-            let event = notification.event_name().to_owned();
-            let subscription = notification.subscription().map(|s| s.to_string());
-            let new = NewEvent::new(event_id.clone(), event.clone(), subscription, received_at_ms, body);
-            match shared.inbox.store(new).await {
-                Ok(stored) => {
-                    let (status, outcome) = match stored {
-                        Stored::Duplicate => ("duplicate", ArrivalOutcome::Duplicate),
-                        _ => {
-                            shared.stored.notify_one();
-                            ("stored", ArrivalOutcome::Stored)
-                        }
-                    };
-                    if shared.arrivals.receiver_count() > 0 {
-                        let _ = shared.arrivals.send(Arrival {
-                            event_id: Some(event_id.clone()),
-                            event: Some(event),
-                            outcome,
-                            received_at_ms,
-                        });
-                    }
-                    answer(
-                        StatusCode::OK,
-                        format!(r#"{{"status":"{status}","eventId":{}}}"#, json_string(&event_id)),
-                    )
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, event_id = %event_id, "could not store a delivery; answering 503 so it is sent again");
-                    unavailable("the delivery could not be stored; send it again later")
-                }
-            }
+            let envelope = cxtn_events::Envelope::from(&notification);
+            return Classified::Event {
+                envelope,
+                quarantine: None,
+            };
         }
-        Err(parse_error) => {
-            let reason = parse_error.to_string();
-            let rejection = NewRejection::new(received_at_ms, body, reason.clone(), parse_error.kind().as_str());
-            match shared.inbox.reject(rejection).await {
-                Ok(_) => {
-                    let _ = shared.arrivals.send(Arrival {
-                        event_id: None,
-                        event: None,
-                        outcome: ArrivalOutcome::Rejected { reason: reason.clone() },
-                        received_at_ms,
-                    });
-                    error(StatusCode::BAD_REQUEST, &short(&reason))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "could not store a rejected delivery; answering 503 so it is sent again");
-                    unavailable("the delivery could not be stored; send it again later")
-                }
-            }
+        Err(e) => e,
+    };
+    match cxtn_events::parse_envelope(body) {
+        Ok(envelope) if is_blank(&envelope.event_id) => empty_event_id(),
+        Ok(envelope) if !envelope.event.trim().is_empty() => Classified::Event {
+            envelope,
+            quarantine: Some(parse_error.to_string()),
+        },
+        _ => Classified::Rejected {
+            reason: parse_error.to_string(),
+            kind: parse_error.kind().as_str(),
+        },
+    }
+}
+
+async fn store(
+    shared: &Shared,
+    envelope: cxtn_events::Envelope,
+    quarantine: Option<String>,
+    received_at_ms: i64,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let cxtn_events::Envelope {
+        event_id,
+        event,
+        subscription,
+        ..
+    } = envelope;
+    let mut new = NewEvent::new(
+        event_id.clone(),
+        event.clone(),
+        subscription.map(|s| s.to_string()),
+        received_at_ms,
+        body.clone(),
+    );
+    if let Some(reason) = &quarantine {
+        new = new.quarantined(reason.clone());
+    }
+    let body_hash = new.body_hash;
+    let stored = match shared.inbox.store(new).await {
+        Ok(stored) => stored,
+        Err(e) if e.kind() == InboxErrorKind::Refused => {
+            // The inbox cannot hold this event (a byte its database refuses in the id): answering 503 would
+            // have the sender retry forever, so it is kept as a rejection instead.
+            tracing::warn!(error = %e, "the inbox refused a delivery; storing it as a rejection");
+            let reason = format!("the inbox refused the event: {e}");
+            return reject(shared, reason, "refused", received_at_ms, body).await;
         }
+        Err(e) => {
+            tracing::error!(error = %e, event_id = %event_id, "could not store a delivery; answering 503 so it is sent again");
+            return unavailable("the delivery could not be stored; send it again later");
+        }
+    };
+    let (status, outcome) = match (stored, quarantine) {
+        (Stored::Duplicate, _) => ("duplicate", ArrivalOutcome::Duplicate),
+        (Stored::Conflict, _) => {
+            tracing::warn!(
+                event_id = %event_id,
+                body_hash = %body_hash,
+                "a delivery changed the body of a stored event: kept beside it as a conflicting version; the first body stays the one processed"
+            );
+            ("conflict", ArrivalOutcome::Conflict)
+        }
+        (_, Some(reason)) => {
+            shared.stored.notify_one();
+            ("quarantined", ArrivalOutcome::Quarantined { reason })
+        }
+        (_, None) => {
+            shared.stored.notify_one();
+            ("stored", ArrivalOutcome::Stored)
+        }
+    };
+    let answer_body = format!(
+        r#"{{"status":"{status}","eventId":{}}}"#,
+        json_string(event_id.as_str())
+    );
+    publish(shared, Some(event_id), Some(event), outcome, received_at_ms);
+    answer(StatusCode::OK, answer_body)
+}
+
+async fn reject(
+    shared: &Shared,
+    reason: String,
+    kind: &str,
+    received_at_ms: i64,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let rejection = NewRejection::new(received_at_ms, body, reason.clone(), kind);
+    match shared.inbox.reject(rejection).await {
+        Ok(_) => {
+            let response = error(StatusCode::BAD_REQUEST, &short(&reason));
+            publish(shared, None, None, ArrivalOutcome::Rejected { reason }, received_at_ms);
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not store a rejected delivery; answering 503 so it is sent again");
+            unavailable("the delivery could not be stored; send it again later")
+        }
+    }
+}
+
+fn publish(
+    shared: &Shared,
+    event_id: Option<EventId>,
+    event: Option<String>,
+    outcome: ArrivalOutcome,
+    received_at_ms: i64,
+) {
+    if shared.arrivals.receiver_count() > 0 {
+        let _ = shared.arrivals.send(Arrival {
+            event_id,
+            event,
+            outcome,
+            received_at_ms,
+        });
     }
 }
 

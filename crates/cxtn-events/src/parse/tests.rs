@@ -183,6 +183,15 @@ fn the_envelope_reads_without_the_data() {
     assert_eq!(envelope.event, "payment_completed");
     assert_eq!(envelope.subscription, Some(cxtn_model::WebhookEventType::Payment));
 
+    // The envelope of a notification that parses is the notification's own.
+    for sample in &crate::samples::GUIDE {
+        let notification = parse(sample.body.as_bytes()).unwrap();
+        assert_eq!(
+            parse_envelope(sample.body.as_bytes()).unwrap(),
+            Envelope::from(&notification)
+        );
+    }
+
     // An unknown event, no `data`, a byte-order mark: as `parse` reads them.
     let envelope = parse_envelope("\u{feff}{\"eventId\": \"wh_2\", \"event\": \"card_issued\"}".as_bytes()).unwrap();
     assert_eq!(

@@ -40,18 +40,34 @@ async fn each_bad_request_gets_its_status() {
     let (status, _) = post(addr, oversize).await;
     assert_eq!(status, 413);
 
+    // A usable envelope whose data does not fit: kept under its id, quarantined, acknowledged.
     let (status, body) = post(
         addr,
         r#"{"eventId": "wh_2", "event": "payment_completed", "data": {"objectId": 1}}"#,
     )
     .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"status":"quarantined","eventId":"wh_2"}"#)
+    );
+    let quarantined = started.inbox.event(&"wh_2".into()).await.unwrap().unwrap();
+    assert!(
+        quarantined
+            .quarantine_reason
+            .as_deref()
+            .is_some_and(|reason| reason.contains("missing field `userId`")),
+        "{quarantined:?}"
+    );
+    // No usable envelope: rejected.
+    let (status, body) = post(addr, r#"{"event": "payment_completed", "data": {"objectId": 1}}"#).await;
     assert_eq!(status, 400);
-    assert!(body.contains("missing field `userId`"), "{body}");
+    assert!(body.contains("missing field `eventId`"), "{body}");
     let (status, _) = post(addr, "{not json").await;
     assert_eq!(status, 400);
 
     let stats = started.inbox.stats().await.unwrap();
     assert_eq!(stats.rejected, 2, "malformed bodies are kept: {stats:?}");
+    assert_eq!(stats.quarantined, 1, "{stats:?}");
     let rejected = started.inbox.rejections(10).await.unwrap();
     assert_eq!(rejected[0].body, "{not json".as_bytes(), "stored raw");
     assert_eq!(rejected[0].kind, "syntax");

@@ -1,6 +1,6 @@
 //! The worker: retries with backoff, dead letters, panics, replays.
 
-use cxtn_receiver::{EventStatus, ReplayTarget};
+use cxtn_receiver::{EventId, EventStatus, ReplayTarget};
 
 use crate::{Kind, Recorder, eventually, inbox, post, start};
 
@@ -20,7 +20,7 @@ async fn a_failing_handler_is_retried_until_it_succeeds() {
     let recorder = started.recorder.clone();
     eventually("three attempts", || recorder.seen.lock().unwrap().len() >= 3).await;
     let inbox = started.inbox.clone();
-    let id = "wh_b5bc5ac1b6734f18b9701db5cd153a4e";
+    let id = &EventId::from("wh_b5bc5ac1b6734f18b9701db5cd153a4e");
     for _ in 0..1000 {
         if inbox.event(id).await.unwrap().unwrap().status == EventStatus::Processed {
             break;
@@ -45,7 +45,7 @@ async fn an_always_failing_handler_dead_letters_and_a_replay_runs_it_again() {
         },
     )
     .await;
-    let id = "wh_4d9373d27e4e4c24bbb39c00b6dcd3e7";
+    let id = &EventId::from("wh_4d9373d27e4e4c24bbb39c00b6dcd3e7");
     assert_eq!(post(started.addr(), cxtn_events::samples::GUIDE[1].body).await.0, 200);
     let inbox = started.inbox.clone();
     let mut record = None;
@@ -62,7 +62,7 @@ async fn an_always_failing_handler_dead_letters_and_a_replay_runs_it_again() {
     assert_eq!(record.last_error.as_deref(), Some("attempt 3 failed"));
     assert_eq!(inbox.stats().await.unwrap().dead, 1);
 
-    cxtn_receiver::replay(&*inbox, ReplayTarget::Event(id.into()))
+    cxtn_receiver::replay(&*inbox, ReplayTarget::Event(id.clone()))
         .await
         .unwrap();
     let recorder = started.recorder.clone();
@@ -100,7 +100,7 @@ async fn a_panicking_handler_counts_as_a_failed_attempt() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let record = inbox
-        .event("wh_f79f07d55bcd4cb893c41575b7c1b8f6")
+        .event(&"wh_f79f07d55bcd4cb893c41575b7c1b8f6".into())
         .await
         .unwrap()
         .unwrap();

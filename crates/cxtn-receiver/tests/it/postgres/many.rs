@@ -82,7 +82,7 @@ async fn three_receivers_and_three_workers_share_one_database() {
     );
     let doomed = tokio::spawn(async move { doomed.run(std::future::pending()).await });
     until("the doomed worker's claims", 10, async || {
-        early_inbox.stats().await.unwrap().processing == 32
+        early_inbox.stats().await.unwrap().processing == 8
     })
     .await;
     let held: HashSet<String> = early_inbox
@@ -92,7 +92,13 @@ async fn three_receivers_and_three_workers_share_one_database() {
         .into_iter()
         .map(|record| record.event_id.into_string())
         .collect();
-    assert_eq!(held.len(), 32, "concurrency 8 claims 4 × 8 at once");
+    assert_eq!(held.len(), 8, "concurrency 8 claims only the 8 events it can start");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        early_inbox.stats().await.unwrap().processing,
+        8,
+        "its leases are renewed while its handlers run, and it claims nothing more"
+    );
 
     // Three receivers, each with its own pool and worker, recording into one set.
     let recorder = Arc::new(Recorder::default());
