@@ -1,6 +1,7 @@
 //! The PostgreSQL inbox against a real server, at `CXTN_TEST_POSTGRES_URL` (`.ci/run` sets it).
 //! Each test works in a fresh schema of its own and drops it when done.
 
+mod contract;
 mod many;
 mod outage;
 mod setup;

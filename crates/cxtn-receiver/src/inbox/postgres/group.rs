@@ -48,16 +48,16 @@ impl BatchFailure {
 
 /// One event id's copies in a group: its distinct bodies in arrival order, the first being the one stored
 /// when the id is new.
-struct Copies<'a> {
-    bodies: Vec<Body<'a>>,
+pub(super) struct Copies<'a> {
+    pub(super) bodies: Vec<Body<'a>>,
 }
 
 /// One distinct body of an event id in a group.
-struct Body<'a> {
+pub(super) struct Body<'a> {
     /// The first copy that carried it.
-    event: &'a NewEvent,
+    pub(super) event: &'a NewEvent,
     /// How many copies carried it.
-    count: i64,
+    pub(super) count: i64,
 }
 
 /// What became of one (event id, body) of a group.
@@ -72,7 +72,7 @@ enum Outcome {
 }
 
 /// The group's ids in arrival order, each with its copies.
-fn gather(batch: &[PendingStore]) -> Vec<(&str, Copies<'_>)> {
+pub(super) fn gather(batch: &[PendingStore]) -> Vec<(&str, Copies<'_>)> {
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
     let mut ids: Vec<(&str, Copies<'_>)> = Vec::with_capacity(batch.len());
     for pending in batch {

@@ -105,6 +105,8 @@ mod group;
 mod pool;
 mod schema;
 mod sql;
+#[cfg(test)]
+mod tests;
 mod transact;
 mod wake;
 
