@@ -33,7 +33,7 @@
 //!
 //! Every lease and due time is measured on the database's clock (`statement_timestamp()`), never on a
 //! worker's: workers whose clocks disagree still agree on when a lease runs out.
-//! A claim takes up to `limit` events that are `pending` and due, or `processing` with a lease that has
+//! A claim takes up to `limit` events (4096 at most) that are `pending` and due, or `processing` with a lease that has
 //! run out (and `quarantined` ones when asked), oldest first; it counts an attempt on each, sets the lease,
 //! and gives each claimed event a fresh random [`ClaimToken`], stored in its row and returned in its
 //! [`Claimed`].
@@ -140,6 +140,8 @@ const DEFAULT_POOL_SIZE: usize = 16;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_BATCH: usize = 256;
+/// The most events one claim takes, whatever limit it is given.
+const MAX_CLAIM: usize = 4096;
 
 /// The durable inbox shared by receivers and workers on many machines: one PostgreSQL database.
 ///
@@ -423,6 +425,7 @@ impl Inbox for PostgresInbox {
     async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
         let inner = &self.inner;
         let lease_ms = millis(lease);
+        let limit = limit.min(MAX_CLAIM);
         let tokens: Vec<i64> = (0..limit).map(|_| ClaimToken::random().as_i64()).collect();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let client = inner.client().await?;

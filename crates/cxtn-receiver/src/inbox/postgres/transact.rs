@@ -17,7 +17,8 @@ use crate::inbox::Transacted;
 /// the event processed: its effect is applied exactly once, even when the process dies at any moment.
 ///
 /// Write to your own tables through `txn` (any schema of the inbox's database); do not commit or roll it
-/// back yourself. Return `Err` to roll your writes back and have the event retried later.
+/// back yourself.
+/// `txn` is a transaction of the `tokio_postgres` this crate re-exports (`cxtn_receiver::tokio_postgres`). Return `Err` to roll your writes back and have the event retried later.
 /// Effects that cannot join the transaction (an HTTP call, an e-mail) belong in a plain
 /// [`Handler`](crate::Handler), which is called at least once.
 ///
@@ -33,7 +34,7 @@ use crate::inbox::Transacted;
 ///     async fn handle(
 ///         &self,
 ///         event: &Event,
-///         txn: &tokio_postgres::Transaction<'_>,
+///         txn: &cxtn_receiver::tokio_postgres::Transaction<'_>,
 ///     ) -> Result<(), HandlerError> {
 ///         if let Some(amount) = event.notification.amount() {
 ///             txn.execute(

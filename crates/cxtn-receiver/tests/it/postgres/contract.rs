@@ -579,3 +579,30 @@ async fn the_idempotency_helper_claims_an_event_once() {
     first.commit().await.unwrap();
     assert!(!second.await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_whose_id_postgres_cannot_hold_is_answered_as_a_rejection() {
+    let schema = Schema::fresh();
+    let inbox = Arc::new(schema.inbox().await);
+    let running = cxtn_receiver::Receiver::builder(inbox.clone())
+        .path_token(crate::TOKEN)
+        .build()
+        .unwrap()
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let nul = body("wh_nul\\u0000inside");
+    for _ in 0..3 {
+        let (status, answer) = crate::post(running.addr(), nul.clone()).await;
+        assert_eq!(status, 400, "not 503, which the sender would retry forever: {answer}");
+    }
+    let rejections = inbox.rejections(10).await.unwrap();
+    assert_eq!(rejections.len(), 1, "kept once");
+    assert_eq!(
+        (rejections[0].body.clone(), rejections[0].deliveries),
+        (Bytes::from(nul), 3)
+    );
+    assert!(rejections[0].reason.contains("NUL"), "{}", rejections[0].reason);
+    assert_eq!(super::count_rows(&*inbox).await, 0);
+    running.shutdown().await;
+}
