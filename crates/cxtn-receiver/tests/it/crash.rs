@@ -44,7 +44,7 @@ async fn child_receiver_process() {
     let reopened = SqliteInbox::open(&db).unwrap();
     assert!(
         reopened
-            .event("wh_f79f07d55bcd4cb893c41575b7c1b8f6")
+            .event(&"wh_f79f07d55bcd4cb893c41575b7c1b8f6".into())
             .await
             .unwrap()
             .is_some()
@@ -126,7 +126,7 @@ async fn acknowledged_deliveries_survive_sigkill() {
     // Restart on the same file: every acknowledged delivery is there.
     let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(&db).unwrap());
     for i in &acknowledged {
-        let id = format!("wh_crash_{i:05}");
+        let id = cxtn_receiver::EventId::new(format!("wh_crash_{i:05}"));
         assert!(
             inbox.event(&id).await.unwrap().is_some(),
             "{id} was acknowledged but is not in the inbox"

@@ -11,6 +11,7 @@ mod bad_input;
 mod crash;
 mod delivery;
 mod inbox;
+mod ledger;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod worker;
