@@ -77,13 +77,15 @@ impl Sql {
                  ON CONFLICT (event_id, body_hash) DO UPDATE SET deliveries = c.deliveries + EXCLUDED.deliveries
                  RETURNING c.event_id, c.body_hash, c.deliveries"
             ),
-            // Redeliveries and new conflicting versions counted on their events, rows locked in id order.
+            // Redeliveries and new conflicting versions counted on their events, rows locked in id order, and
+            // only as strongly as an update of non-key columns: the key-share locks that the conflicting
+            // versions' foreign keys take on the same rows in concurrent groups do not block it.
             count_copies: format!(
                 "WITH i AS (
                      SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) AS i (event_id, deliveries, conflicts)
                  ),
                  locked AS (
-                     SELECT e.event_id FROM {events} AS e JOIN i USING (event_id) ORDER BY e.event_id FOR UPDATE OF e
+                     SELECT e.event_id FROM {events} AS e JOIN i USING (event_id) ORDER BY e.event_id FOR NO KEY UPDATE OF e
                  )
                  UPDATE {events} AS e
                  SET deliveries = e.deliveries + i.deliveries, conflicts = e.conflicts + i.conflicts
