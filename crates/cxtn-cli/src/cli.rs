@@ -179,7 +179,9 @@ pub(crate) struct ParseArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "The endpoint URL to register ends with the path token: http://HOST:PORT/cxtn/<token>.\n\
-Each delivery is stored before it is answered; a redelivered eventId is answered and stored once."
+Each delivery is stored before it is answered; a redelivered eventId is answered and stored once.\n\
+Ctrl-C or SIGTERM stops after the forwards in progress (see --shutdown-timeout); a second one stops at once,\n\
+with exit code 130 (SIGINT) or 143 (SIGTERM)."
 )]
 pub(crate) struct ListenArgs {
     /// The address to listen on
@@ -208,13 +210,17 @@ pub(crate) struct ListenArgs {
     #[arg(long, env = "CXTN_INBOX_SCHEMA", hide_env_values = true, default_value = DEFAULT_SCHEMA, value_name = "NAME")]
     pub(crate) schema: String,
 
-    /// POST each stored event's body, exactly as received, to this URL; a non-2xx answer is retried
+    /// POST each stored event's body, exactly as received (quarantined ones too), to this URL; a non-2xx answer is retried
     #[arg(long, value_name = "URL")]
     pub(crate) forward_to: Option<String>,
 
     /// Run without any authentication: anyone who can reach the port can inject events
     #[arg(long)]
     pub(crate) insecure_no_auth: bool,
+
+    /// How long a stop waits for the forwards in progress before giving their events back to the inbox
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) shutdown_timeout: std::time::Duration,
 }
 
 /// The inbox file the commands use unless told otherwise.
@@ -244,8 +250,8 @@ pub(crate) struct InboxArgs {
 pub(crate) enum InboxCommand {
     /// List stored events, newest first (or the rejected deliveries, with --rejected)
     List(InboxListArgs),
-    /// Show one stored event, or one rejected delivery, with its body
-    Show(InboxTarget),
+    /// Show one stored event with its conflicting versions, or one rejected delivery, with its body
+    Show(InboxShowArgs),
     /// Make a stored event pending again, or parse a rejected delivery again and store it
     Replay(InboxTarget),
     /// Count what the inbox holds
@@ -254,15 +260,23 @@ pub(crate) enum InboxCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct InboxListArgs {
-    /// Only events in this status: pending (waiting for the handler), processing, processed, or dead (failed on every attempt)
+    /// Only events in this status: pending (waiting for the handler), processing, processed, dead (failed on every attempt), or quarantined (data that does not fit this version)
     #[arg(long, value_enum, conflicts_with = "rejected", hide_possible_values = true)]
     pub(crate) status: Option<StatusFilter>,
+
+    /// Only quarantined events: the same as --status quarantined
+    #[arg(long, conflicts_with_all = ["status", "rejected"])]
+    pub(crate) quarantined: bool,
+
+    /// Only events that arrived again with a different body
+    #[arg(long, conflicts_with = "rejected")]
+    pub(crate) conflicts: bool,
 
     /// At most this many
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) limit: u32,
 
-    /// List the deliveries that did not parse instead
+    /// List the deliveries without a usable envelope instead
     #[arg(long)]
     pub(crate) rejected: bool,
 }
@@ -273,6 +287,17 @@ pub(crate) enum StatusFilter {
     Processing,
     Processed,
     Dead,
+    Quarantined,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InboxShowArgs {
+    #[command(flatten)]
+    pub(crate) target: InboxTarget,
+
+    /// Also print the body of each conflicting version
+    #[arg(long)]
+    pub(crate) body: bool,
 }
 
 #[derive(Debug, Args)]
@@ -368,6 +393,25 @@ fn parse_basic_auth(text: &str) -> Result<BasicAuth, String> {
     }
 }
 
+/// A duration: a number with a unit (`500ms`, `30s`, `2m`), or a number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| "give a duration such as 30s, 500ms or 2m".to_owned())?;
+    let millis = match unit.trim() {
+        "ms" => Some(number),
+        "" | "s" => number.checked_mul(1000),
+        "m" => number.checked_mul(60_000),
+        _ => return Err("give a duration such as 30s, 500ms or 2m".to_owned()),
+    };
+    millis
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| "the duration is too long".to_owned())
+}
+
 fn parse_set(text: &str) -> Result<SetField, String> {
     match text.split_once('=') {
         Some((field, value)) if !field.trim().is_empty() => Ok(SetField {
@@ -395,6 +439,19 @@ mod tests {
         assert!(!format!("{auth:?}").contains("s3cret"));
         assert!(parse_basic_auth("nopassword").is_err());
         assert!(parse_basic_auth(":pass").is_err());
+    }
+
+    #[test]
+    fn durations_take_a_unit_or_seconds() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in ["", "s", "1h", "-1s", "1.5s", "99999999999999999999m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! send sample notifications (`cxtn trigger`), run the local simulator (`cxtn sandbox`),
 //! and see the whole loop run in seconds (`cxtn demo`).
 //!
-//! Exit codes: 0 success, 1 the operation failed, 2 wrong usage.
+//! Exit codes: 0 success, 1 the operation failed, 2 wrong usage; `listen` stopped at once by a second signal
+//! exits 130 (SIGINT) or 143 (SIGTERM).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cxtn::receiver::{Inbox, SqliteInbox};
+use cxtn::receiver::{Inbox, InboxErrorKind, SqliteInbox};
 
 use crate::error::CliError;
 
@@ -12,8 +12,11 @@ use crate::error::CliError;
 pub(crate) enum Access {
     /// `listen` and `demo`: a missing SQLite file is created.
     Create,
-    /// The `inbox` commands: a missing inbox is an error, never created empty.
+    /// `inbox replay`: a missing inbox is an error, never created empty.
     Existing,
+    /// `inbox list`, `show` and `stats`: a SQLite file is opened read-only, never created, converted or
+    /// upgraded, and a file that is not an inbox is refused.
+    ReadOnly,
 }
 
 /// Where an inbox lives, as `--db` names it.
@@ -35,7 +38,8 @@ impl<'a> Location<'a> {
 }
 
 /// Opens the inbox `--db` names: a SQLite file path, or (with the `postgres` feature) a `postgres://` URL,
-/// whose `schema` holds the inbox. Connecting to a PostgreSQL inbox brings its schema up to date.
+/// whose `schema` holds the inbox. Connecting to a PostgreSQL inbox brings its schema up to date; a SQLite file
+/// opened [`Access::ReadOnly`] is only read.
 pub(crate) async fn open(db: &str, schema: &str, access: Access) -> Result<Arc<dyn Inbox>, CliError> {
     match Location::parse(db) {
         #[cfg(feature = "postgres")]
@@ -61,7 +65,7 @@ pub(crate) async fn open(db: &str, schema: &str, access: Access) -> Result<Arc<d
             )
         }
         Location::Sqlite(path) => {
-            if access == Access::Existing && !path.exists() {
+            if access != Access::Create && !path.exists() {
                 return Err(CliError::failed(format!("there is no inbox at {}", path.display()))
                     .hint("Pass --db with the file `cxtn listen` writes, or start `cxtn listen` to create one."));
             }
@@ -71,7 +75,23 @@ pub(crate) async fn open(db: &str, schema: &str, access: Access) -> Result<Arc<d
                         .hint("Pass --db with a file path, such as cxtn-inbox.sqlite."),
                 );
             }
-            let inbox = SqliteInbox::open(path)?;
+            let opened = if access == Access::ReadOnly {
+                SqliteInbox::open_read_only(path)
+            } else {
+                SqliteInbox::open(path)
+            };
+            let inbox = opened.map_err(|e| {
+                let not_an_inbox = e.kind() == InboxErrorKind::NotAnInbox;
+                let error = CliError::from(e);
+                if not_an_inbox {
+                    error.hint(format!(
+                        "{} is not an inbox this version can read: pass --db with the file `cxtn listen` writes.",
+                        path.display()
+                    ))
+                } else {
+                    error
+                }
+            })?;
             Ok(Arc::new(inbox))
         }
     }

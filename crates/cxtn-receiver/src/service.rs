@@ -203,7 +203,9 @@ pub(crate) fn is_blank(event_id: &EventId) -> bool {
     event_id.as_str().trim().is_empty()
 }
 
-/// What a body is worth storing as.
+/// What a body is worth storing as: an event when it parses, quarantined when only its envelope is usable
+/// (a JSON object with non-empty `eventId` and `event` strings), else a rejection: of kind `empty_event_id`
+/// for a body that parses but has an empty or blank `eventId`, of the parser's kind otherwise.
 enum Classified {
     /// An event: one that parsed, or one whose envelope is usable, quarantined with the reason.
     Event {
@@ -236,7 +238,11 @@ fn classify(body: &[u8]) -> Classified {
         Err(e) => e,
     };
     match cxtn_events::parse_envelope(body) {
-        Ok(envelope) if is_blank(&envelope.event_id) => empty_event_id(),
+        // Both problems: the parser's kind, and a reason that names both.
+        Ok(envelope) if is_blank(&envelope.event_id) => Classified::Rejected {
+            reason: format!("`eventId` is empty, and {parse_error}"),
+            kind: parse_error.kind().as_str(),
+        },
         Ok(envelope) if !envelope.event.trim().is_empty() => Classified::Event {
             envelope,
             quarantine: Some(parse_error.to_string()),

@@ -205,7 +205,7 @@ async fn wait_handled(handled: &Handled, report: &Report, ui: &Ui) {
 async fn record(report: &Report, inbox: &dyn Inbox, handled: &Handled) -> Result<Recorded, CliError> {
     let mut recorded = Recorded::default();
     for sent in &report.sent {
-        if let Some(record) = inbox.event(sent.event_id.as_str()).await? {
+        if let Some(record) = inbox.event(&sent.event_id).await? {
             recorded.events.insert(
                 sent.event_id.clone(),
                 RecordedEvent {
@@ -325,8 +325,8 @@ impl ArrivalCounter {
                 let Arrival { outcome, .. } = arrival;
                 let mut counts = task_counts.lock().unwrap_or_else(PoisonError::into_inner);
                 match outcome {
-                    ArrivalOutcome::Stored => counts.stored += 1,
-                    ArrivalOutcome::Duplicate => counts.duplicates += 1,
+                    ArrivalOutcome::Stored | ArrivalOutcome::Quarantined { .. } => counts.stored += 1,
+                    ArrivalOutcome::Duplicate | ArrivalOutcome::Conflict => counts.duplicates += 1,
                     _ => counts.rejected += 1,
                 }
             }

@@ -3,23 +3,31 @@
 use std::sync::Arc;
 
 use cxtn::Notification;
-use cxtn::receiver::{self, EventFilter, EventRecord, EventStatus, Inbox, InboxStats, RejectionRecord, ReplayTarget};
+use cxtn::receiver::{
+    self, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox, InboxStats, RejectionRecord,
+    ReplayTarget,
+};
 use serde::Serialize;
 
-use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxTarget, StatusFilter};
+use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs, InboxTarget, StatusFilter};
 use crate::error::CliError;
 use crate::store::{self, Access};
 use crate::summary;
 use crate::ui::{BAD, Cell, DIM, GOOD, ID, Render, Ui, WARN, rfc3339_ms, time_ms};
 
 pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
-    let inbox = store::open(&args.db, &args.schema, Access::Existing).await?;
+    // Only a replay writes; every other command reads the inbox and leaves its file as it is.
+    let access = match args.command {
+        InboxCommand::Replay(_) => Access::Existing,
+        _ => Access::ReadOnly,
+    };
+    let inbox = store::open(&args.db, &args.schema, access).await?;
     match args.command {
         InboxCommand::List(list) if list.rejected => list_rejections(ui, &inbox, &list).await,
         InboxCommand::List(list) => list_events(ui, &inbox, &list).await,
-        InboxCommand::Show(target) => match target_of(target)? {
+        InboxCommand::Show(InboxShowArgs { target, body }) => match target_of(target)? {
             ReplayTarget::Rejection(id) => show_rejection(ui, &inbox, id).await,
-            ReplayTarget::Event(id) => show_event(ui, &inbox, &id).await,
+            ReplayTarget::Event(id) => show_event(ui, &inbox, &id, body).await,
             _ => Err(CliError::usage("give an EVENT_ID or --rejection ID")),
         },
         InboxCommand::Replay(target) => replay(ui, &inbox, target_of(target)?).await,
@@ -29,7 +37,7 @@ pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
 
 fn target_of(target: InboxTarget) -> Result<ReplayTarget, CliError> {
     match (target.event_id, target.rejection) {
-        (Some(event_id), None) => Ok(ReplayTarget::Event(event_id)),
+        (Some(event_id), None) => Ok(ReplayTarget::Event(EventId::new(event_id))),
         (None, Some(id)) => Ok(ReplayTarget::Rejection(id)),
         _ => Err(CliError::usage("give either an EVENT_ID or --rejection ID, not both")),
     }
@@ -37,13 +45,22 @@ fn target_of(target: InboxTarget) -> Result<ReplayTarget, CliError> {
 
 async fn list_events(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxListArgs) -> Result<(), CliError> {
     let mut filter = EventFilter::all().limit(usize::try_from(args.limit).unwrap_or(usize::MAX));
-    if let Some(status) = args.status {
-        filter = filter.status(status_of(status));
+    let status = match (args.status, args.quarantined) {
+        (Some(status), _) => Some(status_of(status)),
+        (None, true) => Some(EventStatus::Quarantined),
+        (None, false) => None,
+    };
+    if let Some(status) = status {
+        filter = filter.status(status);
+    }
+    if args.conflicts {
+        filter = filter.with_conflicts();
     }
     let events = inbox.events(filter).await?;
     ui.render(&Events {
         records: events.iter().map(Record::new).collect(),
-        status: args.status.map(status_of),
+        status,
+        conflicts: args.conflicts,
     })
 }
 
@@ -54,15 +71,21 @@ async fn list_rejections(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxListArgs) 
     ui.render(&Rejections(rejections.iter().map(Rejection::new).collect()))
 }
 
-async fn show_event(ui: &Ui, inbox: &Arc<dyn Inbox>, event_id: &str) -> Result<(), CliError> {
+async fn show_event(ui: &Ui, inbox: &Arc<dyn Inbox>, event_id: &EventId, bodies: bool) -> Result<(), CliError> {
     let record = inbox.event(event_id).await?.ok_or_else(|| {
         CliError::failed(format!("no stored event has the id `{event_id}`"))
             .hint("List the stored events with `cxtn inbox list`.")
     })?;
+    let conflicts = if record.conflicts > 0 {
+        inbox.conflicts(event_id).await?
+    } else {
+        Vec::new()
+    };
     ui.render(&Shown {
         record: Record::new(&record),
         body: String::from_utf8_lossy(&record.body).into_owned(),
         notification: cxtn::events::parse(&record.body).ok(),
+        conflicting_versions: conflicts.iter().map(|c| Version::new(c, bodies)).collect(),
     })
 }
 
@@ -94,7 +117,7 @@ async fn replay(ui: &Ui, inbox: &Arc<dyn Inbox>, target: ReplayTarget) -> Result
     ui.render(&Replayed {
         operation: "replay",
         ok: true,
-        event_id: &event_id,
+        event_id: event_id.as_str(),
         rejection,
     })
 }
@@ -109,13 +132,14 @@ fn status_of(filter: StatusFilter) -> EventStatus {
         StatusFilter::Processing => EventStatus::Processing,
         StatusFilter::Processed => EventStatus::Processed,
         StatusFilter::Dead => EventStatus::Dead,
+        StatusFilter::Quarantined => EventStatus::Quarantined,
     }
 }
 
 fn status_style(status: EventStatus) -> anstyle::Style {
     match status {
         EventStatus::Processed => GOOD,
-        EventStatus::Dead => BAD,
+        EventStatus::Dead | EventStatus::Quarantined => BAD,
         _ => WARN,
     }
 }
@@ -129,7 +153,10 @@ struct Record<'a> {
     status: &'static str,
     attempts: u32,
     deliveries: u32,
+    conflicts: u32,
     last_error: Option<&'a str>,
+    quarantine_reason: Option<&'a str>,
+    body_hash: String,
     received_at_ms: i64,
     received_at: Option<String>,
     next_attempt_at_ms: i64,
@@ -140,13 +167,16 @@ struct Record<'a> {
 impl<'a> Record<'a> {
     fn new(record: &'a EventRecord) -> Self {
         Self {
-            event_id: &record.event_id,
+            event_id: record.event_id.as_str(),
             event: &record.event,
             subscription: record.subscription.as_deref(),
             status: record.status.as_str(),
             attempts: record.attempts,
             deliveries: record.deliveries,
+            conflicts: record.conflicts,
             last_error: record.last_error.as_deref(),
+            quarantine_reason: record.quarantine_reason.as_deref(),
+            body_hash: record.body_hash.to_hex(),
             received_at_ms: record.received_at_ms,
             received_at: rfc3339_ms(record.received_at_ms),
             next_attempt_at_ms: record.next_attempt_at_ms,
@@ -155,21 +185,24 @@ impl<'a> Record<'a> {
     }
 }
 
-/// The events `list` shows, and the status they were filtered on.
+/// The events `list` shows, and what they were filtered on.
 #[derive(Serialize)]
 #[serde(transparent)]
 struct Events<'a> {
     records: Vec<Record<'a>>,
     #[serde(skip)]
     status: Option<EventStatus>,
+    #[serde(skip)]
+    conflicts: bool,
 }
 
 impl Render for Events<'_> {
     fn human(&self, ui: &Ui) {
         if self.records.is_empty() {
-            ui.out(match self.status {
-                Some(status) => format!("No {status} events."),
-                None => "The inbox holds no events.".to_owned(),
+            ui.out(match (self.status, self.conflicts) {
+                (_, true) => "No events arrived with a different body.".to_owned(),
+                (Some(status), false) => format!("No {status} events."),
+                (None, false) => "The inbox holds no events.".to_owned(),
             });
             return;
         }
@@ -177,14 +210,25 @@ impl Render for Events<'_> {
             .records
             .iter()
             .map(|Record { record: e, .. }| {
+                // A quarantined event's reason stands in for an error it never had.
+                let note = match (&e.last_error, e.status) {
+                    (Some(error), _) => error.as_str(),
+                    (None, EventStatus::Quarantined) => e.quarantine_reason.as_deref().unwrap_or(""),
+                    (None, _) => "",
+                };
                 vec![
                     Cell::styled(&e.event_id, ID),
                     Cell::new(&e.event),
                     Cell::styled(e.status, status_style(e.status)),
                     Cell::new(e.attempts),
                     Cell::new(e.deliveries),
+                    if e.conflicts > 0 {
+                        Cell::styled(e.conflicts, WARN)
+                    } else {
+                        Cell::new("")
+                    },
                     Cell::new(time_ms(e.received_at_ms)),
-                    Cell::styled(e.last_error.as_deref().unwrap_or(""), DIM),
+                    Cell::styled(note, DIM),
                 ]
             })
             .collect();
@@ -195,11 +239,36 @@ impl Render for Events<'_> {
                 "STATUS",
                 "ATTEMPTS",
                 "DELIVERIES",
+                "CONFLICTS",
                 "RECEIVED",
                 "LAST ERROR",
             ],
             &rows,
         );
+    }
+}
+
+/// A conflicting version of an event: a different body under the same id.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Version {
+    body_hash: String,
+    deliveries: u32,
+    received_at_ms: i64,
+    received_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+}
+
+impl Version {
+    fn new(conflict: &ConflictRecord, body: bool) -> Self {
+        Self {
+            body_hash: conflict.body_hash.to_hex(),
+            deliveries: conflict.deliveries,
+            received_at_ms: conflict.received_at_ms,
+            received_at: rfc3339_ms(conflict.received_at_ms),
+            body: body.then(|| String::from_utf8_lossy(&conflict.body).into_owned()),
+        }
     }
 }
 
@@ -210,13 +279,14 @@ struct Shown<'a> {
     record: Record<'a>,
     body: String,
     notification: Option<Notification>,
+    conflicting_versions: Vec<Version>,
 }
 
 impl Render for Shown<'_> {
     fn human(&self, ui: &Ui) {
         let record = self.record.record;
         let mut fields = vec![
-            ("event id".to_owned(), record.event_id.clone()),
+            ("event id".to_owned(), record.event_id.to_string()),
             ("event".to_owned(), record.event.clone()),
             (
                 "subscription".to_owned(),
@@ -236,6 +306,27 @@ impl Render for Shown<'_> {
         if let Some(error) = &record.last_error {
             fields.push(("last error".to_owned(), error.clone()));
         }
+        if let Some(reason) = &record.quarantine_reason {
+            let label = if record.status == EventStatus::Quarantined {
+                "quarantined"
+            } else {
+                "was quarantined"
+            };
+            fields.push((label.to_owned(), reason.clone()));
+        }
+        if record.conflicts > 0 {
+            fields.push((
+                "conflicts".to_owned(),
+                ui.paint(
+                    WARN,
+                    format!(
+                        "{} other bodies arrived under this id; the body below is the one processed",
+                        record.conflicts
+                    ),
+                ),
+            ));
+        }
+        fields.push(("body hash".to_owned(), self.record.body_hash.clone()));
         ui.fields(&fields);
         if let Some(notification) = &self.notification {
             ui.out("");
@@ -244,6 +335,33 @@ impl Render for Shown<'_> {
         ui.out("");
         ui.out(ui.paint(DIM, "body, as received:"));
         ui.out(&self.body);
+        if self.conflicting_versions.is_empty() {
+            return;
+        }
+        ui.out("");
+        ui.out(ui.paint(DIM, "conflicting versions, oldest first:"));
+        let rows: Vec<Vec<Cell>> = self
+            .conflicting_versions
+            .iter()
+            .map(|v| {
+                vec![
+                    Cell::styled(&v.body_hash, ID),
+                    Cell::new(v.deliveries),
+                    Cell::new(time_ms(v.received_at_ms)),
+                ]
+            })
+            .collect();
+        ui.table(&["BODY HASH", "DELIVERIES", "RECEIVED"], &rows);
+        for version in &self.conflicting_versions {
+            if let Some(body) = &version.body {
+                ui.out("");
+                ui.out(ui.paint(DIM, format!("body {}, as received:", version.body_hash)));
+                ui.out(body);
+            }
+        }
+        if self.conflicting_versions.iter().all(|v| v.body.is_none()) {
+            ui.out(ui.paint(DIM, "--body prints their bodies."));
+        }
     }
 }
 
@@ -264,7 +382,7 @@ impl<'a> Rejection<'a> {
             id: rejection.id,
             kind: &rejection.kind,
             reason: &rejection.reason,
-            replayed_as: rejection.replayed_as.as_deref(),
+            replayed_as: rejection.replayed_as.as_ref().map(EventId::as_str),
             received_at_ms: rejection.received_at_ms,
             received_at: rfc3339_ms(rejection.received_at_ms),
         }
@@ -352,8 +470,10 @@ struct Stats {
     processing: u64,
     processed: u64,
     dead: u64,
+    quarantined: u64,
     rejected: u64,
     duplicates: u64,
+    conflicts: u64,
 }
 
 impl From<InboxStats> for Stats {
@@ -363,8 +483,10 @@ impl From<InboxStats> for Stats {
             processing: s.processing,
             processed: s.processed,
             dead: s.dead,
+            quarantined: s.quarantined,
             rejected: s.rejected,
             duplicates: s.duplicates,
+            conflicts: s.conflicts,
         }
     }
 }
@@ -372,13 +494,16 @@ impl From<InboxStats> for Stats {
 impl Render for Stats {
     fn human(&self, ui: &Ui) {
         let line = |name: &str, count: u64, style| (name.to_owned(), ui.paint(style, count));
+        let alarm = |count: u64| if count > 0 { BAD } else { DIM };
         ui.fields(&[
             line("pending", self.pending, if self.pending > 0 { WARN } else { DIM }),
             line("processing", self.processing, DIM),
             line("processed", self.processed, GOOD),
-            line("dead", self.dead, if self.dead > 0 { BAD } else { DIM }),
-            line("rejected", self.rejected, if self.rejected > 0 { BAD } else { DIM }),
+            line("dead", self.dead, alarm(self.dead)),
+            line("quarantined", self.quarantined, alarm(self.quarantined)),
+            line("rejected", self.rejected, alarm(self.rejected)),
             line("duplicates", self.duplicates, DIM),
+            line("conflicts", self.conflicts, if self.conflicts > 0 { WARN } else { DIM }),
         ]);
     }
 }

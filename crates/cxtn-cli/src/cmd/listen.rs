@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cxtn::receiver::{
-    Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, Receiver, ReceiverBuilder, WorkerPolicy, async_trait,
+    Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, QuarantinedEvent, Receiver, ReceiverBuilder,
+    WorkerPolicy, async_trait,
 };
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -55,13 +56,19 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     let mut builder = Receiver::builder(inbox.clone());
     builder = authenticate(builder, path_token, args.basic_auth.as_ref(), args.insecure_no_auth);
     if let Some(target) = &forward {
-        builder = builder.handler(Forwarder {
-            inbox: inbox.clone(),
-            poster: Poster::new(FORWARD_TIMEOUT)?,
-            target: target.clone(),
-            ui: ui.clone(),
-            max_attempts: WorkerPolicy::default().max_attempts,
-        });
+        // Quarantined events are forwarded too: the body goes out exactly as received, whatever its data.
+        let policy = WorkerPolicy::default()
+            .shutdown_deadline(args.shutdown_timeout)
+            .quarantined(true);
+        builder = builder
+            .handler(Forwarder {
+                inbox: inbox.clone(),
+                poster: Poster::new(FORWARD_TIMEOUT)?,
+                target: target.clone(),
+                ui: ui.clone(),
+                max_attempts: policy.max_attempts,
+            })
+            .worker_policy(policy);
     }
     let receiver = builder.build()?;
     let mut arrivals = receiver.subscribe();
@@ -71,14 +78,13 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
             args.addr
         ))
     })?;
-    let signal = crate::cmd::shutdown_signal();
-    tokio::pin!(signal);
+    let mut signals = crate::cmd::Signals::new();
     let url = endpoint_url(running.addr(), path_token.is_some(), args.basic_auth.as_ref());
     announce(ui, &running.addr(), &url, &args, path_token.is_some(), forward.as_ref())?;
 
     loop {
         tokio::select! {
-            () = &mut signal => break,
+            _ = signals.next() => break,
             arrival = arrivals.recv() => match arrival {
                 Ok(arrival) => print_arrival(ui, &arrival)?,
                 Err(RecvError::Lagged(skipped)) => ui.warn(format!(
@@ -88,6 +94,21 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
             },
         }
     }
+    if forward.is_some() {
+        ui.note(format!(
+            "Stopping: finishing the forwards in progress for up to {} s, then giving the rest back to the inbox. Press Ctrl-C again to stop at once.",
+            args.shutdown_timeout.as_secs_f64()
+        ));
+    } else {
+        ui.note("Stopping: finishing the deliveries in flight. Press Ctrl-C again to stop at once.");
+    }
+    // A second request to stop ends the process at once; what was acknowledged is in the inbox already.
+    let stopping = ui.clone();
+    tokio::spawn(async move {
+        let code = signals.next().await;
+        stopping.note("Stopped at once. Events being forwarded are handed out again when their leases run out.");
+        std::process::exit(i32::from(code));
+    });
     {
         let _spinner = ui.spinner("finishing the deliveries in flight");
         running.shutdown().await;
@@ -169,13 +190,15 @@ fn print_arrival(ui: &Ui, arrival: &Arrival) -> Result<(), CliError> {
     let (outcome, reason) = match &arrival.outcome {
         ArrivalOutcome::Stored => ("stored", None),
         ArrivalOutcome::Duplicate => ("duplicate", None),
+        ArrivalOutcome::Conflict => ("conflict", None),
+        ArrivalOutcome::Quarantined { reason } => ("quarantined", Some(reason.as_str())),
         ArrivalOutcome::Rejected { reason } => ("rejected", Some(reason.as_str())),
         _ => ("other", None),
     };
     ui.render(&ArrivalLine {
         kind: "arrival",
         outcome,
-        event_id: arrival.event_id.as_deref(),
+        event_id: arrival.event_id.as_ref().map(|id| id.as_str()),
         event: arrival.event.as_deref(),
         reason,
         received_at_ms: arrival.received_at_ms,
@@ -201,22 +224,34 @@ struct Forwarder {
 #[async_trait]
 impl Handler for Forwarder {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
-        let event_id = event.notification.event_id().as_str();
+        let event_id = event.notification.event_id();
         let record = self
             .inbox
             .event(event_id)
             .await?
             .ok_or_else(|| format!("the event {event_id} is no longer in the inbox"))?;
-        let result = self.poster.post(&self.target, record.body).await;
+        self.forward(event_id.as_str(), event.attempt, record.body).await
+    }
+
+    async fn handle_quarantined(&self, event: &QuarantinedEvent) -> Result<(), HandlerError> {
+        self.forward(event.event_id.as_str(), event.attempt, event.body.clone())
+            .await
+    }
+}
+
+impl Forwarder {
+    /// POSTs a body exactly as received, and prints how it went.
+    async fn forward(&self, event_id: &str, attempt: u32, body: cxtn_transport::Bytes) -> Result<(), HandlerError> {
+        let result = self.poster.post(&self.target, body).await;
         let ok = result.as_ref().is_ok_and(|s| (200..300).contains(s));
         let _ = self.ui.render(&ForwardLine {
             kind: "forward",
             event_id,
-            attempt: event.attempt,
+            attempt,
             status: result.as_ref().ok().copied(),
             ok,
             error: result.as_ref().err().map(ToString::to_string),
-            last: event.attempt >= self.max_attempts,
+            last: attempt >= self.max_attempts,
         });
         match result {
             Ok(_) if ok => Ok(()),
@@ -280,7 +315,7 @@ impl Render for ArrivalLine<'_> {
     fn human(&self, ui: &Ui) {
         let style = match self.outcome {
             "stored" => GOOD,
-            "duplicate" => WARN,
+            "duplicate" | "conflict" => WARN,
             _ => BAD,
         };
         let mut line = format!(

@@ -31,30 +31,61 @@ pub(crate) async fn run(cli: Cli, ui: &Ui) -> Result<(), CliError> {
 ///
 /// The signals are caught from the call on, so call it before telling anyone the command is ready.
 pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
+    let mut signals = Signals::new();
+    async move {
+        signals.next().await;
+    }
+}
+
+/// The requests to stop the process: Ctrl-C (SIGINT), or SIGTERM on Unix, caught from creation on.
+#[derive(Debug)]
+pub(crate) struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{Signal, SignalKind, signal};
-        async fn once(signal: Option<Signal>) {
-            match signal {
-                Some(mut signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending::<()>().await,
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub(crate) fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
         }
-        let interrupt = signal(SignalKind::interrupt()).ok();
-        let terminate = signal(SignalKind::terminate()).ok();
-        async move {
-            tokio::select! {
-                () = once(interrupt) => {}
-                () = once(terminate) => {}
-            }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        async {
+
+    /// Resolves at the next request to stop, with the exit code of a process that the signal ends:
+    /// 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+    pub(crate) async fn next(&mut self) -> u8 {
+        #[cfg(unix)]
+        {
+            async fn once(signal: Option<&mut tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        if signal.recv().await.is_none() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = once(self.interrupt.as_mut()) => 130,
+                () = once(self.terminate.as_mut()) => 143,
+            }
+        }
+        #[cfg(not(unix))]
+        {
             let _ = tokio::signal::ctrl_c().await;
+            130
         }
     }
 }

@@ -35,7 +35,8 @@ async fn the_demo_shows_every_event_arriving_once() {
     let stats = crate::run(&["inbox", "--db", db.to_str().unwrap(), "stats", "--json"], &[]).await;
     assert_eq!(
         stats.assert_code(0).json(),
-        json!({"pending": 0, "processing": 0, "processed": 16, "dead": 0, "rejected": 0, "duplicates": 1})
+        json!({"pending": 0, "processing": 0, "processed": 16, "dead": 0, "quarantined": 0, "rejected": 0,
+               "duplicates": 1, "conflicts": 0})
     );
 
     let again = crate::run(&["demo", "--dir", demo_dir.to_str().unwrap()], &[]).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use cxtn::receiver::{Event, HandlerError, Inbox, Receiver, SqliteInbox, WorkerPolicy, handler_fn};
 use serde_json::json;
 
-use crate::{TOKEN, eventually, run};
+use crate::{TOKEN, eventually, post_raw, run};
 
 /// An inbox file holding one processed event (delivered twice), one dead letter, and one rejection.
 struct Filled {
@@ -49,9 +49,9 @@ async fn filled() -> Filled {
         .to_owned();
     let dead = run(&to_refs(&sent(&["account_debit", "--set", "amount=13"])), &[]).await;
     let dead = dead.assert_code(0).json()["eventId"].as_str().unwrap().to_owned();
-    run(&to_refs(&sent(&["payment_completed", "--set", "amount=ten"])), &[])
-        .await
-        .assert_code(1);
+    // No usable envelope (an empty eventId) and data that does not fit: rejected.
+    let rejected = r#"{"eventId":"","event":"payment_completed","data":{"objectId":1,"userId":"C1","amount":"ten","currency":"GBP"}}"#;
+    assert_eq!(post_raw(&url, rejected).await, 400);
     eventually("the worker to handle both events", || {
         let inbox = inbox.clone();
         async move {
@@ -206,13 +206,14 @@ async fn replays_a_dead_letter_and_counts_everything() {
     let run = inbox(&filled, &["stats", "--json"]).await;
     assert_eq!(
         run.assert_code(0).json(),
-        json!({"pending": 0, "processing": 0, "processed": 1, "dead": 1, "rejected": 1, "duplicates": 1})
+        json!({"pending": 0, "processing": 0, "processed": 1, "dead": 1, "quarantined": 0, "rejected": 1,
+               "duplicates": 1, "conflicts": 0})
     );
     let run = inbox(&filled, &["stats"]).await;
     run.assert_code(0);
     assert_eq!(
         run.stdout,
-        "pending     0\nprocessing  0\nprocessed   1\ndead        1\nrejected    1\nduplicates  1\n"
+        "pending      0\nprocessing   0\nprocessed    1\ndead         1\nquarantined  0\nrejected     1\nduplicates   1\nconflicts    0\n"
     );
 
     let run = inbox(&filled, &["replay", &filled.dead, "--json"]).await;
@@ -312,4 +313,109 @@ async fn the_inbox_commands_work_on_a_postgres_inbox() {
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     assert!(listed.stdout.contains("payment_completed"), "{}", listed.stdout);
     drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_and_shows_quarantined_and_conflicting_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cxtn-inbox.sqlite").to_str().unwrap().to_owned();
+    let store: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(&db).unwrap());
+    let (running, url) = crate::receiver(store).await;
+    let first = r#"{"eventId":"wh_changed","event":"payment_completed","data":{"objectId":1,"userId":"C1","amount":10.00,"currency":"GBP"}}"#;
+    let second = first.replace("10.00", "99999.00");
+    let misfit = r#"{"eventId":"wh_misfit","event":"account_credit","data":{"amount":"ten"}}"#;
+    for body in [first, second.as_str(), second.as_str(), misfit] {
+        assert_eq!(post_raw(&url, body).await, 200, "{body}");
+    }
+    running.shutdown().await;
+    let filled = Filled {
+        _dir: dir,
+        db,
+        processed: String::new(),
+        dead: String::new(),
+    };
+
+    let stats = inbox(&filled, &["stats", "--json"]).await;
+    let stats = stats.assert_code(0).json();
+    assert_eq!(
+        (stats["quarantined"].clone(), stats["conflicts"].clone()),
+        (json!(1), json!(1))
+    );
+
+    for args in [
+        &["list", "--quarantined", "--json"][..],
+        &["list", "--status", "quarantined", "--json"],
+    ] {
+        let listed = inbox(&filled, args).await;
+        let listed = listed.assert_code(0).json();
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{args:?}: {listed}");
+        assert_eq!(listed[0]["eventId"], json!("wh_misfit"));
+        assert_eq!(listed[0]["status"], json!("quarantined"));
+        assert!(
+            listed[0]["quarantineReason"].as_str().unwrap().contains("amount"),
+            "{listed}"
+        );
+    }
+    let listed = inbox(&filled, &["list", "--conflicts", "--json"]).await;
+    let listed = listed.assert_code(0).json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["eventId"], json!("wh_changed"));
+    assert_eq!(listed[0]["conflicts"], json!(1));
+    let listed = inbox(&filled, &["list", "--conflicts"]).await;
+    assert!(listed.assert_code(0).stdout.contains("CONFLICTS"), "{}", listed.stdout);
+
+    let shown = inbox(&filled, &["show", "wh_changed", "--json"]).await;
+    let shown = shown.assert_code(0).json();
+    assert!(
+        shown["body"].as_str().unwrap().contains("10.00"),
+        "the first body is the one kept: {shown}"
+    );
+    let versions = shown["conflictingVersions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0]["deliveries"], json!(2));
+    assert_eq!(versions[0]["bodyHash"].as_str().unwrap().len(), 64);
+    assert!(versions[0]["receivedAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(versions[0].get("body"), None, "bodies only with --body");
+    let shown = inbox(&filled, &["show", "wh_changed", "--body", "--json"]).await;
+    let shown = shown.assert_code(0).json();
+    assert_eq!(shown["conflictingVersions"][0]["body"], json!(second));
+
+    let shown = inbox(&filled, &["show", "wh_changed", "--body"]).await;
+    shown.assert_code(0);
+    assert!(
+        shown.stdout.contains("conflicting versions, oldest first:"),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains(&second), "{}", shown.stdout);
+    let shown = inbox(&filled, &["show", "wh_misfit"]).await;
+    shown.assert_code(0);
+    assert!(shown.stdout.contains("\nquarantined "), "{}", shown.stdout);
+
+    let replayed = inbox(&filled, &["replay", "wh_misfit"]).await;
+    replayed.assert_error(1, "stays quarantined");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reading_commands_leave_a_file_as_it_is_and_refuse_one_that_is_not_an_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sqlite");
+    {
+        let app = cxtn::receiver::rusqlite::Connection::open(&path).unwrap();
+        app.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY); INSERT INTO orders VALUES (1);")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    for args in [&["stats"][..], &["list"], &["show", "wh_x"], &["list", "--rejected"]] {
+        let mut all = vec!["inbox", "--db", path.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let run = run(&all, &[]).await;
+        run.assert_error(1, "");
+        assert!(run.stderr.contains("is not an inbox"), "{args:?}: {}", run.stderr);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{args:?} changed the file");
+        assert!(
+            !dir.path().join("app.sqlite-wal").exists(),
+            "{args:?} converted the file to WAL"
+        );
+    }
 }

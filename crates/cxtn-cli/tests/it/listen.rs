@@ -3,7 +3,7 @@
 use cxtn::receiver::{EventFilter, EventStatus, Inbox, SqliteInbox};
 use serde_json::{Value, json};
 
-use crate::{Background, TOKEN, memory_receiver, run};
+use crate::{Background, TOKEN, memory_receiver, post_raw, run};
 
 /// Starts `cxtn listen --json` on a free port; the process and the URL to send to.
 async fn listen(db: &str, extra: &[&str]) -> (Background, String, Value) {
@@ -44,7 +44,20 @@ async fn prints_one_line_per_delivery_and_stops_on_ctrl_c() {
 
     run(&["trigger", "account_debit", "--to", &url, "--set", "amount=ten"], &[])
         .await
-        .assert_code(1);
+        .assert_code(0);
+    let quarantined = listen.json_line().await;
+    assert_eq!(quarantined["outcome"], json!("quarantined"), "{quarantined}");
+    assert!(
+        quarantined["eventId"].as_str().unwrap().starts_with("wh_"),
+        "{quarantined}"
+    );
+    assert!(
+        quarantined["reason"].as_str().unwrap().contains("amount"),
+        "{quarantined}"
+    );
+
+    let body = r#"{"eventId": "", "event": "account_debit", "data": {"amount": "ten"}}"#;
+    assert_eq!(post_raw(&url, body).await, 400);
     let rejected = listen.json_line().await;
     assert_eq!(rejected["outcome"], json!("rejected"), "{rejected}");
     assert_eq!(rejected["eventId"], json!(null));
@@ -57,6 +70,7 @@ async fn prints_one_line_per_delivery_and_stops_on_ctrl_c() {
     let inbox = SqliteInbox::open(db).unwrap();
     let stats = inbox.stats().await.unwrap();
     assert_eq!((stats.pending, stats.duplicates, stats.rejected), (1, 1, 1));
+    assert_eq!(stats.quarantined, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -258,4 +272,95 @@ async fn runs_without_authentication_only_when_told() {
     assert_eq!(listen.json_line().await["outcome"], json!("stored"));
     let (code, _) = listen.interrupt().await;
     assert_eq!(code, 0);
+}
+
+/// A target that accepts connections and never answers: every forward hangs.
+async fn hanging_target() -> (tokio::task::JoinHandle<()>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (task, url)
+}
+
+/// Starts `listen` forwarding to a target that hangs, and waits until a forward is in progress.
+async fn forwarding_into_a_hang(db: &str, extra: &[&str]) -> (Background, tokio::task::JoinHandle<()>) {
+    let (target, target_url) = hanging_target().await;
+    let mut args = vec!["--forward-to", target_url.as_str()];
+    args.extend_from_slice(extra);
+    let (mut listen, url, _) = listen(db, &args).await;
+    run(&["trigger", "payment_completed", "--to", &url], &[])
+        .await
+        .assert_code(0);
+    assert_eq!(listen.json_line().await["outcome"], json!("stored"));
+    let inbox = SqliteInbox::open_read_only(db).unwrap();
+    for _ in 0..500 {
+        if inbox.stats().await.unwrap().processing == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(inbox.stats().await.unwrap().processing, 1, "a forward in progress");
+    (listen, target)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_waits_for_forwards_up_to_the_shutdown_timeout_then_gives_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let db = db.to_str().unwrap();
+    let (listen, target) = forwarding_into_a_hang(db, &["--shutdown-timeout", "500ms"]).await;
+    let begun = std::time::Instant::now();
+    let (code, rest) = listen.interrupt().await;
+    assert_eq!(code, 0, "{rest}");
+    assert_eq!(rest, "{\"type\":\"stopped\"}\n");
+    assert!(
+        begun.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        begun.elapsed()
+    );
+    let stats = SqliteInbox::open_read_only(db).unwrap().stats().await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.processing),
+        (1, 0),
+        "given back to the inbox: {stats:?}"
+    );
+    target.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_stops_at_once() {
+    for (signal, expected) in [("INT", 130), ("TERM", 143)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("inbox.sqlite");
+        let db = db.to_str().unwrap();
+        let (mut listen, target) = forwarding_into_a_hang(db, &["--shutdown-timeout", "10m"]).await;
+        listen.signal(signal);
+        // The first signal starts a stop that would wait ten minutes for the forward; the second ends it.
+        let mut stderr = listen.child.stderr.take().unwrap();
+        let mut said = Vec::new();
+        let mut chunk = [0_u8; 512];
+        while !String::from_utf8_lossy(&said).contains("Ctrl-C again") {
+            let read = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                tokio::io::AsyncReadExt::read(&mut stderr, &mut chunk),
+            )
+            .await
+            .expect("the stop is announced on stderr")
+            .unwrap();
+            assert!(read > 0, "stderr ended: {}", String::from_utf8_lossy(&said));
+            said.extend_from_slice(&chunk[..read]);
+        }
+        listen.signal(signal);
+        let status = tokio::time::timeout(std::time::Duration::from_secs(5), listen.child.wait())
+            .await
+            .expect("it stops at once")
+            .unwrap();
+        assert_eq!(status.code(), Some(expected), "{signal}");
+        target.abort();
+    }
 }

@@ -162,6 +162,21 @@ pub async fn receiver(inbox: Arc<dyn Inbox>) -> (Running, String) {
     (running, url)
 }
 
+/// POSTs `body` exactly as given to a receiver's endpoint URL (`http://ADDR/PATH`); returns the status code.
+pub async fn post_raw(url: &str, body: &str) -> u16 {
+    use tokio::io::AsyncReadExt as _;
+    let (addr, path) = url.strip_prefix("http://").unwrap().split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /{path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
 /// A receiver over a memory inbox.
 pub async fn memory_receiver() -> (Arc<dyn Inbox>, Running, String) {
     let inbox: Arc<dyn Inbox> = Arc::new(MemoryInbox::new());
@@ -206,14 +221,19 @@ impl Background {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
     }
 
-    /// Sends SIGINT, as Ctrl-C does, and returns the exit code and the rest of stdout.
-    pub async fn interrupt(mut self) -> (i32, String) {
+    /// Sends a signal (`INT`, as Ctrl-C does, or `TERM`).
+    pub fn signal(&self, name: &str) {
         let pid = self.child.id().expect("still running");
         let status = std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
+            .args([format!("-{name}"), pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// Sends SIGINT, as Ctrl-C does, and returns the exit code and the rest of stdout.
+    pub async fn interrupt(mut self) -> (i32, String) {
+        self.signal("INT");
         let mut rest = String::new();
         while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(10), self.lines.next_line()).await {
             rest.push_str(&line);
