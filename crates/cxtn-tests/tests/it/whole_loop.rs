@@ -146,7 +146,7 @@ async fn the_sandbox_delivers_every_guide_sample_once_in_both_encodings() {
     assert_eq!(seen, ids, "each event reached the handler exactly once");
     let stats = started.inbox.stats().await.unwrap();
     assert_eq!(stats.duplicates, 1, "the redelivery was deduplicated: {stats:?}");
-    let record = started.inbox.event(held.event_id.as_str()).await.unwrap().unwrap();
+    let record = started.inbox.event(&held.event_id).await.unwrap().unwrap();
     assert_eq!(record.status, EventStatus::Processed);
     // Every body stored parses, with its digits as the guide prints them.
     let funds_in = started
