@@ -206,7 +206,7 @@ pub(crate) fn is_blank(event_id: &EventId) -> bool {
 /// What a body is worth storing as: an event when it parses, quarantined when only its envelope is usable
 /// (a JSON object with non-empty `eventId` and `event` strings), else a rejection: of kind `empty_event_id`
 /// for a body that parses but has an empty or blank `eventId`, of the parser's kind otherwise.
-enum Classified {
+pub(crate) enum Classified {
     /// An event: one that parsed, or one whose envelope is usable, quarantined with the reason.
     Event {
         envelope: cxtn_events::Envelope,
@@ -225,7 +225,7 @@ fn empty_event_id() -> Classified {
     }
 }
 
-fn classify(body: &[u8]) -> Classified {
+pub(crate) fn classify(body: &[u8]) -> Classified {
     let parse_error = match cxtn_events::parse(body) {
         Ok(notification) if is_blank(notification.event_id()) => return empty_event_id(),
         Ok(notification) => {

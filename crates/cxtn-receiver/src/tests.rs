@@ -33,6 +33,73 @@ fn backoff_grows_and_is_capped() {
     }
 }
 
+#[test]
+fn a_handler_s_time_limit_never_passes_an_unrenewed_lease() {
+    use std::time::Duration;
+    let policy = WorkerPolicy::default();
+    assert!(policy.renew_leases);
+    assert_eq!(
+        policy.handler_limit(),
+        Duration::from_secs(300),
+        "renewed: the timeout alone"
+    );
+    let policy = policy.renew_leases(false);
+    assert_eq!(
+        policy.handler_limit(),
+        Duration::from_secs(60),
+        "unrenewed: at most the lease"
+    );
+    let policy = policy.handler_timeout(Duration::from_secs(5));
+    assert_eq!(policy.handler_limit(), Duration::from_secs(5));
+    assert_eq!(WorkerPolicy::default().renew_every(), Duration::from_secs(20));
+    assert!(WorkerPolicy::default().lease(Duration::ZERO).renew_every() > Duration::ZERO);
+}
+
+#[test]
+fn a_body_is_an_event_a_quarantine_or_a_rejection() {
+    use service::{Classified, classify};
+    let event = |body: &str| match classify(body.as_bytes()) {
+        Classified::Event { envelope, quarantine } => Some((envelope.event_id.into_string(), quarantine)),
+        Classified::Rejected { .. } => None,
+    };
+    let rejected = |body: &str| match classify(body.as_bytes()) {
+        Classified::Rejected { reason, kind } => Some((kind, reason)),
+        Classified::Event { .. } => None,
+    };
+    let sample = cxtn_events::samples::GUIDE[0].body;
+    assert_eq!(
+        event(sample),
+        Some(("wh_f79f07d55bcd4cb893c41575b7c1b8f6".to_owned(), None))
+    );
+    assert_eq!(
+        event(r#"{"eventId": "wh_u", "event": "card_frozen"}"#),
+        Some(("wh_u".to_owned(), None))
+    );
+
+    let (id, reason) = event(r#"{"eventId": "wh_q", "event": "account_credit", "data": {"amount": 1}}"#).unwrap();
+    assert_eq!(id, "wh_q");
+    assert!(reason.is_some_and(|r| r.contains("missing field")));
+
+    for blank in ["", " ", "\\t\\n"] {
+        let body = sample.replacen("wh_f79f07d55bcd4cb893c41575b7c1b8f6", blank, 1);
+        let (kind, reason) = rejected(&body).unwrap();
+        assert_eq!(kind, "empty_event_id", "{blank:?}");
+        assert!(reason.contains("`eventId` is empty"), "{reason}");
+    }
+    let (kind, reason) = rejected(r#"{"eventId": "", "event": "account_credit", "data": {"amount": "x"}}"#).unwrap();
+    assert_eq!(kind, "invalid_field");
+    assert!(reason.starts_with("`eventId` is empty, and "), "{reason}");
+    // An event name this version does not know parses, whatever its data: stored as the parser reads it.
+    assert_eq!(
+        event(r#"{"eventId": "wh_e", "event": " ", "data": [1]}"#),
+        Some(("wh_e".to_owned(), None))
+    );
+    let (kind, _) = rejected("{not json").unwrap();
+    assert_eq!(kind, "syntax");
+    let (kind, _) = rejected(r#"{"event": "account_credit", "data": {}}"#).unwrap();
+    assert_eq!(kind, "missing_field");
+}
+
 const fn assert_send_sync<T: Send + Sync>() {}
 const _: () = {
     assert_send_sync::<Receiver>();
