@@ -142,7 +142,8 @@ async fn wrong_credentials_look_the_same_whatever_part_is_wrong() {
 #[tokio::test]
 async fn a_slow_body_times_out_and_a_slow_header_is_closed() {
     let store = inbox(&Kind::Memory);
-    let started = start(store.inbox.clone(), Recorder::default()).await;
+    let started =
+        crate::start_with_timeouts(store.inbox.clone(), Recorder::default(), Duration::from_millis(500)).await;
     let addr = started.addr();
 
     // Headers promise a body that never comes: 408 after the body timeout (500 ms in these tests).

@@ -132,14 +132,20 @@ impl Started {
     }
 }
 
+/// A receiver with a recorder, with read timeouts generous enough for a loaded machine.
 pub async fn start(inbox: Arc<dyn Inbox>, recorder: Recorder) -> Started {
+    start_with_timeouts(inbox, recorder, Duration::from_secs(10)).await
+}
+
+/// A receiver with a recorder, whose header and body reads time out after `timeout`.
+pub async fn start_with_timeouts(inbox: Arc<dyn Inbox>, recorder: Recorder, timeout: Duration) -> Started {
     let recorder = Arc::new(recorder);
     let receiver = Receiver::builder(inbox.clone())
         .path_token(TOKEN)
         .handler(SharedHandler(recorder.clone()))
         .worker_policy(fast_policy())
-        .body_read_timeout(Duration::from_millis(500))
-        .header_read_timeout(Duration::from_millis(500))
+        .body_read_timeout(timeout)
+        .header_read_timeout(timeout)
         .build()
         .unwrap();
     let running = receiver.bind("127.0.0.1:0").await.unwrap();
