@@ -9,6 +9,7 @@ pub use cxtn_model::EventId;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+mod group;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::pool::Inner;
 use super::sql::storable;
 use super::{BodyHash, InboxError, InboxErrorKind, NewEvent, PgError, Stored};
+use crate::inbox::group;
 
 /// The most body bytes one group-commit transaction carries.
 const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
@@ -337,13 +338,13 @@ pub(super) async fn dispatch(
         let Some(first) = queue.recv().await else {
             return;
         };
-        let mut bytes = first.event.body.len();
-        let mut batch = vec![first];
-        while batch.len() < max_batch && bytes < MAX_BATCH_BYTES {
-            let Ok(next) = queue.try_recv() else { break };
-            bytes = bytes.saturating_add(next.event.body.len());
-            batch.push(next);
-        }
+        let batch = group::gather(
+            first,
+            || queue.try_recv().ok(),
+            max_batch,
+            MAX_BATCH_BYTES,
+            |pending| pending.event.body.len(),
+        );
         let inner = inner.clone();
         tokio::spawn(async move {
             inner.store_batch(batch).await;

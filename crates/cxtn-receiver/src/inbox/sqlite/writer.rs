@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 
 use super::WriteStats;
 use super::schema::{failed, kind_of};
+use crate::inbox::group::gather;
 use crate::inbox::{InboxError, InboxErrorKind};
 
 /// The most operations one transaction (one fsync) carries.
@@ -159,13 +160,7 @@ pub(super) fn in_savepoint<T>(
 /// runs them all in one transaction, commits once, then answers each.
 fn write(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &Counters) {
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        let batch = gather(first, || rx.try_recv().ok(), MAX_BATCH, usize::MAX, |_| 0);
         let txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(txn) => txn,
             Err(e) => {
