@@ -62,10 +62,11 @@ pub use inbox::memory::MemoryInbox;
 #[cfg(feature = "postgres")]
 pub use inbox::postgres::{PostgresHandler, PostgresInbox, PostgresInboxBuilder};
 #[cfg(feature = "sqlite")]
-pub use inbox::sqlite::{SqliteHandler, SqliteInbox, WriteStats};
+pub use inbox::sqlite::{SqliteHandler, SqliteInbox, Vacuumed, WriteStats};
 pub use inbox::{
     BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
-    InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, RejectionRecord, Stored, Transacted,
+    InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored,
+    Transacted,
 };
 #[cfg(feature = "sqlite")]
 pub use rusqlite;

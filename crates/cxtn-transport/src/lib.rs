@@ -27,7 +27,8 @@
 //! - `hyper`: `HyperTransport`, a backend on hyper 1 with hyper-util's pooled client and hyper-rustls
 //!   (ring provider, webpki root certificates), for `http` and `https` URLs.
 //! - `server`: `server::Server`, the one HTTP/1 accept loop the SDK's servers share:
-//!   `TCP_NODELAY`, a header-read timeout, graceful shutdown with a drain timeout, and a pause after a failed `accept`.
+//!   `TCP_NODELAY`, a cap on open connections that closes the idle longest to admit new ones, a header-read timeout,
+//!   graceful shutdown with a drain timeout, and a pause after a failed `accept`.
 //! - `test-util`: test doubles for your own tests: `MockTransport` answers from a script and records every request,
 //!   `PendingTransport` never answers.
 //!

@@ -5,23 +5,41 @@
 use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use self::connection::{Activity, Pool, Tracked};
+
+mod connection;
 
 /// How long to wait after a failed `accept` (out of file descriptors, for example) before accepting again.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 
+/// The most connections open at once unless [`Server::max_connections`] says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
+/// How often, at most, the loop warns that it is full.
+const FULL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Serves a [`hyper`] service over HTTP/1 on a [`TcpListener`] until a stop signal, then drains.
 ///
 /// - Each accepted connection gets `TCP_NODELAY` and its own task; the client has
-///   [`header_read_timeout`](Self::header_read_timeout) to send each request head.
+///   [`header_read_timeout`](Self::header_read_timeout) to send each request head, the first one included, so a
+///   connection that sends nothing is closed after it.
+/// - At most [`max_connections`](Self::max_connections) connections are open at once (default 512).
+///   When a new connection arrives at the cap, the connection idle longest (no request in progress) is closed
+///   to make room: one that never sent a request at once, a keep-alive one after at most 100 ms to finish
+///   writing. When every connection has a request in progress, new connections wait in the listen backlog
+///   until one closes. So a flood of connections that send nothing cannot keep real requests out.
 /// - A failed `accept` is logged with [`tracing::warn!`] and retried after 50 ms, never in a busy loop.
 /// - When the stop signal completes, the listener closes, open connections finish the requests in flight
 ///   (answering them) and close; connections still open after [`drain_timeout`](Self::drain_timeout) are dropped.
@@ -39,7 +57,7 @@ const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 /// let service = service_fn(|_request| async { Ok::<_, Infallible>(hyper::Response::new(Full::new(&b"ok"[..]))) });
-/// let server = tokio::spawn(Server::new().serve(listener, service, async move {
+/// let server = tokio::spawn(Server::new().max_connections(256).serve(listener, service, async move {
 ///     let _ = stopped.await;
 /// }));
 /// let _ = stop.send(());
@@ -54,6 +72,7 @@ const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 pub struct Server {
     header_read_timeout: Duration,
     drain_timeout: Duration,
+    max_connections: usize,
 }
 
 impl Default for Server {
@@ -63,15 +82,19 @@ impl Default for Server {
 }
 
 impl Server {
-    /// A server with the defaults: 30 s to read a request head, 5 s to drain at shutdown.
+    /// A server with the defaults: 30 s to read a request head, 5 s to drain at shutdown,
+    /// [`DEFAULT_MAX_CONNECTIONS`] (512) connections open at once.
     pub fn new() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(5),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
     /// How long a client may take to send a request head before its connection is closed (default 30 s).
+    /// It runs from the moment the connection opens, and again from the end of each response, so it is also
+    /// how long a connection may stay idle.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -81,6 +104,16 @@ impl Server {
     /// [`Duration::MAX`] waits for every one.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// The most connections open at once (default [`DEFAULT_MAX_CONNECTIONS`], 512; at least 1).
+    ///
+    /// Keep it well below the process's limit of open files (`ulimit -n`, often 1024), which also counts the
+    /// files and outgoing connections the service uses. At the cap, the connection idle longest is closed to
+    /// admit a new one; see [`Server`].
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
         self
     }
 
@@ -107,45 +140,77 @@ impl Server {
         B::Data: Send,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
-        let graceful = GracefulShutdown::new();
-        let mut connections = JoinSet::new();
+        let pool = Pool::new();
+        let (stopping, stopping_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mut open: Vec<Arc<Activity>> = Vec::new();
+        // A connection accepted at the cap, admitted once another closes.
+        let mut waiting: Option<TcpStream> = None;
+        let mut warned: Option<Instant> = None;
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
         tokio::pin!(stop);
         loop {
+            open.retain(Activity::is_open);
+            if waiting.is_some() && open.len() < self.max_connections {
+                if let Some(stream) = waiting.take() {
+                    let activity = Activity::new(&pool);
+                    let connection = builder.serve_connection(
+                        TokioIo::new(stream),
+                        Tracked::new(service.clone(), Arc::clone(&activity)),
+                    );
+                    tasks.spawn(connection::run(connection, Arc::clone(&activity), stopping_rx.clone()));
+                    open.push(activity);
+                }
+                continue;
+            }
+            if waiting.is_some() && !open.iter().any(|c| c.is_closing()) {
+                if warned.is_none_or(|at| at.elapsed() >= FULL_WARNING_INTERVAL) {
+                    tracing::warn!(
+                        max_connections = self.max_connections,
+                        "the server is at its connection cap; closing idle connections to admit new ones"
+                    );
+                    warned = Some(Instant::now());
+                }
+                if let Some(victim) = open
+                    .iter()
+                    .filter_map(|c| c.idle_since().map(|since| (since, c)))
+                    .min_by_key(|(since, _)| *since)
+                    .map(|(_, c)| c)
+                {
+                    victim.evict();
+                }
+            }
             tokio::select! {
                 () = &mut stop => break,
-                accepted = listener.accept() => match accepted {
+                accepted = listener.accept(), if waiting.is_none() => match accepted {
                     Ok(stream) => {
                         let _ = stream.set_nodelay(true);
-                        let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
-                        let connection = graceful.watch(connection);
-                        connections.spawn(async move {
-                            let _ = connection.await;
-                        });
+                        waiting = Some(stream);
                     }
                     Err(error) => {
                         tracing::warn!(%error, "could not accept a connection; retrying shortly");
                         tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
                     }
                 },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                () = pool.changed.notified(), if waiting.is_some() => {}
             }
         }
         drop(listener);
-        if tokio::time::timeout(self.drain_timeout, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        drop(waiting);
+        let _ = stopping.send(true);
+        let drained = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.drain_timeout, drained).await.is_err() {
             tracing::debug!(
-                open = connections.len(),
+                open = tasks.len(),
                 "connections still open after the drain timeout are dropped"
             );
         }
-        connections.abort_all();
-        while connections.join_next().await.is_some() {}
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
     }
 }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{
     ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox, InboxError,
-    InboxStats, NewEvent, NewRejection, RejectionRecord, Stored,
+    InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored, retention,
 };
 
 /// An inbox held in memory.
@@ -28,6 +28,8 @@ struct State {
     /// Conflicting versions per event id, oldest first.
     conflicts: HashMap<EventId, Vec<ConflictRecord>>,
     rejections: Vec<RejectionRecord>,
+    /// Pruned event ids, with when each first arrived: their redeliveries are duplicates.
+    pruned: HashMap<EventId, i64>,
 }
 
 /// A stored event and its lease.
@@ -84,6 +86,9 @@ impl Inbox for MemoryInbox {
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
         let mut guard = self.lock();
         let state = &mut *guard;
+        if state.pruned.contains_key(&event.event_id) {
+            return Ok(Stored::Duplicate);
+        }
         if let Some(existing) = state.events.get_mut(&event.event_id) {
             if existing.record.body_hash == event.body_hash {
                 existing.record.deliveries = existing.record.deliveries.saturating_add(1);
@@ -141,9 +146,8 @@ impl Inbox for MemoryInbox {
             existing.deliveries = existing.deliveries.saturating_add(1);
             return Ok(existing.id);
         }
-        let id = i64::try_from(state.rejections.len())
-            .unwrap_or(i64::MAX)
-            .saturating_add(1);
+        // Ids are never reused, even after older rejections were pruned.
+        let id = state.rejections.last().map_or(0, |r| r.id).saturating_add(1);
         state.rejections.push(RejectionRecord {
             id,
             received_at_ms: rejection.received_at_ms,
@@ -325,6 +329,50 @@ impl Inbox for MemoryInbox {
             }
         }
         Ok(stats)
+    }
+
+    async fn prune(&self, policy: &PrunePolicy) -> Result<PruneReport, InboxError> {
+        let now_ms = crate::now_ms();
+        let remember_since = retention::before(now_ms, policy.dedupe_window);
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let mut report = PruneReport {
+            dry_run: policy.dry_run,
+            ..PruneReport::default()
+        };
+        let doomed: Vec<(EventId, i64)> = state
+            .events
+            .values()
+            .map(|entry| &entry.record)
+            .filter(|r| policy.prunes(r.status, r.received_at_ms, r.conflicts, now_ms))
+            .map(|r| {
+                report.count(r.status, u64::from(r.conflicts), r.received_at_ms >= remember_since);
+                (r.event_id.clone(), r.received_at_ms)
+            })
+            .collect();
+        let old_rejection = |r: &RejectionRecord| {
+            policy
+                .rejections_older_than
+                .is_some_and(|age| r.received_at_ms < retention::before(now_ms, age))
+        };
+        report.rejections = state.rejections.iter().filter(|r| old_rejection(r)).count() as u64;
+        let forgotten = |received_at_ms: i64| received_at_ms < remember_since;
+        report.forgotten = state.pruned.values().filter(|at| forgotten(**at)).count() as u64;
+        if policy.dry_run {
+            return Ok(report);
+        }
+        state.pruned.retain(|_, at| !forgotten(*at));
+        for (id, received_at_ms) in doomed {
+            state.events.remove(&id);
+            state.conflicts.remove(&id);
+            if !forgotten(received_at_ms) {
+                state.pruned.insert(id, received_at_ms);
+            }
+        }
+        let events = &state.events;
+        state.order.retain(|id| events.contains_key(id));
+        state.rejections.retain(|r| !old_rejection(r));
+        Ok(report)
     }
 }
 

@@ -13,8 +13,11 @@ mod group;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod retention;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use self::retention::{DEFAULT_DEDUPE_WINDOW, DEFAULT_PRUNE_BATCH, PrunePolicy, PruneReport};
 
 /// The SHA-256 digest of a body exactly as received: how a redelivery is told apart from a changed body.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -555,6 +558,22 @@ pub trait Inbox: Send + Sync + fmt::Debug {
 
     /// Counts of what the inbox holds.
     async fn stats(&self) -> Result<InboxStats, InboxError>;
+
+    /// Deletes what `policy` names, in batches of [`PrunePolicy::batch`] rows per transaction so that stores go
+    /// on meanwhile, or only counts it for a [dry run](PrunePolicy::dry_run).
+    ///
+    /// A pruned event's id is remembered for the policy's dedupe window: [`Inbox::store`] answers
+    /// [`Stored::Duplicate`] for it, whatever the body, and no handler sees it again.
+    /// Remembered ids older than the window are forgotten.
+    /// The default refuses: an inbox that keeps everything.
+    async fn prune(&self, policy: &PrunePolicy) -> Result<PruneReport, InboxError> {
+        let _ = policy;
+        Err(InboxError::of_kind(
+            InboxErrorKind::Refused,
+            "this inbox does not prune: delete its rows with the store's own tools",
+            None,
+        ))
+    }
 
     /// A signal the inbox raises when another process stored an event, so that workers wake at once
     /// instead of at their next poll. `None` (the default) when stores happen only in this process.

@@ -1,5 +1,6 @@
 //! The durable SQLite inbox: group commit for writes, a read-only connection for reads.
 
+mod prune;
 mod read;
 mod schema;
 #[cfg(test)]
@@ -17,12 +18,13 @@ use bytes::Bytes;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension as _, Transaction, params, params_from_iter};
 
+pub use self::prune::Vacuumed;
 use self::read::{Reader, conflict_row, event_row, rejection_row};
 use self::schema::Schema;
 use self::writer::{Writer, in_savepoint};
 use super::{
     ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox, InboxError,
-    InboxErrorKind, InboxStats, NewEvent, NewRejection, RejectionRecord, Stored, Transacted,
+    InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored, Transacted,
 };
 
 /// The durable inbox: one SQLite file in WAL mode with `synchronous=FULL`.
@@ -121,6 +123,7 @@ impl SqliteInbox {
         schema::check(&conn, &display, schema::Access::Write)?;
         schema::configure(&conn, &display)?;
         schema::migrate(&mut conn, &display)?;
+        schema::reclaim_on_open(&conn, &display);
         let reader = Reader::open(&path, &display)?;
         let writer = Writer::start(conn)?;
         Ok(Self {
@@ -293,6 +296,14 @@ impl Inbox for SqliteInbox {
             .run_single(move |txn| {
                 let event_id = event.event_id.as_str();
                 let hash = event.body_hash.as_bytes();
+                // A pruned event's redelivery: answered, never handled again.
+                let pruned = txn
+                    .prepare_cached("SELECT 1 FROM pruned WHERE event_id = ?1")?
+                    .query_row(params![event_id], |_| Ok(()))
+                    .optional()?;
+                if pruned.is_some() {
+                    return Ok(Stored::Duplicate);
+                }
                 let inserted = txn
                     .prepare_cached(
                         "INSERT INTO events (event_id, event, subscription, received_at_ms, body, next_attempt_at_ms,
@@ -578,6 +589,10 @@ impl Inbox for SqliteInbox {
                 .collect()
             })
             .await
+    }
+
+    async fn prune(&self, policy: &PrunePolicy) -> Result<PruneReport, InboxError> {
+        self.prune_batches(policy).await
     }
 
     async fn stats(&self) -> Result<InboxStats, InboxError> {

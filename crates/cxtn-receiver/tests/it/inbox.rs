@@ -6,6 +6,10 @@ use bytes::Bytes;
 use cxtn_receiver::inbox::{NewEvent, NewRejection};
 use cxtn_receiver::{BodyHash, Completion, EventFilter, EventId, EventStatus, ReplayTarget, Stored};
 
+use crate::retention::{
+    prune_deletes_only_what_it_is_asked_to, pruned_ids_are_remembered_for_the_dedupe_window,
+    stores_go_on_while_a_prune_deletes_in_batches,
+};
 use crate::{Kind, open};
 
 fn event(id: &str, at: i64) -> NewEvent {
@@ -361,7 +365,10 @@ every_inbox!(
     quarantined_events_wait_for_an_opt_in_or_a_replay,
     claims_lease_and_complete,
     a_renewed_lease_holds_and_a_released_event_is_due_again,
-    rejections_are_kept_once_and_replayable
+    rejections_are_kept_once_and_replayable,
+    prune_deletes_only_what_it_is_asked_to,
+    pruned_ids_are_remembered_for_the_dedupe_window,
+    stores_go_on_while_a_prune_deletes_in_batches
 );
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod inbox;
 mod ledger;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod retention;
 mod worker;
 
 use std::net::SocketAddr;

@@ -1,4 +1,5 @@
-//! The shared accept loop: requests in flight at stop are answered; connections busy past the drain are dropped.
+//! The shared accept loop: requests in flight at stop are answered; connections busy past the drain are dropped;
+//! at the connection cap, idle connections make room for new ones.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -117,6 +118,144 @@ async fn a_slow_request_head_times_out() {
     let mut answer = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     assert!(read.is_ok(), "the connection stayed open past the header-read timeout");
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Sends one request asking the server to close the connection after answering, and reads the answer.
+async fn request_once(addr: std::net::SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Starts a server with `server`'s settings whose handler answers `ok` at once.
+async fn start_answering(server: Server) -> (std::net::SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = service_fn(|_request| async {
+        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve(listener, service, async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (addr, stop, task)
+}
+
+/// Opens `n` connections that never send a byte, and waits until the server has seen them.
+async fn idle_connections(addr: std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut idle = Vec::new();
+    for _ in 0..n {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    idle
+}
+
+/// Whether the server closed `stream`: a read sees the end of the stream (or a reset) rather than nothing.
+async fn is_closed(stream: &mut TcpStream) -> bool {
+    let mut byte = [0_u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_millis(20), stream.read(&mut byte)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn requests_are_answered_during_a_flood_of_idle_connections() {
+    // Four times more connections that never send a request than the cap, then real requests, each on a
+    // connection of its own: every one is answered.
+    let (addr, stop, server) = start_answering(Server::new().max_connections(8)).await;
+    let mut idle = idle_connections(addr, 32).await;
+    for i in 0..20 {
+        let answer = tokio::time::timeout(Duration::from_secs(10), request_once(addr))
+            .await
+            .unwrap_or_else(|_| panic!("request {i} was not answered during the flood"));
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "request {i}: {answer}");
+    }
+    // The idle connections were closed to make room, oldest first.
+    let mut closed = 0;
+    for stream in &mut idle {
+        if is_closed(stream).await {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 24, "only {closed} of 32 idle connections were closed");
+    assert!(
+        is_closed(idle.first_mut().unwrap()).await,
+        "the oldest idle connection is still open"
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn at_the_cap_with_every_request_in_progress_a_new_connection_waits_for_one_to_end() {
+    let (addr, mut entered, release, stop, server) = start(Server::new().max_connections(2)).await;
+    let first = tokio::spawn(request_once(addr));
+    let second = tokio::spawn(request_once(addr));
+    entered.recv().await.unwrap();
+    entered.recv().await.unwrap();
+
+    // Both connections have a request in progress: neither is closed for the third, which waits.
+    let third = tokio::spawn(request_once(addr));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        entered.try_recv().is_err(),
+        "a third connection was served beyond the cap"
+    );
+    assert!(!first.is_finished() && !second.is_finished());
+
+    release.send(true).unwrap();
+    for client in [first, second, third] {
+        let answer = tokio::time::timeout(Duration::from_secs(10), client)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_to_admit_a_new_one() {
+    let (addr, stop, server) = start_answering(Server::new().max_connections(1)).await;
+    // One request on a keep-alive connection, which then stays open and idle.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0_u8; 64];
+    let read = kept.read(&mut head).await.unwrap();
+    assert!(head[..read].starts_with(b"HTTP/1.1 200 OK"));
+
+    let answer = tokio::time::timeout(Duration::from_secs(10), request_once(addr))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), kept.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the idle keep-alive connection was not closed");
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), server)
         .await

@@ -201,6 +201,10 @@ impl Inner {
         let mut extra: HashMap<&str, i64> = HashMap::new();
         for (id, copies) in &ids {
             let Some(&(hash, deliveries)) = stored.get(*id) else {
+                // No row: the statement skipped a pruned id, so every copy is a redelivery.
+                for body in &copies.bodies {
+                    outcomes.insert(((*id).to_owned(), body.event.body_hash), Outcome::Duplicate);
+                }
                 continue;
             };
             for (i, body) in copies.bodies.iter().enumerate() {

@@ -103,6 +103,7 @@
 
 mod group;
 mod pool;
+mod prune;
 mod schema;
 mod sql;
 #[cfg(test)]
@@ -130,7 +131,7 @@ pub use self::transact::PostgresHandler;
 use self::wake::listen;
 use super::{
     BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
-    InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, RejectionRecord, Stored,
+    InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored,
 };
 
 type PgError = tokio_postgres::Error;
@@ -615,6 +616,10 @@ impl Inbox for PostgresInbox {
             })
             .await;
         inner.settle(client, "list rejections", outcome)
+    }
+
+    async fn prune(&self, policy: &PrunePolicy) -> Result<PruneReport, InboxError> {
+        self.prune_batches(policy).await
     }
 
     async fn stats(&self) -> Result<InboxStats, InboxError> {

@@ -82,6 +82,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHERE r.body_hash = k.body_hash AND r.id > k.id;
     ALTER TABLE {schema}.rejections ALTER COLUMN body_hash SET NOT NULL;
     CREATE UNIQUE INDEX rejections_body_hash ON {schema}.rejections (body_hash);",
+    // 3: pruned event ids, remembered so that their redeliveries stay duplicates, and rejections by age.
+    // A store checks `pruned` before it inserts; the trigger refuses the insert that a prune committed
+    // between that check and the insert would let through, and the store is tried again.
+    "CREATE TABLE {schema}.pruned (
+        event_id TEXT PRIMARY KEY,
+        received_at_ms BIGINT NOT NULL,
+        pruned_at_ms BIGINT NOT NULL
+    );
+    CREATE INDEX pruned_received ON {schema}.pruned (received_at_ms);
+    CREATE INDEX rejections_received ON {schema}.rejections (received_at_ms);
+    CREATE FUNCTION {schema}.refuse_pruned_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM {schema}.pruned WHERE event_id = NEW.event_id) THEN
+            RAISE EXCEPTION 'the event was pruned: its redelivery is a duplicate' USING ERRCODE = 'unique_violation';
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_not_pruned AFTER INSERT ON {schema}.events
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_pruned_event();",
 ];
 pub(super) fn is_valid_schema(name: &str) -> bool {
     let mut chars = name.chars();

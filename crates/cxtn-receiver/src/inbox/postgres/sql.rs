@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use super::{BodyHash, ConflictRecord, EventId, EventRecord, EventStatus, PgError, RejectionRecord};
 
 /// The database's clock, in milliseconds since the Unix epoch, as of the statement's start.
-const NOW_MS: &str = "(extract(epoch FROM statement_timestamp()) * 1000)::int8";
+pub(super) const NOW_MS: &str = "(extract(epoch FROM statement_timestamp()) * 1000)::int8";
 
 const EVENT_COLUMNS: &str = "event_id, event, subscription, received_at_ms, body, status, attempts, last_error, \
                              deliveries, next_attempt_at_ms, body_hash, conflicts, quarantine_reason";
@@ -48,11 +48,13 @@ impl Sql {
         let events = format!("{schema}.events");
         let conflicts = format!("{schema}.conflicts");
         let rejections = format!("{schema}.rejections");
+        let pruned = format!("{schema}.pruned");
         // Where a released or retried claim goes back to: quarantined if it was claimed from there.
         let back = "CASE WHEN claimed_from = 'quarantined' THEN 'quarantined' ELSE 'pending' END";
         let unclaimed = "claimed_until_ms = NULL, claim_token = NULL, claimed_from = NULL";
         Self {
             // The first body of each id in the group; a stored row counts the copies that carry its own body.
+            // A pruned id returns no row: its copies are duplicates.
             store: format!(
                 "INSERT INTO {events} AS e (event_id, event, subscription, received_at_ms, body, body_hash, status,
                      quarantine_reason, next_attempt_at_ms, deliveries)
@@ -62,6 +64,7 @@ impl Sql {
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::bytea[], $6::bytea[], $7::text[],
                      $8::int8[])
                      AS i (event_id, event, subscription, received_at_ms, body, body_hash, quarantine_reason, deliveries)
+                 WHERE NOT EXISTS (SELECT 1 FROM {pruned} AS p WHERE p.event_id = i.event_id)
                  ORDER BY i.event_id
                  ON CONFLICT (event_id) DO UPDATE SET deliveries = e.deliveries
                      + CASE WHEN e.body_hash = EXCLUDED.body_hash THEN EXCLUDED.deliveries ELSE 0 END

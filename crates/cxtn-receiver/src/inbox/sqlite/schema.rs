@@ -41,7 +41,7 @@ pub(super) const FIRST_SCHEMA: &str = "CREATE TABLE events (
     ) STRICT;";
 
 /// The schema, one migration per `user_version`.
-const MIGRATIONS: [Migration; 2] = [
+const MIGRATIONS: [Migration; 3] = [
     Migration {
         sql: FIRST_SCHEMA,
         backfill: None,
@@ -67,6 +67,17 @@ const MIGRATIONS: [Migration; 2] = [
     CREATE UNIQUE INDEX rejections_body_hash ON rejections (body_hash) WHERE body_hash IS NOT NULL;",
         backfill: Some(backfill_hashes),
     },
+    Migration {
+        // 3: pruned event ids, remembered so that their redeliveries stay duplicates; rejections by age.
+        sql: "CREATE TABLE pruned (
+        event_id TEXT PRIMARY KEY NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        pruned_at_ms INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX pruned_received ON pruned (received_at_ms);
+    CREATE INDEX rejections_received ON rejections (received_at_ms);",
+        backfill: None,
+    },
 ];
 
 /// The schema version this code reads and writes.
@@ -74,6 +85,10 @@ pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How long a statement waits for another connection's lock before it fails as unavailable.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest file switched to incremental vacuum when it is opened (one `VACUUM` rewrites it whole);
+/// a larger one is switched by [`SqliteInbox::vacuum`](super::SqliteInbox::vacuum).
+pub(super) const VACUUM_ON_OPEN_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Rows read per step while backfilling.
 const BACKFILL_STEP: i64 = 500;
@@ -154,9 +169,11 @@ pub(super) fn check(conn: &Connection, display: &str, access: Access) -> Result<
     Ok(if version >= 2 { Schema::Current } else { Schema::First })
 }
 
-/// Sets the writer's connection up: WAL, `synchronous=FULL`.
+/// Sets the writer's connection up: incremental vacuum for a new file, WAL, `synchronous=FULL`.
 pub(super) fn configure(conn: &Connection, display: &str) -> Result<(), InboxError> {
-    conn.pragma_update(None, "journal_mode", "WAL")
+    // Takes effect at once on a file without tables (so before WAL is set), at the next `VACUUM` otherwise.
+    request_incremental_vacuum(conn)
+        .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
         .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
         .map_err(|e| {
             let kind = kind_of(&e);
@@ -166,6 +183,73 @@ pub(super) fn configure(conn: &Connection, display: &str) -> Result<(), InboxErr
                 Some(e.into()),
             )
         })
+}
+
+/// `auto_vacuum=INCREMENTAL` for a file that has none yet (a file the application set to `FULL` stays so).
+fn request_incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
+    if auto_vacuum(conn)? == AutoVacuum::None {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
+    Ok(())
+}
+
+/// The file's `auto_vacuum` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AutoVacuum {
+    /// Freed pages stay in the file for reuse.
+    None,
+    /// Freed pages go back to the file system at every commit.
+    Full,
+    /// Freed pages go back when asked (`PRAGMA incremental_vacuum`).
+    Incremental,
+}
+
+pub(super) fn auto_vacuum(conn: &Connection) -> rusqlite::Result<AutoVacuum> {
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))?;
+    Ok(match mode {
+        1 => AutoVacuum::Full,
+        2 => AutoVacuum::Incremental,
+        _ => AutoVacuum::None,
+    })
+}
+
+/// The file's size in bytes, its write-ahead log aside.
+pub(super) fn file_bytes(conn: &Connection) -> rusqlite::Result<i64> {
+    let pages: i64 = conn.pragma_query_value(None, "page_count", |row| row.get(0))?;
+    let size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
+    Ok(pages.saturating_mul(size))
+}
+
+/// Rewrites the file once with `VACUUM` so that it gives freed pages back on request
+/// (`auto_vacuum=INCREMENTAL`); nothing when it does already or the application chose `FULL`.
+/// Returns whether the file was rewritten.
+pub(super) fn switch_to_incremental_vacuum(conn: &Connection) -> rusqlite::Result<bool> {
+    if auto_vacuum(conn)? != AutoVacuum::None {
+        return Ok(false);
+    }
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    conn.execute_batch("VACUUM")?;
+    Ok(true)
+}
+
+/// After [`migrate`]: a file that predates incremental vacuum is switched now when it is small enough to
+/// rewrite at once; a larger one keeps working as it is and is switched by `SqliteInbox::vacuum`.
+/// A failure (another process holding the file) only postpones the switch.
+pub(super) fn reclaim_on_open(conn: &Connection, inbox: &str) {
+    let small = file_bytes(conn).is_ok_and(|bytes| bytes <= VACUUM_ON_OPEN_BYTES);
+    if !small {
+        if auto_vacuum(conn).is_ok_and(|mode| mode == AutoVacuum::None) {
+            tracing::info!(
+                inbox,
+                "the inbox does not give freed space back to the file system: run `cxtn inbox vacuum` once, \
+                 while no receiver writes to it"
+            );
+        }
+        return;
+    }
+    if let Err(e) = switch_to_incremental_vacuum(conn) {
+        tracing::warn!(inbox, error = %e, "the inbox could not switch to incremental vacuum; it will try again when next opened");
+    }
 }
 
 /// Brings the schema to [`VERSION`], in one transaction.
