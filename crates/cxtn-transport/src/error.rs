@@ -34,6 +34,9 @@ pub enum ErrorKind {
     /// The request cannot be sent as built: the URL or a header is not valid.
     /// It never left the process; retrying the same request fails the same way.
     InvalidRequest,
+    /// The response body was larger than the backend reads (its `max_response_bytes`): the server answered,
+    /// with the status [`Error::status`] gives, and the rest of the body was not read. Not retried.
+    TooLarge,
     /// Anything else, such as a backend that could not be set up or a mock with nothing scripted.
     Other,
 }
@@ -46,7 +49,7 @@ impl ErrorKind {
         matches!(self, Self::Connect | Self::InvalidRequest)
     }
 
-    /// A short lowercase name: `connect`, `timeout`, `io`, `invalid request` or `other`.
+    /// A short lowercase name: `connect`, `timeout`, `io`, `invalid request`, `too large` or `other`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +57,7 @@ impl ErrorKind {
             Self::Timeout => "timeout",
             Self::Io => "io",
             Self::InvalidRequest => "invalid request",
+            Self::TooLarge => "too large",
             Self::Other => "other",
         }
     }
@@ -90,6 +94,7 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    status: Option<http::StatusCode>,
     attempts: u32,
     elapsed: Duration,
     #[source]
@@ -118,6 +123,7 @@ impl Error {
         Self {
             kind,
             message: message.into(),
+            status: None,
             attempts: 1,
             elapsed: Duration::ZERO,
             source: None,
@@ -135,6 +141,13 @@ impl Error {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// The status of the response, when one came before the failure: with [`ErrorKind::TooLarge`], the status
+    /// of the response whose body was too large.
+    #[must_use]
+    pub fn status(&self) -> Option<http::StatusCode> {
+        self.status
     }
 
     /// How many attempts were made, counting the one that failed last.
@@ -241,6 +254,20 @@ impl Error {
             ),
         )
         .with_source(source)
+    }
+
+    /// A [`TooLarge`](ErrorKind::TooLarge) error: the server answered `status` with a body over `limit` bytes.
+    pub(crate) fn too_large(target: &str, status: http::StatusCode, limit: usize) -> Self {
+        let mut error = Self::new(
+            ErrorKind::TooLarge,
+            format!(
+                "the response from {target} (HTTP {}) has a body over {limit} bytes, more than this client reads; \
+                 raise max_response_bytes if such bodies are expected",
+                status.as_u16()
+            ),
+        );
+        error.status = Some(status);
+        error
     }
 
     /// An [`Other`](ErrorKind::Other) error: the backend could not be set up.

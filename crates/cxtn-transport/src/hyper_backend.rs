@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -49,6 +49,7 @@ type HyperClient = Client<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>;
 pub struct HyperTransport {
     client: HyperClient,
     connect_timeout: Duration,
+    max_response_bytes: usize,
 }
 
 /// Builds a [`HyperTransport`]. Available with feature `hyper`.
@@ -56,7 +57,7 @@ pub struct HyperTransport {
 pub type HyperTransportBuilder = BackendBuilder<HyperTransport>;
 
 impl HyperTransport {
-    /// A transport with the defaults: a 10 s connect timeout.
+    /// A transport with the defaults: a 10 s connect timeout, response bodies up to 16 MiB.
     ///
     /// # Errors
     ///
@@ -94,13 +95,14 @@ impl BackendBuilder<HyperTransport> {
         Ok(HyperTransport {
             client,
             connect_timeout: self.connect_timeout,
+            max_response_bytes: self.max_response_bytes,
         })
     }
 }
 
 impl fmt::Debug for HyperTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        backend::debug(f, "HyperTransport", self.connect_timeout)
+        backend::debug(f, "HyperTransport", self.connect_timeout, self.max_response_bytes)
     }
 }
 
@@ -119,10 +121,14 @@ impl HyperTransport {
             .await
             .map_err(|error| send_error(error, &target))?;
         let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|error| Error::broken_body(&target, error))?;
+        let limit = self.max_response_bytes;
+        let body = Limited::new(body, limit).collect().await.map_err(|error| {
+            if error.is::<LengthLimitError>() {
+                Error::too_large(&target, parts.status, limit)
+            } else {
+                Error::broken_body(&target, error)
+            }
+        })?;
         Ok(Response::from_parts(parts.status, parts.headers, body.to_bytes()))
     }
 }

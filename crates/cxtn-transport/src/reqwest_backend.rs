@@ -39,6 +39,7 @@ use crate::transport::Transport;
 pub struct ReqwestTransport {
     client: reqwest::Client,
     connect_timeout: Duration,
+    max_response_bytes: usize,
 }
 
 /// Builds a [`ReqwestTransport`]. Available with feature `reqwest`.
@@ -46,7 +47,7 @@ pub struct ReqwestTransport {
 pub type ReqwestTransportBuilder = BackendBuilder<ReqwestTransport>;
 
 impl ReqwestTransport {
-    /// A transport with the defaults: a 10 s connect timeout.
+    /// A transport with the defaults: a 10 s connect timeout, response bodies up to 16 MiB.
     ///
     /// # Errors
     ///
@@ -79,13 +80,14 @@ impl BackendBuilder<ReqwestTransport> {
         Ok(ReqwestTransport {
             client,
             connect_timeout: self.connect_timeout,
+            max_response_bytes: self.max_response_bytes,
         })
     }
 }
 
 impl fmt::Debug for ReqwestTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        backend::debug(f, "ReqwestTransport", self.connect_timeout)
+        backend::debug(f, "ReqwestTransport", self.connect_timeout, self.max_response_bytes)
     }
 }
 
@@ -99,18 +101,30 @@ impl Transport for ReqwestTransport {
 impl ReqwestTransport {
     async fn exchange(&self, request: http::Request<Bytes>, target: String) -> Result<Response, Error> {
         let request = reqwest::Request::try_from(request).map_err(|error| send_error(error, &target))?;
-        let response = self
+        let mut response = self
             .client
             .execute(request)
             .await
             .map_err(|error| send_error(error, &target))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let limit = self.max_response_bytes;
+        let too_large = |bytes: u64| bytes > u64::try_from(limit).unwrap_or(u64::MAX);
+        if response.content_length().is_some_and(too_large) {
+            return Err(Error::too_large(&target, status, limit));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|error| Error::broken_body(&target, error.without_url()))?;
-        Ok(Response::from_parts(status, headers, body))
+            .map_err(|error| Error::broken_body(&target, error.without_url()))?
+        {
+            if too_large(u64::try_from(body.len().saturating_add(chunk.len())).unwrap_or(u64::MAX)) {
+                return Err(Error::too_large(&target, status, limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response::from_parts(status, headers, Bytes::from(body)))
     }
 }
 

@@ -6,18 +6,34 @@ use std::time::{Duration, Instant};
 
 use cxtn_transport::{ErrorKind, Method, Request, RetryPolicy, StatusCode, Transport, with_retry};
 
-use crate::server::{EchoServer, SilentServer, refused_url};
+use crate::server::{EchoServer, EndlessServer, SilentServer, refused_url};
 
 /// Runs every case of the suite as its own test, on the transport `make()` returns.
 macro_rules! conformance_suite {
-    ($backend:ident, $make:expr) => {
+    ($backend:ident, $builder:expr) => {
         mod $backend {
             use std::sync::Arc;
 
             use cxtn_transport::Transport;
 
             fn transport() -> Arc<dyn Transport> {
-                $make
+                Arc::new($builder.connect_timeout(std::time::Duration::from_secs(5)).build().unwrap())
+            }
+
+            /// A transport that reads response bodies up to `limit` bytes.
+            fn capped(limit: usize) -> Arc<dyn Transport> {
+                Arc::new(
+                    $builder
+                        .connect_timeout(std::time::Duration::from_secs(5))
+                        .max_response_bytes(limit)
+                        .build()
+                        .unwrap(),
+                )
+            }
+
+            #[tokio::test]
+            async fn a_body_over_the_limit_is_too_large() {
+                super::a_body_over_the_limit_is_too_large(capped).await;
             }
 
             conformance_suite!(@cases
@@ -36,6 +52,7 @@ macro_rules! conformance_suite {
                 invalid_header_is_not_sent,
                 retry_layer_retries_a_503,
                 retry_layer_retries_a_post_to_a_refused_port,
+                an_endless_body_stops_at_the_default_limit,
             );
         }
     };
@@ -50,26 +67,10 @@ macro_rules! conformance_suite {
 }
 
 #[cfg(feature = "reqwest")]
-conformance_suite!(
-    reqwest,
-    Arc::new(
-        cxtn_transport::ReqwestTransport::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .unwrap()
-    )
-);
+conformance_suite!(reqwest, cxtn_transport::ReqwestTransport::builder());
 
 #[cfg(feature = "hyper")]
-conformance_suite!(
-    hyper,
-    Arc::new(
-        cxtn_transport::HyperTransport::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .unwrap()
-    )
-);
+conformance_suite!(hyper, cxtn_transport::HyperTransport::builder());
 
 /// Every byte value, then some text.
 fn binary_body() -> Vec<u8> {
@@ -297,4 +298,60 @@ async fn retry_layer_retries_a_post_to_a_refused_port(transport: Arc<dyn Transpo
     assert_eq!(error.kind(), ErrorKind::Connect);
     assert_eq!(error.attempts(), 3);
     assert!(error.to_string().contains("after 3 attempts"), "{error}");
+}
+
+async fn an_endless_body_stops_at_the_default_limit(transport: Arc<dyn Transport>) {
+    let server = EndlessServer::start(false).await;
+    let error = transport
+        .send(Request::new(Method::GET, server.url("/stream")))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
+    assert_eq!(error.status(), Some(StatusCode::OK));
+    assert!(error.to_string().contains("over 16777216 bytes"), "{error}");
+    assert!(error.to_string().contains("max_response_bytes"), "{error}");
+    // The connection is dropped at the limit: the server soon cannot write more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped_at = server.written();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.written(), stopped_at, "the body is still being read");
+    assert!(stopped_at < 64 * 1024 * 1024, "{stopped_at} bytes were taken");
+}
+
+async fn a_body_over_the_limit_is_too_large(capped: fn(usize) -> Arc<dyn Transport>) {
+    let transport = capped(1024);
+    let echo = EchoServer::start().await;
+    let small = transport
+        .send(Request::new(Method::POST, echo.url("/small")).body(vec![b'a'; 1000]))
+        .await
+        .unwrap();
+    assert_eq!(small.body.len(), 1006, "`reply:` and the body, under the limit");
+    let large = transport
+        .send(
+            Request::new(Method::POST, echo.url("/large"))
+                .header("x-want-status", "202")
+                .body(vec![b'a'; 2000]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(large.kind(), ErrorKind::TooLarge, "{large}");
+    assert_eq!(large.status(), Some(StatusCode::ACCEPTED));
+    assert!(large.to_string().contains("(HTTP 202)"), "{large}");
+
+    let announced = EndlessServer::start(true).await;
+    let error = transport
+        .send(Request::new(Method::GET, announced.url("/announced")))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
+    assert_eq!(error.status(), Some(StatusCode::OK));
+
+    // Not a failure to retry: the server answered, and would answer the same.
+    let retried = with_retry(transport, RetryPolicy::builder().max_attempts(3).build());
+    let error = retried
+        .send(Request::new(Method::GET, announced.url("/again")))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge);
+    assert_eq!(error.attempts(), 1);
 }

@@ -130,3 +130,73 @@ pub(crate) async fn refused_url(path_and_query: &str) -> String {
     drop(listener);
     format!("http://{addr}{path_and_query}")
 }
+
+/// A server on 127.0.0.1 that answers every request `200 OK` with a body that never ends: chunked, or under
+/// an announced `content-length` of 1 GiB when `announce` is set. It counts the bytes it managed to write.
+#[derive(Debug)]
+pub(crate) struct EndlessServer {
+    addr: SocketAddr,
+    written: Arc<std::sync::atomic::AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl EndlessServer {
+    pub(crate) async fn start(announce: bool) -> Self {
+        use std::sync::atomic::Ordering;
+
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let count = Arc::clone(&written);
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let count = Arc::clone(&count);
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0_u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let head = if announce {
+                        "HTTP/1.1 200 OK\r\ncontent-length: 1073741824\r\n\r\n"
+                    } else {
+                        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                    };
+                    if stream.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let data = vec![b'x'; 64 * 1024];
+                    let chunk = if announce {
+                        data
+                    } else {
+                        [format!("{:x}\r\n", data.len()).into_bytes(), data, b"\r\n".to_vec()].concat()
+                    };
+                    while stream.write_all(&chunk).await.is_ok() {
+                        count.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        Self { addr, written, task }
+    }
+
+    pub(crate) fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{path_and_query}", self.addr)
+    }
+
+    /// The bytes of body written so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for EndlessServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
