@@ -11,20 +11,36 @@ pub(crate) struct Auth {
     /// The user, and `user:password` as the Basic header carries it once decoded.
     basic: Option<(String, Secret)>,
     unauthenticated: bool,
+    /// What was wrong with a secret given, reported by the builder's `build()`.
+    refused: Option<&'static str>,
 }
 
 impl Auth {
     pub(crate) fn set_path_token(&mut self, token: Secret) {
+        if token.expose_secret().trim().is_empty() {
+            self.refused = Some(
+                "the path token is empty: give path_token(..) an unguessable value of 32 or more random characters",
+            );
+        }
         self.path_token = Some(token);
     }
 
     pub(crate) fn set_basic(&mut self, user: String, password: &Secret) {
+        if user.is_empty() || password.is_empty() {
+            self.refused =
+                Some("the Basic credentials are empty: give basic_auth(..) a user and a password, both non-empty");
+        }
         let expected = Secret::new(format!("{user}:{}", password.expose_secret()));
         self.basic = Some((user, expected));
     }
 
     pub(crate) fn set_unauthenticated(&mut self, allow: bool) {
         self.unauthenticated = allow;
+    }
+
+    /// Why a secret given cannot authenticate anyone, if one cannot.
+    pub(crate) fn refused(&self) -> Option<&'static str> {
+        self.refused
     }
 
     /// Whether anything authenticates the sender.

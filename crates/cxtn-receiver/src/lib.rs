@@ -229,13 +229,14 @@ impl Receiver {
 
 impl ReceiverBuilder {
     /// The secret last path segment of the endpoint URL (`https://you.example/cxtn/<token>`).
-    /// Use at least 32 random characters.
+    /// Use at least 32 random characters; an empty token is refused by [`build`](Self::build).
     pub fn path_token(mut self, token: impl Into<Secret>) -> Self {
         self.auth.set_path_token(token.into());
         self
     }
 
     /// HTTP Basic credentials the endpoint URL carries (`https://user:pass@you.example/cxtn`).
+    /// An empty user or password is refused by [`build`](Self::build).
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<Secret>) -> Self {
         self.auth.set_basic(user.into(), &password.into());
         self
@@ -322,7 +323,8 @@ impl ReceiverBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::Config`] when no authentication is configured and
-    /// [`allow_unauthenticated`](Self::allow_unauthenticated) was not set, a token is empty, or both a
+    /// [`allow_unauthenticated`](Self::allow_unauthenticated) was not set, the path token is empty, the Basic
+    /// user or password is empty, or both a
     /// handler and a worker were given.
     pub fn build(self) -> Result<Receiver, Error> {
         if self.handler.is_some() && self.worker.is_some() {
@@ -330,6 +332,9 @@ impl ReceiverBuilder {
                 ErrorKind::Config,
                 "the receiver has both a handler and a worker: give one of handler(..) and worker(..)",
             ));
+        }
+        if let Some(refused) = self.auth.refused() {
+            return Err(Error::new(ErrorKind::Config, refused));
         }
         if !self.auth.is_configured() && !self.auth.allows_unauthenticated() {
             return Err(Error::new(

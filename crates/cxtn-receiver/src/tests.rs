@@ -22,6 +22,33 @@ fn refuses_to_start_without_authentication() {
 }
 
 #[test]
+fn refuses_empty_secrets() {
+    let build = |builder: fn(ReceiverBuilder) -> ReceiverBuilder| {
+        builder(Receiver::builder(Arc::new(MemoryInbox::new()))).build()
+    };
+    for (builder, mentions) in [
+        (
+            (|b| b.path_token("")) as fn(ReceiverBuilder) -> ReceiverBuilder,
+            "path token is empty",
+        ),
+        (|b| b.path_token("   "), "path token is empty"),
+        (|b| b.basic_auth("", ""), "Basic credentials are empty"),
+        (|b| b.basic_auth("cxtn", ""), "Basic credentials are empty"),
+        (|b| b.basic_auth("", "pw"), "Basic credentials are empty"),
+        (|b| b.path_token("").allow_unauthenticated(true), "path token is empty"),
+        (
+            |b| b.path_token("t0k3n").basic_auth("", ""),
+            "Basic credentials are empty",
+        ),
+    ] {
+        let e = build(builder).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert!(e.to_string().contains(mentions), "{e}");
+    }
+    assert!(build(|b| b.basic_auth("cxtn", "pw")).is_ok());
+}
+
+#[test]
 fn backoff_grows_and_is_capped() {
     let policy =
         WorkerPolicy::default().backoff(std::time::Duration::from_millis(100), std::time::Duration::from_secs(1));
