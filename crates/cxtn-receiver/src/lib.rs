@@ -15,6 +15,8 @@
 //! - a [`Worker`] hands stored events to your [`Handler`] (at least once) or to a transactional handler
 //!   (effects exactly once), retries failures with backoff, and dead-letters an event after its last attempt;
 //!   any event or rejection can be replayed.
+//! - an admin address of its own, off by default, serves `/healthz`, `/readyz` and Prometheus `/metrics`
+//!   ([`ReceiverBuilder::admin_addr`], [`metrics::Metrics`]).
 //!
 //! Most users reach it through the facade crate `cxtn` or the `cxtn listen` command.
 //!
@@ -46,27 +48,32 @@
 //!   its transactional `PostgresHandler` and the `idempotency` helper; re-exports `tokio_postgres`.
 #![deny(missing_docs)]
 
+mod admin;
 mod auth;
 #[cfg(feature = "postgres")]
 pub mod idempotency;
 pub mod inbox;
+pub mod metrics;
 mod server;
 mod service;
 mod worker;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+pub use admin::AdminService;
 pub use async_trait::async_trait;
 pub use inbox::memory::MemoryInbox;
 #[cfg(feature = "postgres")]
 pub use inbox::postgres::{PostgresHandler, PostgresInbox, PostgresInboxBuilder};
 #[cfg(feature = "sqlite")]
-pub use inbox::sqlite::{SqliteHandler, SqliteInbox, Vacuumed, WriteStats};
+pub use inbox::sqlite::{SqliteHandler, SqliteInbox, Vacuumed};
 pub use inbox::{
     BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
     InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored,
-    Transacted,
+    Transacted, WriteStats,
 };
 #[cfg(feature = "sqlite")]
 pub use rusqlite;
@@ -78,6 +85,7 @@ pub use worker::{Event, Handler, HandlerError, HandlerFn, QuarantinedEvent, Work
 
 use auth::Auth;
 use cxtn_model::Secret;
+use metrics::Metrics;
 use service::{Limits, Shared};
 use tokio::sync::{Notify, Semaphore, broadcast};
 
@@ -148,6 +156,10 @@ pub struct Receiver {
     service: ReceiverService,
     worker: Option<Worker>,
     header_timeout: Duration,
+    admin: AdminService,
+    admin_addr: Option<SocketAddr>,
+    /// Raised by [`Running::shutdown`]: `/readyz` answers 503 from then on.
+    stopping: Arc<AtomicBool>,
 }
 
 /// Builds a [`Receiver`]; problems surface at [`ReceiverBuilder::build`].
@@ -163,6 +175,9 @@ pub struct ReceiverBuilder {
     handler: Option<Arc<dyn Handler>>,
     worker: Option<Worker>,
     policy: WorkerPolicy,
+    admin_addr: Option<SocketAddr>,
+    admin_token: Option<Secret>,
+    metrics: Option<Metrics>,
 }
 
 impl Receiver {
@@ -178,6 +193,9 @@ impl Receiver {
             handler: None,
             worker: None,
             policy: WorkerPolicy::default(),
+            admin_addr: None,
+            admin_token: None,
+            metrics: None,
         }
     }
 
@@ -193,6 +211,33 @@ impl Receiver {
         self.worker.clone()
     }
 
+    /// The admin endpoints (`/healthz`, `/readyz`, `/metrics`) as a `tower::Service`, to mount on an address of
+    /// your own when you mount [`service`](Self::service) in an application; see [`AdminService`].
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use cxtn_receiver::{MemoryInbox, Receiver};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let receiver = Receiver::builder(Arc::new(MemoryInbox::new())).path_token("a-long-random-token").build()?;
+    /// let admin = axum::Router::new().fallback_service(receiver.admin());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
+    /// axum::serve(listener, admin).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn admin(&self) -> AdminService {
+        self.admin.clone()
+    }
+
+    /// The receiver's metrics: deliveries, store latency, its worker's handler, what the inbox holds; register
+    /// counters of your own on it with [`Metrics::counter`].
+    #[must_use]
+    pub fn metrics(&self) -> Metrics {
+        self.service.shared.metrics.clone()
+    }
+
     /// The inbox.
     #[must_use]
     pub fn inbox(&self) -> Arc<dyn Inbox> {
@@ -205,11 +250,12 @@ impl Receiver {
         self.service.shared.arrivals.subscribe()
     }
 
-    /// Binds `addr` and serves until [`Running::shutdown`].
+    /// Binds `addr` and serves until [`Running::shutdown`], and the admin endpoints on
+    /// [`admin_addr`](ReceiverBuilder::admin_addr) when one was set.
     ///
     /// # Errors
     ///
-    /// When the address cannot be bound.
+    /// When the address or the admin address cannot be bound.
     pub async fn bind(&self, addr: impl tokio::net::ToSocketAddrs) -> Result<Running, Error> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -217,11 +263,12 @@ impl Receiver {
         self.serve(listener)
     }
 
-    /// Serves on a bound listener until [`Running::shutdown`].
+    /// Serves on a bound listener until [`Running::shutdown`], and the admin endpoints on
+    /// [`admin_addr`](ReceiverBuilder::admin_addr) when one was set.
     ///
     /// # Errors
     ///
-    /// When the listener's address cannot be read.
+    /// When the listener's address cannot be read, or the admin address cannot be bound.
     pub fn serve(&self, listener: tokio::net::TcpListener) -> Result<Running, Error> {
         server::serve(self.clone(), listener, self.header_timeout)
     }
@@ -318,6 +365,28 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Serves the admin endpoints ([`AdminService`]: `/healthz`, `/readyz`, `/metrics`) on their own address
+    /// when the receiver runs through [`Receiver::bind`] or [`Receiver::serve`]. Off by default.
+    /// Keep it on loopback or a private network (`127.0.0.1:9090`), and see [`admin_token`](Self::admin_token).
+    pub fn admin_addr(mut self, addr: SocketAddr) -> Self {
+        self.admin_addr = Some(addr);
+        self
+    }
+
+    /// A token `/readyz` and `/metrics` require, as `Authorization: Bearer <token>`; none by default.
+    /// An empty token is refused by [`build`](Self::build).
+    pub fn admin_token(mut self, token: impl Into<Secret>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// Counts into `metrics` instead of a set of its own: for counters registered before the receiver is built
+    /// (a handler's own, say) to be rendered with its metrics.
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Builds the receiver.
     ///
     /// # Errors
@@ -348,6 +417,16 @@ impl ReceiverBuilder {
                 "the request and body limits must be above zero",
             ));
         }
+        if self.admin_token.as_ref().is_some_and(Secret::is_empty) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the admin token is empty: give a long random one, or none",
+            ));
+        }
+        let metrics = self.metrics.unwrap_or_default();
+        metrics.watch(self.inbox.clone());
+        let stopping = Arc::new(AtomicBool::new(false));
+        let admin = AdminService::new(self.inbox.clone(), metrics.clone(), self.admin_token, stopping.clone());
         // One signal for stores here and, when the inbox raises one, stores by other receivers.
         let stored = self.inbox.wake_signal().unwrap_or_else(|| Arc::new(Notify::new()));
         let (arrivals, _) = broadcast::channel(1024);
@@ -361,16 +440,20 @@ impl ReceiverBuilder {
             permits: Arc::new(Semaphore::new(self.max_concurrent)),
             stored: stored.clone(),
             arrivals,
+            metrics: metrics.clone(),
         });
         let worker = match (self.handler, self.worker) {
             (Some(handler), _) => Some(Worker::new(self.inbox, handler, self.policy)),
             (None, worker) => worker,
         };
-        let worker = worker.map(|worker| worker.with_wake(stored));
+        let worker = worker.map(|worker| worker.with_wake(stored).with_metrics(metrics));
         Ok(Receiver {
             service: ReceiverService { shared },
             worker,
             header_timeout: self.header_timeout,
+            admin,
+            admin_addr: self.admin_addr,
+            stopping,
         })
     }
 }

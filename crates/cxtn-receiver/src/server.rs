@@ -1,6 +1,8 @@
 //! The hyper server around the receiver service.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cxtn_transport::server::Server;
@@ -17,6 +19,16 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
+    admin: Option<Admin>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// The admin listener: its address, and how to stop it once everything else has.
+#[derive(Debug)]
+struct Admin {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
 }
 
 impl Running {
@@ -26,15 +38,28 @@ impl Running {
         self.addr
     }
 
+    /// The address the admin endpoints listen on, when
+    /// [`admin_addr`](crate::ReceiverBuilder::admin_addr) was set.
+    #[must_use]
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|admin| admin.addr)
+    }
+
     /// Stops accepting, finishes the requests in flight (each answered after its store commits),
     /// lets the worker finish the events in hand within its
     /// [`shutdown_deadline`](crate::WorkerPolicy::shutdown_deadline), gives back to the inbox those still in
     /// hand then, and returns.
+    /// The admin endpoints answer until then, `/readyz` with 503 from the start of the shutdown.
     pub async fn shutdown(self) {
+        self.stopping.store(true, Ordering::SeqCst);
         let _ = self.stop.send(true);
         let _ = self.server.await;
         if let Some(worker) = self.worker {
             let _ = worker.await;
+        }
+        if let Some(admin) = self.admin {
+            let _ = admin.stop.send(true);
+            let _ = admin.server.await;
         }
     }
 }
@@ -47,11 +72,16 @@ pub(crate) fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::new(ErrorKind::Io, "cannot read the listening address").with_source(e))?;
+    let admin = receiver
+        .admin_addr
+        .map(|addr| serve_admin(&receiver, addr))
+        .transpose()?;
     let (stop, stopped) = watch::channel(false);
     let service = receiver.service();
     let mut accept_stop = stopped.clone();
     // Requests in flight at shutdown are answered, however long their store takes: no drain timeout.
     let server = Server::new()
+        .count_connections(receiver.metrics().connections())
         .header_read_timeout(header_timeout)
         .drain_timeout(Duration::MAX)
         .serve(listener, TowerToHyperService::new(service), async move {
@@ -73,5 +103,34 @@ pub(crate) fn serve(
         stop,
         server,
         worker,
+        admin,
+        stopping: receiver.stopping,
+    })
+}
+
+/// Binds the admin address and serves the admin endpoints on it until told to stop.
+fn serve_admin(receiver: &Receiver, addr: SocketAddr) -> Result<Admin, Error> {
+    let cannot = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot listen on the admin address {addr}: {e}; is the port free?"),
+        )
+        .with_source(e)
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(cannot)?;
+    listener.set_nonblocking(true).map_err(cannot)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(cannot)?;
+    let addr = listener.local_addr().map_err(cannot)?;
+    let (stop, mut stopped) = watch::channel(false);
+    let server = Server::new()
+        .header_read_timeout(Duration::from_secs(10))
+        .drain_timeout(Duration::from_secs(1))
+        .serve(listener, TowerToHyperService::new(receiver.admin()), async move {
+            let _ = stopped.changed().await;
+        });
+    Ok(Admin {
+        addr,
+        stop,
+        server: tokio::spawn(server),
     })
 }

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, Semaphore, broadcast};
 
 use crate::auth::Auth;
 use crate::inbox::{EventId, Inbox, InboxErrorKind, NewEvent, NewRejection, Stored};
+use crate::metrics::Metrics;
 use crate::now_ms;
 
 /// What a delivery became, published to [`Receiver::subscribe`](crate::Receiver::subscribe)rs as it happens.
@@ -70,6 +71,7 @@ pub(crate) struct Shared {
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) stored: Arc<Notify>,
     pub(crate) arrivals: broadcast::Sender<Arrival>,
+    pub(crate) metrics: Metrics,
 }
 
 /// The receiver's request handling as a [`tower_service::Service`], to mount in an existing
@@ -150,10 +152,12 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let Ok(_permit) = shared.permits.clone().try_acquire_owned() else {
+        shared.metrics.delivery("busy");
         return unavailable("the receiver is at its limit of concurrent requests; retry shortly");
     };
     let authorization = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
     if !shared.auth.check(request.uri().path(), authorization) {
+        shared.metrics.delivery("unauthorized");
         let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized");
         if shared.auth.wants_basic() {
             response.headers_mut().insert(
@@ -164,6 +168,7 @@ where
         return response;
     }
     if request.method() != Method::POST {
+        shared.metrics.delivery("method_not_allowed");
         let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "only POST is accepted");
         response
             .headers_mut()
@@ -171,6 +176,7 @@ where
         return response;
     }
     if !is_json_content_type(request.headers().get(header::CONTENT_TYPE)) {
+        shared.metrics.delivery("unsupported_media_type");
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "the content type must be application/json or text/json",
@@ -182,13 +188,19 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > shared.limits.max_body as u64) {
-        return too_large(shared.limits.max_body);
+        return too_large(shared, shared.limits.max_body);
     }
     let body = Limited::new(request.into_body(), shared.limits.max_body);
     let body = match tokio::time::timeout(shared.limits.body_timeout, body.collect()).await {
-        Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "the body took too long to arrive"),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(shared.limits.max_body),
-        Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "the body could not be read"),
+        Err(_) => {
+            shared.metrics.delivery("timeout");
+            return error(StatusCode::REQUEST_TIMEOUT, "the body took too long to arrive");
+        }
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(shared, shared.limits.max_body),
+        Ok(Err(_)) => {
+            shared.metrics.delivery("unreadable");
+            return error(StatusCode::BAD_REQUEST, "the body could not be read");
+        }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     let received_at_ms = now_ms();
@@ -278,7 +290,10 @@ async fn store(
         new = new.quarantined(reason.clone());
     }
     let body_hash = new.body_hash;
-    let stored = match shared.inbox.store(new).await {
+    let started = std::time::Instant::now();
+    let stored = shared.inbox.store(new).await;
+    shared.metrics.stored_in("store", started.elapsed());
+    let stored = match stored {
         Ok(stored) => stored,
         Err(e) if e.kind() == InboxErrorKind::Refused => {
             // The inbox cannot hold this event (a byte its database refuses in the id): answering 503 would
@@ -289,6 +304,7 @@ async fn store(
         }
         Err(e) => {
             tracing::error!(error = %e, event_id = %event_id, "could not store a delivery; answering 503 so it is sent again");
+            shared.metrics.delivery("unavailable");
             return unavailable("the delivery could not be stored; send it again later");
         }
     };
@@ -311,6 +327,7 @@ async fn store(
             ("stored", ArrivalOutcome::Stored)
         }
     };
+    shared.metrics.delivery(status);
     let answer_body = format!(
         r#"{{"status":"{status}","eventId":{}}}"#,
         json_string(event_id.as_str())
@@ -327,14 +344,19 @@ async fn reject(
     body: Bytes,
 ) -> Response<Full<Bytes>> {
     let rejection = NewRejection::new(received_at_ms, body, reason.clone(), kind);
-    match shared.inbox.reject(rejection).await {
+    let started = std::time::Instant::now();
+    let rejected = shared.inbox.reject(rejection).await;
+    shared.metrics.stored_in("reject", started.elapsed());
+    match rejected {
         Ok(_) => {
+            shared.metrics.delivery("rejected");
             let response = error(StatusCode::BAD_REQUEST, &short(&reason));
             publish(shared, None, None, ArrivalOutcome::Rejected { reason }, received_at_ms);
             response
         }
         Err(e) => {
             tracing::error!(error = %e, "could not store a rejected delivery; answering 503 so it is sent again");
+            shared.metrics.delivery("unavailable");
             unavailable("the delivery could not be stored; send it again later")
         }
     }
@@ -357,7 +379,8 @@ fn publish(
     }
 }
 
-fn too_large(limit: usize) -> Response<Full<Bytes>> {
+fn too_large(shared: &Shared, limit: usize) -> Response<Full<Bytes>> {
+    shared.metrics.delivery("too_large");
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("the body is larger than the receiver's limit of {limit} bytes"),

@@ -20,6 +20,7 @@ pub use self::policy::WorkerPolicy;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use crate::inbox::Transacted;
 use crate::inbox::{ClaimToken, Claimed, Completion, Inbox, InboxError};
+use crate::metrics::Metrics;
 
 /// The longest wait between two tries to record an outcome.
 const MAX_RECORD_WAIT: Duration = Duration::from_secs(5);
@@ -65,6 +66,8 @@ pub struct Worker {
     handling: Handling,
     policy: WorkerPolicy,
     wake: Arc<Notify>,
+    /// Where handler durations, outcomes and dead letters are counted: the receiver's, when it runs the worker.
+    metrics: Option<Metrics>,
 }
 
 /// How one attempt ended, before its outcome is recorded.
@@ -139,11 +142,17 @@ impl Worker {
             handling,
             policy,
             wake,
+            metrics: None,
         }
     }
 
     pub(crate) fn with_wake(mut self, wake: Arc<Notify>) -> Self {
         self.wake = wake;
+        self
+    }
+
+    pub(crate) fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -247,6 +256,7 @@ impl Worker {
     async fn look_after(self, claimed: Claimed, mut abandon: watch::Receiver<bool>) {
         let event_id = claimed.event_id.clone();
         let token = claimed.token;
+        let started = std::time::Instant::now();
         let attempt = {
             let work = self.attempt(claimed);
             tokio::pin!(work);
@@ -267,6 +277,16 @@ impl Worker {
                 }
             }
         };
+        if let Some(metrics) = &self.metrics {
+            let outcome = match &attempt {
+                Attempt::Record(Completion::Processed) | Attempt::Committed => "processed",
+                Attempt::Record(Completion::Retry { .. }) => "retry",
+                Attempt::Record(Completion::Dead { .. }) => "dead",
+                Attempt::LeaseLost => "lease_lost",
+                Attempt::Abandoned => "abandoned",
+            };
+            metrics.handled(outcome, started.elapsed());
+        }
         match attempt {
             Attempt::Record(completion) => self.record(&event_id, token, completion, &mut abandon).await,
             Attempt::Committed => {}
@@ -394,7 +414,12 @@ impl Worker {
         let mut wait = Duration::from_millis(50);
         loop {
             match self.inbox.complete(event_id, token, completion.clone()).await {
-                Ok(true) => return,
+                Ok(true) => {
+                    if let (Completion::Dead { .. }, Some(metrics)) = (&completion, &self.metrics) {
+                        metrics.dead_letter();
+                    }
+                    return;
+                }
                 Ok(false) => {
                     tracing::warn!(event_id = %event_id, "the lease was lost before the outcome was recorded; another worker has the event");
                     return;

@@ -6,6 +6,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
@@ -73,6 +74,7 @@ pub struct Server {
     header_read_timeout: Duration,
     drain_timeout: Duration,
     max_connections: usize,
+    open_connections: Option<Arc<AtomicUsize>>,
 }
 
 impl Default for Server {
@@ -89,6 +91,7 @@ impl Server {
             header_read_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(5),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            open_connections: None,
         }
     }
 
@@ -114,6 +117,13 @@ impl Server {
     /// admit a new one; see [`Server`].
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    /// Keeps the number of connections open at each moment in `count` (for a metric), from when the server
+    /// starts until it has drained.
+    pub fn count_connections(mut self, count: Arc<AtomicUsize>) -> Self {
+        self.open_connections = Some(count);
         self
     }
 
@@ -153,6 +163,7 @@ impl Server {
             .header_read_timeout(self.header_read_timeout);
         tokio::pin!(stop);
         loop {
+            self.count(tasks.len());
             open.retain(Activity::is_open);
             if waiting.is_some() && open.len() < self.max_connections {
                 if let Some(stream) = waiting.take() {
@@ -211,6 +222,13 @@ impl Server {
         }
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
+        self.count(0);
+    }
+
+    fn count(&self, open: usize) {
+        if let Some(count) = &self.open_connections {
+            count.store(open, Ordering::Relaxed);
+        }
     }
 }
 

@@ -4,6 +4,47 @@
 //! (bytes of bodies), runs them in one transaction, commits once, and answers each job after that commit.
 //! The SQLite writer thread and the PostgreSQL dispatcher differ only in how they wait and commit.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::WriteStats;
+
+/// How many groups a store committed, of how many jobs: the counts behind [`WriteStats`].
+#[derive(Debug, Default)]
+pub(crate) struct GroupStats {
+    transactions: AtomicU64,
+    operations: AtomicU64,
+    groups: [AtomicU64; 12],
+}
+
+impl GroupStats {
+    /// Counts one committed group of `size` jobs.
+    pub(crate) fn record(&self, size: usize) {
+        let size = u64::try_from(size).unwrap_or(u64::MAX);
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        self.operations.fetch_add(size, Ordering::Relaxed);
+        let slot = WriteStats::GROUP_BOUNDS
+            .iter()
+            .position(|&bound| size <= bound)
+            .unwrap_or(WriteStats::GROUP_BOUNDS.len());
+        if let Some(counter) = self.groups.get(slot) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts so far.
+    pub(crate) fn snapshot(&self) -> WriteStats {
+        let mut groups = [0; 12];
+        for (slot, counter) in groups.iter_mut().zip(&self.groups) {
+            *slot = counter.load(Ordering::Relaxed);
+        }
+        WriteStats {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            operations: self.operations.load(Ordering::Relaxed),
+            groups,
+        }
+    }
+}
+
 /// The jobs of one group: `first`, then whatever `waiting` hands over without waiting, until the group holds
 /// `max_jobs` jobs or `max_weight` of `weight`.
 pub(crate) fn gather<T>(
@@ -25,7 +66,18 @@ pub(crate) fn gather<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::gather;
+    use super::{GroupStats, gather};
+
+    #[test]
+    fn group_sizes_fall_in_their_buckets() {
+        let stats = GroupStats::default();
+        for size in [1, 1, 2, 3, 512, 513, 5000] {
+            stats.record(size);
+        }
+        let snapshot = stats.snapshot();
+        assert_eq!((snapshot.transactions, snapshot.operations), (7, 6032));
+        assert_eq!(snapshot.groups, [2, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
+    }
 
     #[test]
     fn a_group_takes_what_waits_up_to_its_limits() {

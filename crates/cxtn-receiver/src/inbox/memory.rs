@@ -310,6 +310,12 @@ impl Inbox for MemoryInbox {
         Ok(self.lock().rejections.iter().rev().take(limit).cloned().collect())
     }
 
+    /// Takes the lock the inbox's state is under; a memory inbox is always ready.
+    async fn check(&self) -> Result<(), InboxError> {
+        drop(self.lock());
+        Ok(())
+    }
+
     async fn stats(&self) -> Result<InboxStats, InboxError> {
         let state = self.lock();
         let mut stats = InboxStats {
@@ -321,7 +327,11 @@ impl Inbox for MemoryInbox {
             let record = &entry.record;
             stats.duplicates += u64::from(record.deliveries.saturating_sub(1));
             match record.status {
-                EventStatus::Pending => stats.pending += 1,
+                EventStatus::Pending => {
+                    stats.pending += 1;
+                    stats.oldest_pending_at_ms =
+                        super::earliest(stats.oldest_pending_at_ms, Some(record.received_at_ms));
+                }
                 EventStatus::Processing => stats.processing += 1,
                 EventStatus::Processed => stats.processed += 1,
                 EventStatus::Dead => stats.dead += 1,

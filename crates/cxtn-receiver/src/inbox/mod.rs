@@ -374,6 +374,46 @@ pub struct InboxStats {
     pub duplicates: u64,
     /// Conflicting versions: bodies that arrived under a stored event id with different content.
     pub conflicts: u64,
+    /// When the oldest event waiting for the handler (`pending`) arrived, in milliseconds since the Unix epoch;
+    /// `None` when none waits.
+    pub oldest_pending_at_ms: Option<i64>,
+}
+
+/// How a store grouped its writes into transactions (group commit) since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteStats {
+    /// Transactions committed (one fsync each).
+    pub transactions: u64,
+    /// Operations (stores, rejections, claims, completions...) they carried.
+    pub operations: u64,
+    /// Transactions by how many operations they carried: `groups[i]` counts those that carried at most
+    /// [`WriteStats::GROUP_BOUNDS`]`[i]` operations and more than the bound before it; the last counts those
+    /// that carried more than the last bound.
+    pub groups: [u64; 12],
+}
+
+impl WriteStats {
+    /// The upper bounds of [`WriteStats::groups`], in operations per transaction.
+    pub const GROUP_BOUNDS: [u64; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+    /// Operations per transaction: how much group commit saved.
+    #[must_use]
+    pub fn mean_batch(&self) -> f64 {
+        if self.transactions == 0 {
+            0.0
+        } else {
+            self.operations as f64 / self.transactions as f64
+        }
+    }
+}
+
+/// The earlier of two optional times.
+pub(crate) fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// What to list.
@@ -578,6 +618,22 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// A signal the inbox raises when another process stored an event, so that workers wake at once
     /// instead of at their next poll. `None` (the default) when stores happen only in this process.
     fn wake_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
+    /// Whether the inbox can take deliveries now: a SQLite file still writable, a database reachable.
+    /// The admin listener's `/readyz` answers 503 while it fails. The default says yes.
+    ///
+    /// # Errors
+    ///
+    /// Why the inbox cannot take deliveries now.
+    async fn check(&self) -> Result<(), InboxError> {
+        Ok(())
+    }
+
+    /// How the inbox grouped its writes into transactions so far, for a store with group commit;
+    /// `None` (the default) for one without.
+    fn write_stats(&self) -> Option<WriteStats> {
         None
     }
 }

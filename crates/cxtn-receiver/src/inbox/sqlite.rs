@@ -25,6 +25,7 @@ use self::writer::{Writer, in_savepoint};
 use super::{
     ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox, InboxError,
     InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored, Transacted,
+    WriteStats,
 };
 
 /// The durable inbox: one SQLite file in WAL mode with `synchronous=FULL`.
@@ -42,28 +43,6 @@ pub struct SqliteInbox {
     writer: Option<Writer>,
     reader: Arc<Reader>,
     path: PathBuf,
-}
-
-/// How the writer grouped operations into transactions since the inbox was opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WriteStats {
-    /// Transactions committed (one fsync each).
-    pub transactions: u64,
-    /// Operations (stores, rejections, claims, completions...) they carried.
-    pub operations: u64,
-}
-
-impl WriteStats {
-    /// Operations per transaction: how much group commit saved.
-    #[must_use]
-    pub fn mean_batch(&self) -> f64 {
-        if self.transactions == 0 {
-            0.0
-        } else {
-            self.operations as f64 / self.transactions as f64
-        }
-    }
 }
 
 /// A handler whose writes commit in the same SQLite transaction that marks the event processed: either
@@ -177,13 +156,7 @@ impl SqliteInbox {
     /// How the writer grouped operations into transactions so far (zero for a read-only inbox).
     #[must_use]
     pub fn write_stats(&self) -> WriteStats {
-        self.writer.as_ref().map_or(
-            WriteStats {
-                transactions: 0,
-                operations: 0,
-            },
-            Writer::stats,
-        )
+        self.writer.as_ref().map_or_else(WriteStats::default, Writer::stats)
     }
 
     /// The file the inbox lives in.
@@ -286,6 +259,19 @@ fn sql_limit(limit: usize) -> i64 {
 
 #[async_trait]
 impl Inbox for SqliteInbox {
+    /// Takes the write lock in the writer's next transaction (reads the file, for a read-only inbox).
+    async fn check(&self) -> Result<(), InboxError> {
+        let probe = |txn: &Transaction<'_>| txn.prepare_cached("SELECT 1")?.query_row([], |_| Ok(()));
+        match &self.writer {
+            Some(writer) => writer.run_single(probe).await,
+            None => self.reader.read(move |txn, _| probe(txn)).await,
+        }
+    }
+
+    fn write_stats(&self) -> Option<WriteStats> {
+        self.writer.as_ref().map(Writer::stats)
+    }
+
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
         let status = if event.quarantine.is_some() {
             EventStatus::Quarantined
@@ -599,20 +585,25 @@ impl Inbox for SqliteInbox {
         self.reader
             .read(move |txn, schema| {
                 let mut stats = InboxStats::default();
-                let mut select =
-                    txn.prepare_cached("SELECT status, COUNT(*), SUM(deliveries - 1) FROM events GROUP BY status")?;
+                let mut select = txn.prepare_cached(
+                    "SELECT status, COUNT(*), SUM(deliveries - 1), MIN(received_at_ms) FROM events GROUP BY status",
+                )?;
                 let rows = select.query_map([], |row| {
                     let status: String = row.get(0)?;
                     let count: i64 = row.get(1)?;
                     let duplicates: Option<i64> = row.get(2)?;
-                    Ok((status, count, duplicates.unwrap_or(0)))
+                    let oldest: Option<i64> = row.get(3)?;
+                    Ok((status, count, duplicates.unwrap_or(0), oldest))
                 })?;
                 for row in rows {
-                    let (status, count, duplicates) = row?;
+                    let (status, count, duplicates, oldest) = row?;
                     let count = u64::try_from(count).unwrap_or(0);
                     stats.duplicates += u64::try_from(duplicates).unwrap_or(0);
                     match EventStatus::from_name(&status) {
-                        Some(EventStatus::Pending) | None => stats.pending += count,
+                        Some(EventStatus::Pending) | None => {
+                            stats.pending += count;
+                            stats.oldest_pending_at_ms = super::earliest(stats.oldest_pending_at_ms, oldest);
+                        }
                         Some(EventStatus::Processing) => stats.processing += count,
                         Some(EventStatus::Processed) => stats.processed += count,
                         Some(EventStatus::Dead) => stats.dead += count,

@@ -7,6 +7,7 @@
 )]
 #![allow(unreachable_pub, missing_debug_implementations)]
 
+mod admin;
 mod bad_input;
 mod crash;
 mod delivery;

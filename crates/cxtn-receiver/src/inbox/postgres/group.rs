@@ -334,6 +334,7 @@ pub(super) async fn dispatch(
     mut queue: mpsc::Receiver<PendingStore>,
     slots: Arc<Semaphore>,
     max_batch: usize,
+    groups: Arc<group::GroupStats>,
 ) {
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -349,6 +350,7 @@ pub(super) async fn dispatch(
             MAX_BATCH_BYTES,
             |pending| pending.event.body.len(),
         );
+        groups.record(batch.len());
         let inner = inner.clone();
         tokio::spawn(async move {
             inner.store_batch(batch).await;

@@ -132,7 +132,9 @@ use self::wake::listen;
 use super::{
     BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
     InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored,
+    WriteStats,
 };
+use crate::inbox::group::GroupStats;
 
 type PgError = tokio_postgres::Error;
 
@@ -172,6 +174,7 @@ pub struct PostgresInbox {
     wake: Arc<Notify>,
     stores: mpsc::Sender<PendingStore>,
     max_batch: usize,
+    groups: Arc<GroupStats>,
 }
 
 /// Builds a [`PostgresInbox`]; problems surface at [`PostgresInboxBuilder::connect`].
@@ -352,7 +355,8 @@ impl PostgresInboxBuilder {
             self.pool_size.div_ceil(4).min(MAX_STORE_TRANSACTIONS)
         };
         let slots = Arc::new(Semaphore::new(transactions));
-        tokio::spawn(dispatch(inner.clone(), queue, slots, self.max_batch));
+        let groups = Arc::new(GroupStats::default());
+        tokio::spawn(dispatch(inner.clone(), queue, slots, self.max_batch, groups.clone()));
         let wake = Arc::new(Notify::new());
         tokio::spawn(listen(listen_config, inner.schema.clone(), Arc::downgrade(&wake)));
         Ok(PostgresInbox {
@@ -360,6 +364,7 @@ impl PostgresInboxBuilder {
             wake,
             stores,
             max_batch: self.max_batch,
+            groups,
         })
     }
 }
@@ -390,6 +395,18 @@ impl Inbox for PostgresInbox {
     /// Raised when a receiver on the same schema, in this process or another, stored events.
     fn wake_signal(&self) -> Option<Arc<Notify>> {
         Some(self.wake.clone())
+    }
+
+    /// Runs `SELECT 1` on a connection of the pool, within the connect and operation timeouts.
+    async fn check(&self) -> Result<(), InboxError> {
+        let inner = &self.inner;
+        let client = inner.client().await?;
+        let outcome = inner.timed(client.simple_query("SELECT 1")).await;
+        inner.settle(client, "check the connection", outcome).map(drop)
+    }
+
+    fn write_stats(&self) -> Option<WriteStats> {
+        Some(self.groups.snapshot())
     }
 
     async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
@@ -635,7 +652,10 @@ impl Inbox for PostgresInbox {
                     let duplicates = u64::try_from(row.try_get::<_, i64>(2)?).unwrap_or(0);
                     stats.duplicates = stats.duplicates.saturating_add(duplicates);
                     let slot = match EventStatus::from_name(&status) {
-                        Some(EventStatus::Pending) => &mut stats.pending,
+                        Some(EventStatus::Pending) => {
+                            stats.oldest_pending_at_ms = row.try_get(3)?;
+                            &mut stats.pending
+                        }
                         Some(EventStatus::Processing) => &mut stats.processing,
                         Some(EventStatus::Processed) => &mut stats.processed,
                         Some(EventStatus::Dead) => &mut stats.dead,

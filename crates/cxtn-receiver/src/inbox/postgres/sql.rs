@@ -158,13 +158,14 @@ impl Sql {
             ),
             rejection: format!("SELECT {REJECTION_COLUMNS} FROM {rejections} WHERE id = $1"),
             rejections: format!("SELECT {REJECTION_COLUMNS} FROM {rejections} ORDER BY id DESC LIMIT $1"),
-            // Statuses, then the two counts kept apart (their names cannot be a status).
+            // Statuses with their oldest arrival, then the two counts kept apart (their names cannot be a status).
             stats: format!(
-                "SELECT status, COUNT(*)::int8, COALESCE(SUM(deliveries - 1), 0)::int8 FROM {events} GROUP BY status
+                "SELECT status, COUNT(*)::int8, COALESCE(SUM(deliveries - 1), 0)::int8, MIN(received_at_ms)::int8
+                 FROM {events} GROUP BY status
                  UNION ALL
-                 SELECT 'rejected', COUNT(*)::int8, 0::int8 FROM {rejections}
+                 SELECT 'rejected', COUNT(*)::int8, 0::int8, NULL::int8 FROM {rejections}
                  UNION ALL
-                 SELECT 'conflicts', COUNT(*)::int8, 0::int8 FROM {conflicts}"
+                 SELECT 'conflicts', COUNT(*)::int8, 0::int8, NULL::int8 FROM {conflicts}"
             ),
         }
     }

@@ -1,16 +1,14 @@
 //! The writer thread: group commit of every change to the SQLite inbox.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::WriteStats;
 use super::schema::{failed, kind_of};
-use crate::inbox::group::gather;
-use crate::inbox::{InboxError, InboxErrorKind};
+use crate::inbox::group::{GroupStats, gather};
+use crate::inbox::{InboxError, InboxErrorKind, WriteStats};
 
 /// The most operations one transaction (one fsync) carries.
 const MAX_BATCH: usize = 512;
@@ -39,20 +37,14 @@ type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &Failure>) -> Reply + Send>;
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
-    counters: Arc<Counters>,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    transactions: AtomicU64,
-    operations: AtomicU64,
+    counters: Arc<GroupStats>,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`.
     pub(super) fn start(conn: Connection) -> Result<Self, InboxError> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(GroupStats::default());
         let writer_counters = counters.clone();
         thread::Builder::new()
             .name("cxtn-inbox-writer".into())
@@ -63,10 +55,7 @@ impl Writer {
 
     /// How the writer grouped operations into transactions so far.
     pub(super) fn stats(&self) -> WriteStats {
-        WriteStats {
-            transactions: self.counters.transactions.load(Ordering::Relaxed),
-            operations: self.counters.operations.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot()
     }
 
     /// Runs `f` in the writer's next transaction, inside a savepoint so that a failure undoes only
@@ -99,7 +88,10 @@ impl Writer {
                 Err(failure) => {
                     let error = InboxError::of_kind(
                         failure.kind,
-                        format!("the inbox could not start a transaction: {}", failure.message),
+                        format!(
+                            "the inbox could not start a transaction: {}",
+                            failure.message
+                        ),
                         None,
                     );
                     return Box::new(move |_| {
@@ -107,7 +99,11 @@ impl Writer {
                     });
                 }
             };
-            let result = if savepoint { in_savepoint(txn, f) } else { f(txn) };
+            let result = if savepoint {
+                in_savepoint(txn, f)
+            } else {
+                f(txn)
+            };
             Box::new(move |committed: Result<(), Failure>| {
                 let outcome = match (result, committed) {
                     (Ok(value), Ok(())) => Ok(value),
@@ -158,7 +154,7 @@ pub(super) fn in_savepoint<T>(
 
 /// The writer thread: waits for a job, takes every job already queued (up to a limit),
 /// runs them all in one transaction, commits once, then answers each.
-fn write(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &Counters) {
+fn write(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &GroupStats) {
     while let Ok(first) = rx.recv() {
         let batch = gather(first, || rx.try_recv().ok(), MAX_BATCH, usize::MAX, |_| 0);
         let txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -174,8 +170,7 @@ fn write(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &Counters) {
         };
         let replies: Vec<Reply> = batch.into_iter().map(|job| job(Ok(&txn))).collect();
         let committed = txn.commit().map_err(|e| Failure::of(&e));
-        counters.transactions.fetch_add(1, Ordering::Relaxed);
-        counters.operations.fetch_add(replies.len() as u64, Ordering::Relaxed);
+        counters.record(replies.len());
         if let Err(failure) = &committed {
             tracing::error!(error = %failure.message, "inbox commit failed");
         }
