@@ -54,6 +54,7 @@ mod auth;
 pub mod idempotency;
 pub mod inbox;
 pub mod metrics;
+mod retain;
 mod server;
 mod service;
 mod worker;
@@ -160,6 +161,7 @@ pub struct Receiver {
     admin_addr: Option<SocketAddr>,
     /// Raised by [`Running::shutdown`]: `/readyz` answers 503 from then on.
     stopping: Arc<AtomicBool>,
+    retention: Option<retain::Retention>,
 }
 
 /// Builds a [`Receiver`]; problems surface at [`ReceiverBuilder::build`].
@@ -178,6 +180,7 @@ pub struct ReceiverBuilder {
     admin_addr: Option<SocketAddr>,
     admin_token: Option<Secret>,
     metrics: Option<Metrics>,
+    retention: Option<retain::Retention>,
 }
 
 impl Receiver {
@@ -196,6 +199,7 @@ impl Receiver {
             admin_addr: None,
             admin_token: None,
             metrics: None,
+            retention: None,
         }
     }
 
@@ -387,6 +391,40 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Prunes the inbox with `policy` when the receiver starts serving, then `every` (an hour, say), until it
+    /// stops; see [`Inbox::prune`].
+    /// A failed run is logged and counted (`cxtn_inbox_prune_failures_total`), and the next one tries again;
+    /// the rows deleted are counted in `cxtn_inbox_pruned_rows_total`.
+    /// A receiver mounted with [`Receiver::service`] runs no policy: call [`Inbox::prune`] on a schedule of
+    /// your own.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use cxtn_receiver::{PrunePolicy, Receiver, SqliteInbox};
+    ///
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+    /// let receiver = Receiver::builder(Arc::new(SqliteInbox::open("cxtn-inbox.sqlite")?))
+    ///     .path_token(std::env::var("CXTN_PATH_TOKEN")?)
+    ///     .retention(PrunePolicy::default().processed_older_than(30 * DAY), Duration::from_secs(3600))
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn retention(mut self, policy: PrunePolicy, every: Duration) -> Self {
+        self.retention = Some(retain::Retention { policy, every });
+        self
+    }
+
+    /// Counts into `metrics` instead of a set of its own: for counters registered before the receiver is built
+    /// (a handler's own, say) to be rendered with its metrics.
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Builds the receiver.
     ///
     /// # Errors
@@ -454,6 +492,7 @@ impl ReceiverBuilder {
             admin,
             admin_addr: self.admin_addr,
             stopping,
+            retention: self.retention,
         })
     }
 }

@@ -19,6 +19,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
+    retention: Option<JoinHandle<()>>,
     admin: Option<Admin>,
     stopping: Arc<AtomicBool>,
 }
@@ -57,6 +58,9 @@ impl Running {
         if let Some(worker) = self.worker {
             let _ = worker.await;
         }
+        if let Some(retention) = self.retention {
+            let _ = retention.await;
+        }
         if let Some(admin) = self.admin {
             let _ = admin.stop.send(true);
             let _ = admin.server.await;
@@ -88,6 +92,10 @@ pub(crate) fn serve(
             let _ = accept_stop.changed().await;
         });
     let server = tokio::spawn(server);
+    let retention = receiver
+        .retention
+        .clone()
+        .map(|retention| crate::retain::spawn(receiver.inbox(), retention, &receiver.metrics(), stopped.clone()));
     let worker = receiver.worker().map(|worker| {
         let mut stopped = stopped;
         tokio::spawn(async move {
@@ -103,6 +111,7 @@ pub(crate) fn serve(
         stop,
         server,
         worker,
+        retention,
         admin,
         stopping: receiver.stopping,
     })

@@ -231,3 +231,35 @@ pub async fn stores_go_on_while_a_prune_deletes_in_batches(kind: Kind) {
         inbox.event(&id("new-0")).await.unwrap().unwrap().status
     );
 }
+
+#[tokio::test]
+async fn a_receiver_with_a_retention_policy_prunes_while_it_serves() {
+    let t = open(&Kind::Sqlite).await;
+    let inbox = t.inbox.clone();
+    inbox.store(event("old", now_ms() - 40 * DAY_MS)).await.unwrap();
+    inbox.store(event("fresh", now_ms())).await.unwrap();
+    handle(&*inbox, |_| Some(Completion::Processed)).await;
+    let receiver = cxtn_receiver::Receiver::builder(inbox.clone())
+        .path_token(crate::TOKEN)
+        .retention(
+            PrunePolicy::default().processed_older_than(30 * DAY),
+            Duration::from_secs(3600),
+        )
+        .build()
+        .unwrap();
+    let running = receiver.bind("127.0.0.1:0").await.unwrap();
+    let mut waited = Duration::ZERO;
+    while !receiver.metrics().render().contains("cxtn_inbox_pruned_rows_total 1") {
+        assert!(
+            waited < Duration::from_secs(10),
+            "the policy runs when the receiver starts: {}",
+            receiver.metrics().render()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+    assert!(inbox.event(&id("old")).await.unwrap().is_none());
+    assert!(inbox.event(&id("fresh")).await.unwrap().is_some());
+    running.shutdown().await;
+    assert_eq!(inbox.store(event("old", now_ms())).await.unwrap(), Stored::Duplicate);
+}
