@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use cxtn::{EndpointStatus, Environment, WebhookEventType};
 
 const AFTER_HELP: &str = "\
@@ -23,6 +24,54 @@ pub(crate) struct Cli {
     pub(crate) global: Global,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+impl Cli {
+    /// The command line of this process; on wrong usage, the error and exit code 2.
+    /// Notes which secrets were given as flags, so the command can warn that `ps` shows them.
+    pub(crate) fn from_env() -> Self {
+        let matches = <Self as CommandFactory>::command().get_matches();
+        let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let Some((_, sub)) = matches.subcommand() else {
+            return cli;
+        };
+        let flagged = |id: &str| sub.value_source(id) == Some(ValueSource::CommandLine);
+        let db_flagged = |db: &str| flagged("db") && has_password(db);
+        match &mut cli.command {
+            Command::Listen(args) => {
+                for (id, flag) in [("path_token", "--path-token"), ("basic_auth", "--basic-auth")] {
+                    if flagged(id) {
+                        args.secret_flags.push(flag);
+                    }
+                }
+                if db_flagged(&args.db) {
+                    args.secret_flags.push("--db");
+                }
+            }
+            Command::Inbox(args) if db_flagged(&args.db) => args.secret_flags.push("--db"),
+            Command::Sandbox(args) if flagged("token") => args.secret_flags.push("--token"),
+            _ => {}
+        }
+        cli
+    }
+}
+
+/// Whether a `--db` value is a URL whose user information holds a password (`postgres://user:pass@host`)
+/// or whose query names one (`?password=`).
+pub(crate) fn has_password(db: &str) -> bool {
+    let Some((_, rest)) = db.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let in_userinfo = authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+    let in_query = rest.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|pair| pair.to_ascii_lowercase().starts_with("password="))
+    });
+    in_userinfo || in_query
 }
 
 /// The help heading of the options every command takes.
@@ -55,9 +104,33 @@ pub(crate) struct Global {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub(crate) json: bool,
 
-    /// Print more detail (repeat for more)
+    /// Print more detail, and log more on stderr: -v info, -vv debug, -vvv trace
     #[arg(short, long, global = true, help_heading = GLOBAL, action = ArgAction::Count)]
     pub(crate) verbose: u8,
+
+    /// Print only errors on stderr
+    #[arg(short, long, global = true, help_heading = GLOBAL, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+
+    /// Logs on stderr as text, or as JSON lines for log shippers
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "CXTN_LOG_FORMAT",
+        hide_env_values = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        value_name = "FORMAT"
+    )]
+    pub(crate) log_format: LogFormat,
+}
+
+/// How logs are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,11 +261,26 @@ pub(crate) struct ListenArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub(crate) addr: String,
 
-    /// The secret last segment of the endpoint URL's path (use 32 or more random characters)
+    /// The secret last segment of the endpoint URL's path, 32 or more random characters
+    /// (ps shows flags: prefer the variable or --path-token-file)
     #[arg(long, env = "CXTN_PATH_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub(crate) path_token: Option<String>,
 
-    /// HTTP Basic credentials the endpoint URL carries
+    /// Read the path token from this file (its first line)
+    #[arg(
+        long,
+        env = "CXTN_PATH_TOKEN_FILE",
+        hide_env_values = true,
+        value_name = "PATH",
+        conflicts_with = "path_token"
+    )]
+    pub(crate) path_token_file: Option<PathBuf>,
+
+    /// Accept a path token shorter than 24 characters
+    #[arg(long)]
+    pub(crate) allow_short_path_token: bool,
+
+    /// HTTP Basic credentials the endpoint URL carries (ps shows flags: prefer the variable or --basic-auth-file)
     #[arg(
         long,
         env = "CXTN_BASIC_AUTH",
@@ -201,6 +289,16 @@ pub(crate) struct ListenArgs {
         value_parser = parse_basic_auth
     )]
     pub(crate) basic_auth: Option<BasicAuth>,
+
+    /// Read the HTTP Basic credentials, USER:PASS, from this file (its first line)
+    #[arg(
+        long,
+        env = "CXTN_BASIC_AUTH_FILE",
+        hide_env_values = true,
+        value_name = "PATH",
+        conflicts_with = "basic_auth"
+    )]
+    pub(crate) basic_auth_file: Option<PathBuf>,
 
     /// The inbox: a SQLite file, created when missing, or a postgres:// URL shared by many receivers
     #[arg(long, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL")]
@@ -214,6 +312,14 @@ pub(crate) struct ListenArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) forward_to: Option<String>,
 
+    /// How long one forward may take, connecting included, before the attempt counts as failed
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) forward_timeout: std::time::Duration,
+
+    /// Forward attempts before an event is dead-lettered (`cxtn inbox replay` tries again)
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) forward_attempts: u32,
+
     /// Run without any authentication: anyone who can reach the port can inject events
     #[arg(long)]
     pub(crate) insecure_no_auth: bool,
@@ -221,6 +327,10 @@ pub(crate) struct ListenArgs {
     /// How long a stop waits for the forwards in progress before giving their events back to the inbox
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) shutdown_timeout: std::time::Duration,
+
+    /// The secrets given as flags on the command line, where `ps` shows them.
+    #[arg(skip)]
+    pub(crate) secret_flags: Vec<&'static str>,
 }
 
 /// The inbox file the commands use unless told otherwise.
@@ -244,6 +354,10 @@ pub(crate) struct InboxArgs {
 
     #[command(subcommand)]
     pub(crate) command: InboxCommand,
+
+    /// The secrets given as flags on the command line, where `ps` shows them.
+    #[arg(skip)]
+    pub(crate) secret_flags: Vec<&'static str>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -369,6 +483,10 @@ pub(crate) struct SandboxArgs {
         default_value = "1000,2000,4000,8000"
     )]
     pub(crate) retry_ms: Vec<u64>,
+
+    /// The secrets given as flags on the command line, where `ps` shows them.
+    #[arg(skip)]
+    pub(crate) secret_flags: Vec<&'static str>,
 }
 
 #[derive(Debug, Args)]
@@ -386,7 +504,7 @@ fn parse_event_type(text: &str) -> Result<WebhookEventType, String> {
     WebhookEventType::from_str(text).map_err(|e| e.to_string())
 }
 
-fn parse_basic_auth(text: &str) -> Result<BasicAuth, String> {
+pub(crate) fn parse_basic_auth(text: &str) -> Result<BasicAuth, String> {
     match text.split_once(':') {
         Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(BasicAuth::new(user, password)),
         _ => Err("give the credentials as USER:PASS, both non-empty".to_owned()),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use cxtn::model::{EndpointUrl, Secret, UrlErrorKind, UrlPolicy};
-use cxtn_transport::{Bytes, HyperTransport, Method, Request, RetryPolicy, Transport, with_retry};
+use cxtn_transport::{Bytes, ErrorKind, HyperTransport, Method, Request, RetryPolicy, Transport, with_retry};
 
 use crate::error::CliError;
 
@@ -62,7 +62,12 @@ impl Target {
     }
 }
 
-/// Sends bodies with one attempt each: the caller decides what a failure means.
+/// The most of an answer's body a POST reads: only its status matters, so a target that streams a large or
+/// endless body costs no more than this.
+const STATUS_ONLY_BYTES: usize = 8 * 1024;
+
+/// Sends bodies with one attempt each, and reads only the status of the answer: the caller decides what a
+/// failure means.
 #[derive(Debug, Clone)]
 pub(crate) struct Poster {
     transport: Arc<dyn Transport>,
@@ -72,6 +77,7 @@ impl Poster {
     pub(crate) fn new(timeout: Duration) -> Result<Self, CliError> {
         let backend = HyperTransport::builder()
             .connect_timeout(timeout)
+            .max_response_bytes(STATUS_ONLY_BYTES)
             .build()
             .map_err(|e| CliError::failed(format!("cannot set up the HTTP client: {e}")))?;
         let policy = RetryPolicy::builder()
@@ -84,7 +90,8 @@ impl Poster {
         })
     }
 
-    /// POSTs `body` as JSON; the answer's status code, or why none came.
+    /// POSTs `body` as JSON; the answer's status code, or why none came. An answer whose body is longer than
+    /// [`STATUS_ONLY_BYTES`] still gives its status.
     pub(crate) async fn post(&self, target: &Target, body: Bytes) -> Result<u16, cxtn_transport::Error> {
         let mut request = Request::new(Method::POST, target.url.clone())
             .header("user-agent", USER_AGENT)
@@ -92,8 +99,13 @@ impl Poster {
         if let Some(authorization) = &target.authorization {
             request = request.header("authorization", authorization.expose_secret());
         }
-        let response = self.transport.send(request).await?;
-        Ok(response.status.as_u16())
+        match self.transport.send(request).await {
+            Ok(response) => Ok(response.status.as_u16()),
+            Err(error) => match (error.kind(), error.status()) {
+                (ErrorKind::TooLarge, Some(status)) => Ok(status.as_u16()),
+                _ => Err(error),
+            },
+        }
     }
 }
 

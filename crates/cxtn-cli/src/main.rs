@@ -5,6 +5,8 @@
 //! send sample notifications (`cxtn trigger`), run the local simulator (`cxtn sandbox`),
 //! and see the whole loop run in seconds (`cxtn demo`).
 //!
+//! Logs go to stderr, as text or JSON lines (`--log-format`), at the level `-v`, `-q` or `RUST_LOG` set.
+//!
 //! Exit codes: 0 success, 1 the operation failed, 2 wrong usage; `listen` stopped at once by a second signal
 //! exits 130 (SIGINT) or 143 (SIGTERM).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -14,6 +16,7 @@ mod client;
 mod cmd;
 mod error;
 mod http;
+mod logs;
 mod store;
 mod summary;
 mod ui;
@@ -21,14 +24,13 @@ mod ui;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-
 use crate::error::CliError;
 use crate::ui::Ui;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let ui = Ui::new(cli.global.json, cli.global.verbose);
+    let cli = cli::Cli::from_env();
+    let ui = Ui::new(cli.global.json, cli.global.verbose, cli.global.quiet);
+    logs::install(&cli.global, &ui);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

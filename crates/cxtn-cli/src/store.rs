@@ -37,6 +37,38 @@ impl<'a> Location<'a> {
     }
 }
 
+/// `--db` as it may be printed: a URL's password, in its user information or its query, becomes `<redacted>`.
+pub(crate) fn redacted(db: &str) -> String {
+    let Some((scheme, rest)) = db.split_once("://") else {
+        return db.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:<redacted>@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let (query, fragment) = query.split_once('#').map_or((query, None), |(q, f)| (q, Some(f)));
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=<redacted>"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            let fragment = fragment.map_or_else(String::new, |f| format!("#{f}"));
+            format!("{path}?{}{fragment}", pairs.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
 /// Opens the inbox `--db` names: a SQLite file path, or (with the `postgres` feature) a `postgres://` URL,
 /// whose `schema` holds the inbox. Connecting to a PostgreSQL inbox brings its schema up to date; a SQLite file
 /// opened [`Access::ReadOnly`] is only read.
@@ -116,5 +148,38 @@ mod tests {
             Location::Sqlite(Path::new("cxtn-inbox.sqlite"))
         );
         assert_eq!(Location::parse("pg"), Location::Sqlite(Path::new("pg")));
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_what_is_printed() {
+        for (db, shown) in [
+            (
+                "postgres://cxtn:PASSWORD@db.internal:5432/app",
+                "postgres://cxtn:<redacted>@db.internal:5432/app",
+            ),
+            (
+                "postgres://cxtn:p@ss:word@db/app?sslmode=require",
+                "postgres://cxtn:<redacted>@db/app?sslmode=require",
+            ),
+            (
+                "postgresql://cxtn@db/app?password=PASSWORD&sslmode=verify-full",
+                "postgresql://cxtn@db/app?password=<redacted>&sslmode=verify-full",
+            ),
+            (
+                "postgres://db/app?PassWord=PASSWORD",
+                "postgres://db/app?PassWord=<redacted>",
+            ),
+            ("postgres://cxtn@db/app", "postgres://cxtn@db/app"),
+            ("cxtn-inbox.sqlite", "cxtn-inbox.sqlite"),
+            ("/var/lib/cxtn/in:box@x.sqlite", "/var/lib/cxtn/in:box@x.sqlite"),
+        ] {
+            assert_eq!(redacted(db), shown, "{db}");
+            assert!(!redacted(db).contains("PASSWORD"), "{db}");
+            assert!(!redacted(db).contains("word@"), "{db}");
+        }
+        assert!(crate::cli::has_password("postgres://u:PASSWORD@h/db"));
+        assert!(crate::cli::has_password("postgres://u@h/db?password=x"));
+        assert!(!crate::cli::has_password("postgres://u@h/db"));
+        assert!(!crate::cli::has_password("cxtn-inbox.sqlite"));
     }
 }

@@ -9,7 +9,8 @@ const DATA_PREVIEW_CHARS: usize = 200;
 /// The lines describing a notification: envelope first, then the event's own fields.
 pub(crate) fn lines(notification: &Notification, verbose: u8) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut push = |label: &str, value: String| out.push((label.to_owned(), value));
+    // Every value came from the network or a file: escaped, so it cannot drive the terminal.
+    let mut push = |label: &str, value: String| out.push((label.to_owned(), crate::ui::clean(&value).into_owned()));
     let event = notification.event_name();
     push(
         "event",

@@ -13,7 +13,7 @@ use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs, InboxTar
 use crate::error::CliError;
 use crate::store::{self, Access};
 use crate::summary;
-use crate::ui::{BAD, Cell, DIM, GOOD, ID, Render, Ui, WARN, rfc3339_ms, time_ms};
+use crate::ui::{BAD, Cell, DIM, GOOD, ID, Render, Ui, WARN, clean, clean_lines, rfc3339_ms, time_ms};
 
 pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
     // Only a replay writes; every other command reads the inbox and leaves its file as it is.
@@ -22,6 +22,7 @@ pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
         _ => Access::ReadOnly,
     };
     let inbox = store::open(&args.db, &args.schema, access).await?;
+    crate::cmd::warn_secret_flags(ui, &args.secret_flags);
     match args.command {
         InboxCommand::List(list) if list.rejected => list_rejections(ui, &inbox, &list).await,
         InboxCommand::List(list) => list_events(ui, &inbox, &list).await,
@@ -286,11 +287,14 @@ impl Render for Shown<'_> {
     fn human(&self, ui: &Ui) {
         let record = self.record.record;
         let mut fields = vec![
-            ("event id".to_owned(), record.event_id.to_string()),
-            ("event".to_owned(), record.event.clone()),
+            ("event id".to_owned(), clean(record.event_id.as_str()).into_owned()),
+            ("event".to_owned(), clean(&record.event).into_owned()),
             (
                 "subscription".to_owned(),
-                record.subscription.clone().unwrap_or_else(|| "none known".to_owned()),
+                record
+                    .subscription
+                    .as_deref()
+                    .map_or_else(|| "none known".to_owned(), |s| clean(s).into_owned()),
             ),
             (
                 "status".to_owned(),
@@ -304,7 +308,7 @@ impl Render for Shown<'_> {
             fields.push(("next attempt".to_owned(), time_ms(record.next_attempt_at_ms)));
         }
         if let Some(error) = &record.last_error {
-            fields.push(("last error".to_owned(), error.clone()));
+            fields.push(("last error".to_owned(), clean(error).into_owned()));
         }
         if let Some(reason) = &record.quarantine_reason {
             let label = if record.status == EventStatus::Quarantined {
@@ -312,7 +316,7 @@ impl Render for Shown<'_> {
             } else {
                 "was quarantined"
             };
-            fields.push((label.to_owned(), reason.clone()));
+            fields.push((label.to_owned(), clean(reason).into_owned()));
         }
         if record.conflicts > 0 {
             fields.push((
@@ -334,7 +338,7 @@ impl Render for Shown<'_> {
         }
         ui.out("");
         ui.out(ui.paint(DIM, "body, as received:"));
-        ui.out(&self.body);
+        ui.out(clean_lines(&self.body));
         if self.conflicting_versions.is_empty() {
             return;
         }
@@ -356,7 +360,7 @@ impl Render for Shown<'_> {
             if let Some(body) = &version.body {
                 ui.out("");
                 ui.out(ui.paint(DIM, format!("body {}, as received:", version.body_hash)));
-                ui.out(body);
+                ui.out(clean_lines(body));
             }
         }
         if self.conflicting_versions.iter().all(|v| v.body.is_none()) {
@@ -430,16 +434,16 @@ impl Render for ShownRejection<'_> {
         let mut fields = vec![
             ("rejection".to_owned(), r.id.to_string()),
             ("received".to_owned(), time_ms(r.received_at_ms)),
-            ("kind".to_owned(), r.kind.to_owned()),
-            ("reason".to_owned(), r.reason.to_owned()),
+            ("kind".to_owned(), clean(r.kind).into_owned()),
+            ("reason".to_owned(), clean(r.reason).into_owned()),
         ];
         if let Some(event_id) = r.replayed_as {
-            fields.push(("replayed as".to_owned(), event_id.to_owned()));
+            fields.push(("replayed as".to_owned(), clean(event_id).into_owned()));
         }
         ui.fields(&fields);
         ui.out("");
         ui.out(ui.paint(DIM, "body, as received:"));
-        ui.out(&self.body);
+        ui.out(clean_lines(&self.body));
     }
 }
 

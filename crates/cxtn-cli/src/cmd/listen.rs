@@ -15,27 +15,55 @@ use crate::cli::{BasicAuth, ListenArgs};
 use crate::error::CliError;
 use crate::http::{Poster, Target};
 use crate::store::{self, Access};
-use crate::ui::{BAD, BOLD, DIM, GOOD, ID, Render, Ui, WARN};
+use crate::ui::{BAD, BOLD, DIM, GOOD, ID, Render, Ui, WARN, clean};
 
-/// How long one forward may take, connecting included.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Path tokens shorter than this get a warning.
+/// Path tokens shorter than this are refused unless `--allow-short-path-token`.
 const SHORT_TOKEN: usize = 24;
+
+/// How often lines dropped because stdout is not read are counted, and at most how often a warning says so.
+const DROPPED_CHECK: Duration = Duration::from_secs(1);
+const DROPPED_WARNING: Duration = Duration::from_secs(30);
+
+/// How long a stop waits for stdout to take the lines still queued.
+const FINAL_LINES: Duration = Duration::from_secs(2);
 
 /// The path the printed endpoint URL uses before the token; any path ending with the token works.
 const PATH_PREFIX: &str = "/cxtn";
 
 pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
-    let path_token = args.path_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    if path_token.is_none() && args.basic_auth.is_none() && !args.insecure_no_auth {
+    let path_token = match &args.path_token_file {
+        Some(path) => Some(read_secret(path, "--path-token-file")?),
+        None => args.path_token.as_deref().map(str::trim).map(str::to_owned),
+    }
+    .filter(|t| !t.is_empty());
+    let path_token = path_token.as_deref();
+    let basic_auth = match &args.basic_auth_file {
+        Some(path) => Some(
+            crate::cli::parse_basic_auth(&read_secret(path, "--basic-auth-file")?).map_err(|e| {
+                CliError::usage(format!(
+                    "the file {} given to --basic-auth-file is not USER:PASS",
+                    path.display()
+                ))
+                .hint(format!("Write the credentials on its first line; {e}."))
+            })?,
+        ),
+        None => args.basic_auth.clone(),
+    };
+    if path_token.is_none() && basic_auth.is_none() && !args.insecure_no_auth {
         return Err(CliError::usage(
             "refusing to listen without authentication: anyone who finds the URL could inject events",
         )
-        .hint("Pass --path-token TOKEN (or set CXTN_PATH_TOKEN) and/or --basic-auth USER:PASS; --insecure-no-auth runs without."));
+        .hint("Pass --path-token TOKEN (or set CXTN_PATH_TOKEN, or --path-token-file PATH) and/or --basic-auth USER:PASS; --insecure-no-auth runs without."));
     }
     if let Some(token) = path_token {
         check_token(token)?;
+        if token.len() < SHORT_TOKEN && !args.allow_short_path_token {
+            return Err(CliError::usage(format!(
+                "the path token is too short ({} characters): a short token can be guessed",
+                token.len()
+            ))
+            .hint("Use 32 or more random characters, such as `openssl rand -hex 24` gives; --allow-short-path-token accepts it anyway."));
+        }
         if token.len() < SHORT_TOKEN {
             ui.warn(format!(
                 "the path token is short ({} characters); use 32 or more random characters",
@@ -43,7 +71,7 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
             ));
         }
     }
-    if path_token.is_none() && args.basic_auth.is_none() {
+    if path_token.is_none() && basic_auth.is_none() {
         ui.warn("listening without authentication: anyone who can reach the port can inject events");
     }
     let forward = args
@@ -51,19 +79,30 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
         .as_deref()
         .map(|url| Target::parse(url, "--forward-to"))
         .transpose()?;
+    if args.forward_timeout.is_zero() {
+        return Err(CliError::usage("--forward-timeout must be above zero").hint("Give a duration such as 10s or 2m."));
+    }
 
+    // Per-delivery lines go to stdout through a queue: a stdout nobody reads never holds up a delivery.
+    let ui = &ui.with_line_queue()?;
     let inbox = store::open(&args.db, &args.schema, Access::Create).await?;
     let mut builder = Receiver::builder(inbox.clone());
-    builder = authenticate(builder, path_token, args.basic_auth.as_ref(), args.insecure_no_auth);
+    builder = authenticate(builder, path_token, basic_auth.as_ref(), args.insecure_no_auth);
     if let Some(target) = &forward {
         // Quarantined events are forwarded too: the body goes out exactly as received, whatever its data.
-        let policy = WorkerPolicy::default()
+        let mut policy = WorkerPolicy::default()
             .shutdown_deadline(args.shutdown_timeout)
+            .max_attempts(args.forward_attempts)
             .quarantined(true);
+        // The handler's own limit stays above the forward's, so a slow forward fails as a forward.
+        let handler_timeout = args.forward_timeout.saturating_add(Duration::from_secs(5));
+        if handler_timeout > policy.handler_timeout {
+            policy = policy.handler_timeout(handler_timeout);
+        }
         builder = builder
             .handler(Forwarder {
                 inbox: inbox.clone(),
-                poster: Poster::new(FORWARD_TIMEOUT)?,
+                poster: Poster::new(args.forward_timeout)?,
                 target: target.clone(),
                 ui: ui.clone(),
                 max_attempts: policy.max_attempts,
@@ -79,8 +118,18 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
         ))
     })?;
     let mut signals = crate::cmd::Signals::new();
-    let url = endpoint_url(running.addr(), path_token.is_some(), args.basic_auth.as_ref());
-    announce(ui, &running.addr(), &url, &args, path_token.is_some(), forward.as_ref())?;
+    crate::cmd::warn_secret_flags(ui, &args.secret_flags);
+    let url = endpoint_url(running.addr(), path_token.is_some(), basic_auth.as_ref());
+    announce(
+        ui,
+        &running.addr(),
+        &url,
+        &args,
+        &basic_auth,
+        path_token.is_some(),
+        forward.as_ref(),
+    )?;
+    let dropped = tokio::spawn(count_dropped_lines(ui.clone(), |_| {}));
 
     loop {
         tokio::select! {
@@ -113,10 +162,54 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
         let _spinner = ui.spinner("finishing the deliveries in flight");
         running.shutdown().await;
     }
+    dropped.abort();
     ui.render(&Stopped {
         kind: "stopped",
-        inbox: &args.db,
-    })
+        inbox: &store::redacted(&args.db),
+    })?;
+    ui.close_line_queue(FINAL_LINES).await;
+    Ok(())
+}
+
+/// The first line of a file holding a secret, trimmed; `flag` names the option that gave the file.
+fn read_secret(path: &std::path::Path, flag: &str) -> Result<String, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::usage(format!("cannot read the file {} given to {flag}: {e}", path.display())).hint(format!(
+            "Check the path given to {flag}, and that this user may read it."
+        ))
+    })?;
+    let secret = text.lines().next().unwrap_or_default().trim();
+    if secret.is_empty() {
+        return Err(
+            CliError::usage(format!("the file {} given to {flag} is empty", path.display()))
+                .hint("Write the secret on its first line."),
+        );
+    }
+    Ok(secret.to_owned())
+}
+
+/// Counts the lines dropped because stdout is not read into `count`, and says so on stderr at most every
+/// [`DROPPED_WARNING`]; runs until aborted.
+async fn count_dropped_lines(ui: Ui, count: impl Fn(u64)) {
+    let mut counted = 0;
+    let mut warned: Option<tokio::time::Instant> = None;
+    let mut interval = tokio::time::interval(DROPPED_CHECK);
+    loop {
+        interval.tick().await;
+        let dropped = ui.dropped_lines();
+        if dropped == counted {
+            continue;
+        }
+        count(dropped - counted);
+        counted = dropped;
+        if warned.is_none_or(|at| at.elapsed() >= DROPPED_WARNING) {
+            warned = Some(tokio::time::Instant::now());
+            tracing::warn!(
+                dropped_lines = dropped,
+                "stdout is not being read, so lines were not printed; every delivery is in the inbox (`cxtn inbox list`)"
+            );
+        }
+    }
 }
 
 /// The path token becomes the last segment of a URL path, so it must need no escaping.
@@ -166,6 +259,7 @@ fn announce(
     addr: &SocketAddr,
     url: &str,
     args: &ListenArgs,
+    basic: &Option<BasicAuth>,
     has_token: bool,
     forward: Option<&Target>,
 ) -> Result<(), CliError> {
@@ -173,14 +267,14 @@ fn announce(
     if has_token {
         auth.push("path_token");
     }
-    if args.basic_auth.is_some() {
+    if basic.is_some() {
         auth.push("basic");
     }
     ui.render(&Listening {
         kind: "listening",
         addr: addr.to_string(),
         url: url.to_owned(),
-        inbox: args.db.clone(),
+        inbox: store::redacted(&args.db),
         auth,
         forward_to: forward.map(|t| t.redacted().to_owned()),
     })
@@ -277,7 +371,7 @@ impl Render for Listening {
     fn human(&self, ui: &Ui) {
         ui.out(format!("Listening on {}", ui.paint(BOLD, &self.url)));
         let mut fields = vec![
-            ("inbox".to_owned(), self.inbox.clone()),
+            ("inbox".to_owned(), clean(&self.inbox).into_owned()),
             (
                 "auth".to_owned(),
                 if self.auth.is_empty() {
@@ -288,7 +382,7 @@ impl Render for Listening {
             ),
         ];
         if let Some(target) = &self.forward_to {
-            fields.push(("forward to".to_owned(), target.clone()));
+            fields.push(("forward to".to_owned(), clean(target).into_owned()));
         }
         ui.fields(&fields);
         ui.out(ui.paint(
@@ -327,10 +421,10 @@ impl Render for ArrivalLine<'_> {
             line.push_str(&format!("  {}", ui.paint(ID, id)));
         }
         if let Some(event) = self.event {
-            line.push_str(&format!("  {event}"));
+            line.push_str(&format!("  {}", clean(event)));
         }
         if let Some(reason) = self.reason {
-            line.push_str(&format!("  {reason}"));
+            line.push_str(&format!("  {}", clean(reason)));
         }
         ui.out(line);
     }
@@ -355,7 +449,7 @@ impl Render for ForwardLine<'_> {
     fn human(&self, ui: &Ui) {
         let what = match (&self.status, &self.error) {
             (Some(status), _) => format!("HTTP {status}"),
-            (None, Some(error)) => error.clone(),
+            (None, Some(error)) => clean(error).into_owned(),
             (None, None) => String::new(),
         };
         let verdict = if self.ok { "forwarded" } else { "forward failed" };
@@ -371,7 +465,10 @@ impl Render for ForwardLine<'_> {
             match (self.ok, self.last) {
                 (true, _) => String::new(),
                 (false, false) => format!(" (attempt {}; will be retried)", self.attempt),
-                (false, true) => format!(" (last attempt; dead-lettered: `cxtn inbox replay {event_id}` tries again)"),
+                (false, true) => format!(
+                    " (last attempt; dead-lettered: `cxtn inbox replay {}` tries again)",
+                    clean(event_id)
+                ),
             }
         ));
     }
@@ -388,6 +485,6 @@ struct Stopped<'a> {
 
 impl Render for Stopped<'_> {
     fn human(&self, ui: &Ui) {
-        ui.out(format!("Stopped. Everything received is in {}.", self.inbox));
+        ui.out(format!("Stopped. Everything received is in {}.", clean(self.inbox)));
     }
 }

@@ -27,6 +27,21 @@ pub(crate) async fn run(cli: Cli, ui: &Ui) -> Result<(), CliError> {
     }
 }
 
+/// Warns that each flag of `flags` put a secret where the process list (`ps`) shows it to every user.
+pub(crate) fn warn_secret_flags(ui: &Ui, flags: &[&str]) {
+    for flag in flags {
+        let instead = match *flag {
+            "--path-token" => "CXTN_PATH_TOKEN or --path-token-file",
+            "--basic-auth" => "CXTN_BASIC_AUTH or --basic-auth-file",
+            "--token" => "CXTN_SANDBOX_TOKEN",
+            _ => "CXTN_INBOX",
+        };
+        ui.warn(format!(
+            "{flag} holds a secret, and the process list (ps) shows it to every user of this machine; use {instead} instead"
+        ));
+    }
+}
+
 /// Resolves when the process is asked to stop: Ctrl-C, or SIGTERM on Unix.
 ///
 /// The signals are caught from the call on, so call it before telling anyone the command is ready.

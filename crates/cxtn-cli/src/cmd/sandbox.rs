@@ -33,6 +33,7 @@ pub(crate) async fn run(args: SandboxArgs, ui: &Ui) -> Result<(), CliError> {
         control_url: &control,
         routes: &routes,
     })?;
+    crate::cmd::warn_secret_flags(ui, &args.secret_flags);
     sandbox.run_until_shutdown(signal).await?;
     ui.render(&Stopped { kind: "stopped" })
 }

@@ -228,7 +228,7 @@ impl Changed {
 
 impl Render for Changed {
     fn human(&self, ui: &Ui) {
-        let event_type = &self.event_type;
+        let event_type = crate::ui::clean(&self.event_type);
         let url = ui.paint(DIM, self.url.as_deref().unwrap_or_default());
         ui.out(match self.operation {
             "create" => format!("Created the {event_type} endpoint: {url} (Active)."),

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::{Background, TOKEN, memory_receiver, post_raw, run};
 
 /// Starts `cxtn listen --json` on a free port; the process and the URL to send to.
-async fn listen(db: &str, extra: &[&str]) -> (Background, String, Value) {
+pub(crate) async fn listen(db: &str, extra: &[&str]) -> (Background, String, Value) {
     let mut args = vec!["listen", "--addr", "127.0.0.1:0", "--db", db, "--json"];
     args.extend_from_slice(extra);
     let mut listen = Background::spawn(&args, &[("CXTN_PATH_TOKEN", TOKEN)]);
@@ -275,7 +275,7 @@ async fn runs_without_authentication_only_when_told() {
 }
 
 /// A target that accepts connections and never answers: every forward hangs.
-async fn hanging_target() -> (tokio::task::JoinHandle<()>, String) {
+pub(crate) async fn hanging_target() -> (tokio::task::JoinHandle<()>, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -363,4 +363,44 @@ async fn a_second_signal_stops_at_once() {
         assert_eq!(status.code(), Some(expected), "{signal}");
         target.abort();
     }
+}
+
+/// A notification body of its own event id.
+pub(crate) fn payment(event_id: &str) -> String {
+    format!(
+        r#"{{"eventId":"{event_id}","event":"payment_completed","data":{{"objectId":1,"userId":"C1","amount":10.00,"currency":"GBP"}}}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keeps_answering_while_nobody_reads_stdout() {
+    let (app_inbox, _app, app_url) = memory_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let db = db.to_str().unwrap();
+    // The first line gives the address; after it, nothing reads stdout, and the pipe fills.
+    let (listen, url, _) = listen(db, &["--forward-to", &app_url]).await;
+    const DELIVERIES: usize = 1500;
+    for i in 0..DELIVERIES {
+        let body = payment(&format!("wh_stalled_{i:05}"));
+        let status = tokio::time::timeout(std::time::Duration::from_secs(5), post_raw(&url, &body))
+            .await
+            .unwrap_or_else(|_| panic!("delivery {i} got no answer while stdout was not read"));
+        assert_eq!(status, 200, "delivery {i}");
+    }
+    crate::eventually("every event forwarded", || {
+        let app_inbox = app_inbox.clone();
+        async move { app_inbox.stats().await.unwrap().pending == DELIVERIES as u64 }
+    })
+    .await;
+    // The lines stdout could not take were dropped, counted, and said so on stderr.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut listen = listen;
+    listen.child.start_kill().unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut listen.child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(stderr.contains("stdout is not being read"), "{stderr}");
+    assert!(stderr.contains("dropped_lines="), "{stderr}");
 }

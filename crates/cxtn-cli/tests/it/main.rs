@@ -9,11 +9,15 @@
 )]
 
 mod demo;
+mod escaping;
 mod events;
+mod forward;
 mod help;
 mod inbox;
 mod listen;
+mod logs;
 mod sandbox;
+mod secrets;
 mod trigger;
 mod webhooks;
 
