@@ -44,7 +44,8 @@
 //!
 //! - `sqlite` (default): the durable [`SqliteInbox`] and its transactional `SqliteHandler`; re-exports
 //!   `rusqlite`.
-//! - `postgres`: the `PostgresInbox`, one database shared by receivers and workers on many machines (no TLS),
+//! - `postgres`: the `PostgresInbox`, one database shared by receivers and workers on many machines (TLS by rustls
+//!   on the ring provider, as `sslmode` says),
 //!   its transactional `PostgresHandler` and the `idempotency` helper; re-exports `tokio_postgres`.
 #![deny(missing_docs)]
 
@@ -157,6 +158,7 @@ pub struct Receiver {
     service: ReceiverService,
     worker: Option<Worker>,
     header_timeout: Duration,
+    max_connections: usize,
     admin: AdminService,
     admin_addr: Option<SocketAddr>,
     /// Raised by [`Running::shutdown`]: `/readyz` answers 503 from then on.
@@ -174,6 +176,7 @@ pub struct ReceiverBuilder {
     body_timeout: Duration,
     header_timeout: Duration,
     max_concurrent: usize,
+    max_connections: usize,
     handler: Option<Arc<dyn Handler>>,
     worker: Option<Worker>,
     policy: WorkerPolicy,
@@ -193,6 +196,7 @@ impl Receiver {
             body_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             max_concurrent: 1024,
+            max_connections: cxtn_transport::server::DEFAULT_MAX_CONNECTIONS,
             handler: None,
             worker: None,
             policy: WorkerPolicy::default(),
@@ -323,6 +327,18 @@ impl ReceiverBuilder {
         self
     }
 
+    /// The most connections open at once when the receiver serves itself ([`Receiver::bind`],
+    /// [`Receiver::serve`]); default 512.
+    ///
+    /// At the cap, the connection idle longest (no request in progress) is closed to admit a new one, so a flood
+    /// of connections that never send a request cannot keep deliveries out; when every connection has a request
+    /// in progress, new ones wait in the listen backlog. Keep it well below the process's limit of open files
+    /// (`ulimit -n`), which the inbox and outgoing connections share.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
     /// The code that handles each stored event, at least once (see [`Handler`]).
     pub fn handler(mut self, handler: impl Handler) -> Self {
         self.handler = Some(Arc::new(handler));
@@ -384,13 +400,6 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Counts into `metrics` instead of a set of its own: for counters registered before the receiver is built
-    /// (a handler's own, say) to be rendered with its metrics.
-    pub fn metrics(mut self, metrics: Metrics) -> Self {
-        self.metrics = Some(metrics);
-        self
-    }
-
     /// Prunes the inbox with `policy` when the receiver starts serving, then `every` (an hour, say), until it
     /// stops; see [`Inbox::prune`].
     /// A failed run is logged and counted (`cxtn_inbox_prune_failures_total`), and the next one tries again;
@@ -449,10 +458,10 @@ impl ReceiverBuilder {
                 "the receiver has no authentication: set path_token(..) and/or basic_auth(..), or allow_unauthenticated(true) for a private network",
             ));
         }
-        if self.max_concurrent == 0 || self.max_body == 0 {
+        if self.max_concurrent == 0 || self.max_body == 0 || self.max_connections == 0 {
             return Err(Error::new(
                 ErrorKind::Config,
-                "the request and body limits must be above zero",
+                "the connection, request and body limits must be above zero",
             ));
         }
         if self.admin_token.as_ref().is_some_and(Secret::is_empty) {
@@ -489,6 +498,7 @@ impl ReceiverBuilder {
             service: ReceiverService { shared },
             worker,
             header_timeout: self.header_timeout,
+            max_connections: self.max_connections,
             admin,
             admin_addr: self.admin_addr,
             stopping,

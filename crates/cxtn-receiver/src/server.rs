@@ -87,6 +87,7 @@ pub(crate) fn serve(
     let server = Server::new()
         .count_connections(receiver.metrics().connections())
         .header_read_timeout(header_timeout)
+        .max_connections(receiver.max_connections)
         .drain_timeout(Duration::MAX)
         .serve(listener, TowerToHyperService::new(service), async move {
             let _ = accept_stop.changed().await;

@@ -1,5 +1,6 @@
 //! The durable SQLite inbox: group commit for writes, a read-only connection for reads.
 
+mod identity;
 mod prune;
 mod read;
 mod schema;
@@ -18,6 +19,7 @@ use bytes::Bytes;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension as _, Transaction, params, params_from_iter};
 
+use self::identity::FileIdentity;
 pub use self::prune::Vacuumed;
 use self::read::{Reader, conflict_row, event_row, rejection_row};
 use self::schema::Schema;
@@ -104,7 +106,8 @@ impl SqliteInbox {
         schema::migrate(&mut conn, &display)?;
         schema::reclaim_on_open(&conn, &display);
         let reader = Reader::open(&path, &display)?;
-        let writer = Writer::start(conn)?;
+        let identity = FileIdentity::of(&conn);
+        let writer = Writer::start(conn, identity)?;
         Ok(Self {
             writer: Some(writer),
             reader: Arc::new(reader),

@@ -15,6 +15,7 @@ mod inbox;
 mod ledger;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod platform;
 mod retention;
 mod worker;
 

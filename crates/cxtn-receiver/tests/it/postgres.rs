@@ -5,6 +5,7 @@ mod contract;
 mod many;
 mod outage;
 mod setup;
+mod tls;
 mod wake;
 
 use std::str::FromStr;

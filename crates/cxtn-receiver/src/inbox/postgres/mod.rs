@@ -80,11 +80,32 @@
 //! again.
 //! Broken connections are dropped and replaced when the database answers again; nothing needs a restart.
 //!
-//! # Out of scope: TLS
+//! # TLS
 //!
-//! The inbox connects without TLS, and refuses a connection string that asks for it (`sslmode=require`).
-//! Connect over loopback or a private network, or through a TLS-terminating sidecar
-//! (a local PgBouncer or stunnel, for instance) when the database is remote.
+//! Connections (the pool's and the one that listens for wake-ups) speak TLS through rustls on the ring provider,
+//! as the connection string's `sslmode` says, the way libpq reads it:
+//!
+//! - `disable`: no TLS;
+//! - `prefer` (the default): TLS when the server offers it, without verifying its certificate;
+//! - `require`: TLS or no connection; the certificate is verified as for `verify-ca` when root certificates are
+//!   given, and not at all otherwise (encryption without authentication);
+//! - `verify-ca`: TLS, with a certificate that chains to a trusted root;
+//! - `verify-full`: as `verify-ca`, and the certificate names the host connected to (use this one across a
+//!   network you do not control).
+//!
+//! The trusted roots are the PEM certificates in the file `sslrootcert=/path/ca.pem` names, and those given to
+//! [`PostgresInboxBuilder::root_certificates`]; with neither (or `sslrootcert=system`), the Mozilla roots of
+//! the `webpki-roots` crate.
+//! A managed database whose certificate authority is its provider's own (as most are) needs that authority's
+//! certificate: download it from the provider and name it in `sslrootcert`.
+//!
+//! ```text
+//! postgres://cxtn@db.example.com:5432/payments?sslmode=verify-full&sslrootcert=/etc/cxtn/db-ca.pem
+//! ```
+//!
+//! A certificate that is refused fails the connection with an error that says why
+//! (`the server's certificate was refused (UnknownIssuer): ...`); once connected, such failures make stores
+//! fail as [`InboxErrorKind::Unavailable`], so deliveries are answered 503 until the certificates are put right.
 //!
 //! # Testing against PostgreSQL
 //!
@@ -108,6 +129,7 @@ mod schema;
 mod sql;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod transact;
 mod wake;
 
@@ -120,13 +142,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, Pool, Runtime};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
-use tokio_postgres::NoTls;
-use tokio_postgres::config::SslMode;
 
 use self::group::{MAX_STORE_TRANSACTIONS, PendingStore, STORE_QUEUE, dispatch};
 use self::pool::{Inner, Target};
 use self::schema::is_valid_schema;
 use self::sql::{Sql, conflict_record, event_record, millis, rejection_record, storable, to_u32};
+use self::tls::{SslMode, TlsParams};
 pub use self::transact::PostgresHandler;
 use self::wake::listen;
 use super::{
@@ -186,6 +207,7 @@ pub struct PostgresInboxBuilder {
     connect_timeout: Duration,
     operation_timeout: Duration,
     max_batch: usize,
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl PostgresInbox {
@@ -211,6 +233,7 @@ impl PostgresInbox {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
             max_batch: DEFAULT_MAX_BATCH,
+            root_certificates: Vec::new(),
         }
     }
 
@@ -236,9 +259,13 @@ impl fmt::Debug for PostgresInbox {
 
 impl fmt::Debug for PostgresInboxBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let target = tokio_postgres::Config::from_str(&self.url)
-            .map(|config| Target::of(&config).to_string())
-            .unwrap_or_else(|_| "<not a valid connection string>".to_owned());
+        let target = TlsParams::split(&self.url)
+            .ok()
+            .and_then(|params| tokio_postgres::Config::from_str(&params.rest).ok())
+            .map_or_else(
+                || "<not a valid connection string>".to_owned(),
+                |config| Target::of(&config).to_string(),
+            );
         f.debug_struct("PostgresInboxBuilder")
             .field("target", &target)
             .field("schema", &self.schema)
@@ -246,6 +273,7 @@ impl fmt::Debug for PostgresInboxBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("operation_timeout", &self.operation_timeout)
             .field("max_batch", &self.max_batch)
+            .field("root_certificates", &self.root_certificates.len())
             .finish()
     }
 }
@@ -285,6 +313,28 @@ impl PostgresInboxBuilder {
         self
     }
 
+    /// PEM certificates of the authorities that sign the server's certificate, trusted by `sslmode=verify-ca`
+    /// and `verify-full` (and by `require`, which then verifies as `verify-ca`), beside any the connection
+    /// string's `sslrootcert` names. Call it once per PEM text; a text may hold several certificates.
+    /// Read when connecting: text that holds no PEM certificate fails [`connect`](Self::connect).
+    ///
+    /// ```no_run
+    /// use cxtn_receiver::PostgresInbox;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let inbox = PostgresInbox::builder("postgres://cxtn@db.example.com/payments?sslmode=verify-full")
+    ///     .root_certificates(std::fs::read("/etc/cxtn/db-ca.pem")?)
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = inbox;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
     /// Connects, creates the schema if it is missing and applies the migrations it lacks.
     ///
     /// # Errors
@@ -292,7 +342,8 @@ impl PostgresInboxBuilder {
     /// When an option or the connection string is not valid, the database cannot be reached,
     /// or its schema cannot be upgraded (or was upgraded by a newer version).
     pub async fn connect(self) -> Result<PostgresInbox, InboxError> {
-        let mut config = tokio_postgres::Config::from_str(&self.url).map_err(|_| {
+        let tls_params = TlsParams::split(&self.url)?;
+        let mut config = tokio_postgres::Config::from_str(&tls_params.rest).map_err(|_| {
             InboxError::new(
                 "the PostgreSQL connection string is not valid: use postgres://user@host:port/dbname \
                  or `host=.. port=.. user=.. dbname=..`",
@@ -315,13 +366,9 @@ impl PostgresInboxBuilder {
                 None,
             ));
         }
-        if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-            return Err(InboxError::new(
-                "the connection string requires TLS, which the PostgreSQL inbox does not speak: connect over \
-                 loopback or a private network, or through a TLS-terminating sidecar, with sslmode=disable or prefer",
-                None,
-            ));
-        }
+        let mode = tls_params.mode.unwrap_or(SslMode::Prefer);
+        config.ssl_mode(mode.for_tokio_postgres());
+        let tls = tls::connector(mode, tls_params.root_cert.as_ref(), &self.root_certificates)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(self.connect_timeout);
         }
@@ -330,7 +377,7 @@ impl PostgresInboxBuilder {
         }
         let target = Target::of(&config);
         let listen_config = config.clone();
-        let pool = Pool::builder(Manager::new(config, NoTls))
+        let pool = Pool::builder(Manager::new(config, tls.clone()))
             .max_size(self.pool_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(self.connect_timeout))
@@ -358,7 +405,7 @@ impl PostgresInboxBuilder {
         let groups = Arc::new(GroupStats::default());
         tokio::spawn(dispatch(inner.clone(), queue, slots, self.max_batch, groups.clone()));
         let wake = Arc::new(Notify::new());
-        tokio::spawn(listen(listen_config, inner.schema.clone(), Arc::downgrade(&wake)));
+        tokio::spawn(listen(listen_config, tls, inner.schema.clone(), Arc::downgrade(&wake)));
         Ok(PostgresInbox {
             inner,
             wake,

@@ -71,11 +71,14 @@ impl Inner {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(e)) => {
                 let message = match &e {
-                    PoolError::Backend(pg) => format!(
-                        "cannot reach PostgreSQL at {}: {}; is the database up?",
-                        self.target,
-                        describe(pg)
-                    ),
+                    PoolError::Backend(pg) => match super::tls::tls_failure(pg) {
+                        Some(why) => format!("cannot connect to PostgreSQL at {}: {why}", self.target),
+                        None => format!(
+                            "cannot reach PostgreSQL at {}: {}; is the database up?",
+                            self.target,
+                            describe(pg)
+                        ),
+                    },
                     PoolError::Timeout(TimeoutType::Wait) => format!(
                         "no PostgreSQL connection to {} came free within {:?}: the database is slow or the pool is \
                          too small for the load",

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
+use tokio_postgres::NoTls;
 
 use super::group::{PendingStore, gather};
 use super::pool::kind_of;

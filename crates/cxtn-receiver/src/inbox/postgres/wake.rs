@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::pool::Inner;
 
@@ -26,10 +26,15 @@ impl Inner {
 
 /// Listens for the stores other receivers announce on this schema and raises `wake` for each,
 /// reconnecting after a failure, until every handle on `wake` is gone.
-pub(super) async fn listen(config: tokio_postgres::Config, schema: String, wake: std::sync::Weak<Notify>) {
+pub(super) async fn listen(
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    schema: String,
+    wake: std::sync::Weak<Notify>,
+) {
     const CHECK: Duration = Duration::from_secs(5);
     while wake.strong_count() > 0 {
-        let Ok((client, mut connection)) = config.connect(NoTls).await else {
+        let Ok((client, mut connection)) = config.connect(tls.clone()).await else {
             tokio::time::sleep(CHECK).await;
             continue;
         };

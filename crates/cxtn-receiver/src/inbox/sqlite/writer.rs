@@ -6,6 +6,7 @@ use std::thread;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::identity::FileIdentity;
 use super::schema::{failed, kind_of};
 use crate::inbox::group::{GroupStats, gather};
 use crate::inbox::{InboxError, InboxErrorKind, WriteStats};
@@ -41,14 +42,15 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub(super) fn start(conn: Connection) -> Result<Self, InboxError> {
+    /// Starts the writer thread on `conn`; with `identity`, each group of writes first checks that the file at
+    /// the inbox's path is still the one `conn` writes to.
+    pub(super) fn start(conn: Connection, identity: Option<FileIdentity>) -> Result<Self, InboxError> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let counters = Arc::new(GroupStats::default());
         let writer_counters = counters.clone();
         thread::Builder::new()
             .name("cxtn-inbox-writer".into())
-            .spawn(move || write(conn, &rx, &writer_counters))
+            .spawn(move || write(conn, identity.as_ref(), &rx, &writer_counters))
             .map_err(|e| InboxError::new("cannot start the inbox writer thread", Some(e.into())))?;
         Ok(Self { jobs, counters })
     }
@@ -88,10 +90,7 @@ impl Writer {
                 Err(failure) => {
                     let error = InboxError::of_kind(
                         failure.kind,
-                        format!(
-                            "the inbox could not start a transaction: {}",
-                            failure.message
-                        ),
+                        format!("the inbox could not start a transaction: {}", failure.message),
                         None,
                     );
                     return Box::new(move |_| {
@@ -99,11 +98,7 @@ impl Writer {
                     });
                 }
             };
-            let result = if savepoint {
-                in_savepoint(txn, f)
-            } else {
-                f(txn)
-            };
+            let result = if savepoint { in_savepoint(txn, f) } else { f(txn) };
             Box::new(move |committed: Result<(), Failure>| {
                 let outcome = match (result, committed) {
                     (Ok(value), Ok(())) => Ok(value),
@@ -154,9 +149,36 @@ pub(super) fn in_savepoint<T>(
 
 /// The writer thread: waits for a job, takes every job already queued (up to a limit),
 /// runs them all in one transaction, commits once, then answers each.
-fn write(mut conn: Connection, rx: &mpsc::Receiver<Job>, counters: &GroupStats) {
+/// When the inbox's file was deleted or replaced, it refuses every job instead, with kind `Unavailable`.
+fn write(mut conn: Connection, identity: Option<&FileIdentity>, rx: &mpsc::Receiver<Job>, counters: &GroupStats) {
+    let mut lost = false;
     while let Ok(first) = rx.recv() {
         let batch = gather(first, || rx.try_recv().ok(), MAX_BATCH, usize::MAX, |_| 0);
+        if let Some(identity) = identity {
+            let intact = identity.is_intact();
+            if !intact {
+                let failure = Failure {
+                    kind: InboxErrorKind::Unavailable,
+                    message: format!(
+                        "the inbox file {} was deleted or replaced while the inbox was open, so nothing more is \
+                         written to it: restore the file, or restart to open a new one",
+                        identity.path().display()
+                    ),
+                };
+                if !lost {
+                    tracing::error!(error = %failure.message, "the inbox refuses every write");
+                }
+                lost = true;
+                for job in batch {
+                    job(Err(&failure))(Err(failure.clone()));
+                }
+                continue;
+            }
+            if lost {
+                tracing::warn!(path = %identity.path().display(), "the inbox file is back; writes resume");
+                lost = false;
+            }
+        }
         let txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(txn) => txn,
             Err(e) => {
