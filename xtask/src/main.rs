@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_prune;
 mod bench_receiver;
 mod release;
 mod tidy;
@@ -26,6 +27,9 @@ commands:
   tidy                     check that crates depend only downwards (also run by `cargo test`)
   bench-receiver [--seconds N] [--connections 1,16,64] [--targets bare,memory,sqlite,postgres]
                            deliveries/s and p50/p99 of the receiver (N s each, default 5)
+  bench-prune [--rows N] [--writers N] [--seconds N] [--targets sqlite,postgres]
+                           prune N old processed events (default 1000000) while W tasks store (default 16),
+                           and the stores' p50/p99 then against N s without a prune (default 5)
 ";
 
 fn main() -> ExitCode {
@@ -76,6 +80,32 @@ fn run(args: Vec<String>) -> Result<()> {
                     connections
                 },
                 targets: list("--targets"),
+            })
+        }
+        Some("bench-prune") => {
+            let rest: Vec<String> = args.collect();
+            let number = |flag: &str, default: usize| -> Result<usize> {
+                match rest.iter().position(|a| a == flag) {
+                    Some(i) => rest
+                        .get(i + 1)
+                        .with_context(|| format!("{flag} needs a number"))?
+                        .replace('_', "")
+                        .parse::<usize>()
+                        .with_context(|| format!("{flag} needs a whole number")),
+                    None => Ok(default),
+                }
+            };
+            let targets = rest
+                .iter()
+                .position(|a| a == "--targets")
+                .and_then(|i| rest.get(i + 1))
+                .map(|v| v.split(',').map(str::to_owned).collect())
+                .unwrap_or_default();
+            bench_prune::run(&bench_prune::Selection {
+                rows: number("--rows", 1_000_000)?,
+                writers: number("--writers", 16)?,
+                seconds: seconds_arg(&rest, 5)?,
+                targets,
             })
         }
         Some("release") => {

@@ -328,6 +328,11 @@ pub(crate) struct ListenArgs {
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) shutdown_timeout: std::time::Duration,
 
+    /// Prune processed events that arrived longer ago than this (30d, 12h), at start and then every hour;
+    /// their ids are remembered for 90 days, so redeliveries stay duplicates
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub(crate) retain_processed: Option<std::time::Duration>,
+
     /// The secrets given as flags on the command line, where `ps` shows them.
     #[arg(skip)]
     pub(crate) secret_flags: Vec<&'static str>,
@@ -370,7 +375,50 @@ pub(crate) enum InboxCommand {
     Replay(InboxTarget),
     /// Count what the inbox holds
     Stats,
+    /// Delete old processed events (and, when asked, dead letters, quarantined events, conflicts and rejections)
+    Prune(InboxPruneArgs),
+    /// Give a SQLite inbox's free space back to the file system, and switch an older file to incremental vacuum
+    Vacuum,
 }
+
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("age").required(true).multiple(true).args(["processed_older_than", "dead_older_than"])),
+    after_help = "AGE is a number with a unit: 30d, 12h, 90m or 45s. Ages count from each event's first arrival.\n\
+Pending and processing events are never pruned. A pruned event's id is remembered for the --dedupe-window,\n\
+so a redelivery of it is still answered as a duplicate and never handled again.\n\
+A SQLite inbox gives the freed space back to the file system after the prune (see `cxtn inbox vacuum`)."
+)]
+pub(crate) struct InboxPruneArgs {
+    /// Delete processed events that arrived longer ago than this
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub(crate) processed_older_than: Option<std::time::Duration>,
+
+    /// Delete dead letters that arrived longer ago than this
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub(crate) dead_older_than: Option<std::time::Duration>,
+
+    /// Also delete quarantined events older than --processed-older-than
+    #[arg(long, requires = "processed_older_than")]
+    pub(crate) include_quarantined: bool,
+
+    /// Also delete events that arrived again with a different body, with their conflicting versions
+    #[arg(long)]
+    pub(crate) include_conflicts: bool,
+
+    /// Also delete rejected deliveries older than --processed-older-than
+    #[arg(long, requires = "processed_older_than")]
+    pub(crate) include_rejections: bool,
+
+    /// How long after its arrival a pruned event's id is remembered as a duplicate
+    #[arg(long, default_value = "90d", value_name = "AGE", value_parser = parse_age)]
+    pub(crate) dedupe_window: std::time::Duration,
+
+    /// Only count what would be deleted
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
 
 #[derive(Debug, Args)]
 pub(crate) struct InboxListArgs {
@@ -511,6 +559,26 @@ pub(crate) fn parse_basic_auth(text: &str) -> Result<BasicAuth, String> {
     }
 }
 
+/// An age: a number with a unit, `d` (days), `h`, `m` or `s`.
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    const HINT: &str = "give an age such as 30d, 12h, 90m or 45s";
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| HINT.to_owned())?;
+    let seconds = match unit.trim() {
+        "d" => number.checked_mul(24 * 60 * 60),
+        "h" => number.checked_mul(60 * 60),
+        "m" => number.checked_mul(60),
+        "s" => Some(number),
+        _ => return Err(HINT.to_owned()),
+    };
+    seconds
+        .filter(|s| *s <= 100 * 365 * 24 * 60 * 60)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| "the age is too long: give at most 100 years".to_owned())
+}
+
 /// A duration: a number with a unit (`500ms`, `30s`, `2m`), or a number of seconds.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
@@ -569,6 +637,18 @@ mod tests {
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
         for bad in ["", "s", "1h", "-1s", "1.5s", "99999999999999999999m"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ages_take_days_hours_minutes_or_seconds() {
+        use std::time::Duration;
+        assert_eq!(parse_age("30d"), Ok(Duration::from_secs(30 * 24 * 3600)));
+        assert_eq!(parse_age("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_age("90m"), Ok(Duration::from_secs(90 * 60)));
+        assert_eq!(parse_age("45s"), Ok(Duration::from_secs(45)));
+        for bad in ["", "30", "d", "1.5d", "-1d", "1w", "99999999999999999999d", "36501d"] {
+            assert!(parse_age(bad).is_err(), "{bad}");
         }
     }
 

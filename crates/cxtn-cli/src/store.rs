@@ -129,6 +129,23 @@ pub(crate) async fn open(db: &str, schema: &str, access: Access) -> Result<Arc<d
     }
 }
 
+/// Runs `cxtn inbox vacuum` on the inbox `--db` names: a SQLite file is opened for writing (never created) and
+/// vacuumed; a PostgreSQL inbox needs none (`None`).
+pub(crate) async fn vacuum(db: &str) -> Result<Option<cxtn::receiver::Vacuumed>, CliError> {
+    let Location::Sqlite(path) = Location::parse(db) else {
+        return Ok(None);
+    };
+    if !path.is_file() {
+        return Err(CliError::failed(format!("there is no inbox at {}", path.display()))
+            .hint("Pass --db with the file `cxtn listen` writes."));
+    }
+    let inbox = SqliteInbox::open(path)?;
+    let vacuumed = inbox.vacuum().await.map_err(|e| {
+        CliError::from(e).hint("Stop the receivers writing to the inbox, check the free disk space, and run it again.")
+    })?;
+    Ok(Some(vacuumed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,10 +15,17 @@ use crate::store::{self, Access};
 use crate::summary;
 use crate::ui::{BAD, Cell, DIM, GOOD, ID, Render, Ui, WARN, clean, clean_lines, rfc3339_ms, time_ms};
 
+mod prune;
+
 pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
-    // Only a replay writes; every other command reads the inbox and leaves its file as it is.
-    let access = match args.command {
+    if let InboxCommand::Vacuum = args.command {
+        crate::cmd::warn_secret_flags(ui, &args.secret_flags);
+        return prune::vacuum(ui, &args.db).await;
+    }
+    // Only a replay and a prune write; every other command reads the inbox and leaves its file as it is.
+    let access = match &args.command {
         InboxCommand::Replay(_) => Access::Existing,
+        InboxCommand::Prune(prune) if !prune.dry_run => Access::Existing,
         _ => Access::ReadOnly,
     };
     let inbox = store::open(&args.db, &args.schema, access).await?;
@@ -33,6 +40,8 @@ pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
         },
         InboxCommand::Replay(target) => replay(ui, &inbox, target_of(target)?).await,
         InboxCommand::Stats => stats(ui, &inbox).await,
+        InboxCommand::Prune(args) => prune::prune(ui, &inbox, &args).await,
+        InboxCommand::Vacuum => prune::vacuum(ui, &args.db).await,
     }
 }
 

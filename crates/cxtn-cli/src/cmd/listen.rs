@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cxtn::receiver::{
     Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, QuarantinedEvent, Receiver, ReceiverBuilder,
-    WorkerPolicy, async_trait,
+    PrunePolicy, WorkerPolicy, async_trait,
 };
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -29,6 +29,9 @@ const FINAL_LINES: Duration = Duration::from_secs(2);
 
 /// The path the printed endpoint URL uses before the token; any path ending with the token works.
 const PATH_PREFIX: &str = "/cxtn";
+
+/// How often `--retain-processed` prunes the inbox.
+const RETAIN_EVERY: Duration = Duration::from_secs(3600);
 
 pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     let path_token = match &args.path_token_file {
@@ -88,6 +91,9 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     let inbox = store::open(&args.db, &args.schema, Access::Create).await?;
     let mut builder = Receiver::builder(inbox.clone());
     builder = authenticate(builder, path_token, basic_auth.as_ref(), args.insecure_no_auth);
+    if let Some(age) = args.retain_processed {
+        builder = builder.retention(PrunePolicy::default().processed_older_than(age), RETAIN_EVERY);
+    }
     if let Some(target) = &forward {
         // Quarantined events are forwarded too: the body goes out exactly as received, whatever its data.
         let mut policy = WorkerPolicy::default()
@@ -277,7 +283,18 @@ fn announce(
         inbox: store::redacted(&args.db),
         auth,
         forward_to: forward.map(|t| t.redacted().to_owned()),
+        retain_processed_seconds: args.retain_processed.map(|age| age.as_secs()),
     })
+}
+
+/// An age as `--retain-processed` takes it: whole days, hours, minutes or seconds.
+fn age(seconds: u64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 fn print_arrival(ui: &Ui, arrival: &Arrival) -> Result<(), CliError> {
@@ -365,6 +382,8 @@ struct Listening {
     inbox: String,
     auth: Vec<&'static str>,
     forward_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retain_processed_seconds: Option<u64>,
 }
 
 impl Render for Listening {
@@ -383,6 +402,15 @@ impl Render for Listening {
         ];
         if let Some(target) = &self.forward_to {
             fields.push(("forward to".to_owned(), clean(target).into_owned()));
+        }
+        if let Some(seconds) = self.retain_processed_seconds {
+            fields.push((
+                "retention".to_owned(),
+                format!(
+                    "processed events pruned {} after they arrive, checked every hour",
+                    age(seconds)
+                ),
+            ));
         }
         ui.fields(&fields);
         ui.out(ui.paint(

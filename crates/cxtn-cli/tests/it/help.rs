@@ -20,6 +20,8 @@ const COMMANDS: &[&[&str]] = &[
     &["inbox", "show"],
     &["inbox", "replay"],
     &["inbox", "stats"],
+    &["inbox", "prune"],
+    &["inbox", "vacuum"],
     &["trigger"],
     &["sandbox"],
     &["demo"],

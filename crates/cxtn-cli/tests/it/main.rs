@@ -15,6 +15,7 @@ mod forward;
 mod help;
 mod inbox;
 mod listen;
+mod prune;
 mod logs;
 mod sandbox;
 mod secrets;

@@ -9,11 +9,15 @@ use super::SqliteInbox;
 use super::schema::{self, AutoVacuum, Schema, failed};
 use crate::inbox::{EventStatus, InboxError, InboxErrorKind, PrunePolicy, PruneReport, retention};
 
+#[cfg(test)]
+mod tests;
+
 /// Where a scan of old events stopped: the last `(received_at_ms, rowid)` it saw.
 type Cursor = (i64, i64);
 
-/// Pages one incremental-vacuum step gives back (8 MiB of 4 KiB pages), so that stores go on between steps.
-const VACUUM_STEP_PAGES: i64 = 2048;
+/// Pages one incremental-vacuum step gives back (1 MiB of 4 KiB pages): each step moves pages from the end of
+/// the file into free ones, about half a millisecond a page, and stores wait for it, so steps stay short.
+const VACUUM_STEP_PAGES: i64 = 256;
 
 /// What [`SqliteInbox::vacuum`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

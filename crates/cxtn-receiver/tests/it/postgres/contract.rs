@@ -606,3 +606,41 @@ async fn a_delivery_whose_id_postgres_cannot_hold_is_answered_as_a_rejection() {
     assert_eq!(super::count_rows(&*inbox).await, 0);
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_racing_the_prune_of_its_own_event_is_never_stored_again() {
+    let schema = Schema::fresh();
+    let inbox = schema.inbox().await;
+    assert_eq!(inbox.store(version("e", 10)).await.unwrap(), Stored::New);
+    // A prune of `e` holds its transaction open, its id remembered and its row deleted but not yet committed.
+    let mut pruner = schema.client().await;
+    let txn = pruner.transaction().await.unwrap();
+    let quoted = format!("\"{}\"", schema.name);
+    txn.batch_execute(&format!(
+        "INSERT INTO {quoted}.pruned (event_id, received_at_ms, pruned_at_ms) VALUES ('e', 10, 10);
+         DELETE FROM {quoted}.events WHERE event_id = 'e';"
+    ))
+    .await
+    .unwrap();
+    // The redelivery's statement starts now: it cannot see the uncommitted id, and waits for the deleted row.
+    let racing = {
+        let inbox = inbox.clone();
+        tokio::spawn(async move { inbox.store(version("e", 10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    txn.commit().await.unwrap();
+    let outcome = racing.await.unwrap();
+    assert!(
+        !matches!(outcome, Ok(Stored::New)),
+        "the redelivery must not be stored as new: {outcome:?}"
+    );
+    if let Err(e) = &outcome {
+        assert_eq!(e.kind(), InboxErrorKind::Refused, "{e}");
+    }
+    assert!(inbox.event(&id("e")).await.unwrap().is_none());
+    assert_eq!(
+        inbox.store(version("e", 10)).await.unwrap(),
+        Stored::Duplicate,
+        "and the next redelivery is a plain duplicate"
+    );
+}
