@@ -142,7 +142,12 @@ fn fill_sqlite(path: &std::path::Path, rows: usize) -> Result<()> {
                 let id = format!("wh_old_{i:08}");
                 let at = old + i64::try_from(i).unwrap_or(0);
                 let body = body(&id, at);
-                insert.execute(params![id, at, body.as_bytes(), BodyHash::of(body.as_bytes()).as_bytes()])?;
+                insert.execute(params![
+                    id,
+                    at,
+                    body.as_bytes(),
+                    BodyHash::of(body.as_bytes()).as_bytes()
+                ])?;
             }
         }
         txn.commit()?;
@@ -168,7 +173,9 @@ async fn fill_postgres(url: &str, schema: &str, rows: usize) -> Result<()> {
          FROM generate_series(0, $2::int8 - 1) AS i"
     );
     client.execute(&sql, &[&old, &rows, &sample]).await?;
-    client.batch_execute(&format!("VACUUM ANALYZE \"{schema}\".events")).await?;
+    client
+        .batch_execute(&format!("VACUUM ANALYZE \"{schema}\".events"))
+        .await?;
     Ok(())
 }
 
@@ -206,7 +213,10 @@ async fn measure(name: &str, inbox: Arc<dyn Inbox>, selection: &Selection) -> Re
         report.reclaimed_bytes as f64 / (1024.0 * 1024.0)
     );
     println!();
-    println!("| {name}, {} writers | stores | stores/s | p50 ms | p99 ms | max ms | errors |", selection.writers);
+    println!(
+        "| {name}, {} writers | stores | stores/s | p50 ms | p99 ms | max ms | errors |",
+        selection.writers
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!("{}", quiet.line("no prune"));
     println!("{}", during.line("during the prune"));

@@ -13,9 +13,9 @@ mod crash;
 mod delivery;
 mod inbox;
 mod ledger;
+mod platform;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod platform;
 mod retention;
 mod worker;
 
