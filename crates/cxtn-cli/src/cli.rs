@@ -328,6 +328,11 @@ pub(crate) struct ListenArgs {
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) shutdown_timeout: std::time::Duration,
 
+    /// The most connections open at once; at the cap, the connection idle longest is closed to admit a new one.
+    /// Keep it well below `ulimit -n`
+    #[arg(long, default_value_t = 512, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: u32,
+
     /// Prune processed events that arrived longer ago than this (30d, 12h), at start and then every hour;
     /// their ids are remembered for 90 days, so redeliveries stay duplicates
     #[arg(long, value_name = "AGE", value_parser = parse_age)]

@@ -91,6 +91,7 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     let inbox = store::open(&args.db, &args.schema, Access::Create).await?;
     let mut builder = Receiver::builder(inbox.clone());
     builder = authenticate(builder, path_token, basic_auth.as_ref(), args.insecure_no_auth);
+    builder = builder.max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX));
     if let Some(age) = args.retain_processed {
         builder = builder.retention(PrunePolicy::default().processed_older_than(age), RETAIN_EVERY);
     }

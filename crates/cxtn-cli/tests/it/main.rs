@@ -9,8 +9,10 @@
 )]
 
 mod demo;
+mod deploy;
 mod escaping;
 mod events;
+mod flood;
 mod forward;
 mod help;
 mod inbox;
