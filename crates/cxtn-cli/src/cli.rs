@@ -140,7 +140,7 @@ pub(crate) enum Command {
     /// Read notification bodies
     Events(EventsArgs),
     /// Receive notifications: an authenticated receiver that stores each one in a durable inbox
-    Listen(ListenArgs),
+    Listen(Box<ListenArgs>),
     /// List, show and replay what a receiver stored
     Inbox(InboxArgs),
     /// Send sample notifications straight to a receiver URL
@@ -338,6 +338,15 @@ pub(crate) struct ListenArgs {
     #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub(crate) retain_processed: Option<std::time::Duration>,
 
+    /// Serve /healthz, /readyz and /metrics (Prometheus) on this address; off by default. Keep it private
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) admin_addr: Option<std::net::SocketAddr>,
+
+    /// Read the token /readyz and /metrics require (`Authorization: Bearer`) from this file (its first line);
+    /// or set CXTN_ADMIN_TOKEN
+    #[arg(long, value_name = "PATH", requires = "admin_addr")]
+    pub(crate) admin_token_file: Option<PathBuf>,
+
     /// The secrets given as flags on the command line, where `ps` shows them.
     #[arg(skip)]
     pub(crate) secret_flags: Vec<&'static str>,
@@ -423,7 +432,6 @@ pub(crate) struct InboxPruneArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 }
-
 
 #[derive(Debug, Args)]
 pub(crate) struct InboxListArgs {

@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cxtn::receiver::metrics::{Counter, Metrics};
 use cxtn::receiver::{
-    Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, QuarantinedEvent, Receiver, ReceiverBuilder,
-    PrunePolicy, WorkerPolicy, async_trait,
+    Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, PrunePolicy, QuarantinedEvent, Receiver,
+    ReceiverBuilder, Running, WorkerPolicy, async_trait,
 };
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -89,9 +90,11 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     // Per-delivery lines go to stdout through a queue: a stdout nobody reads never holds up a delivery.
     let ui = &ui.with_line_queue()?;
     let inbox = store::open(&args.db, &args.schema, Access::Create).await?;
-    let mut builder = Receiver::builder(inbox.clone());
+    let metrics = Metrics::new();
+    let mut builder = Receiver::builder(inbox.clone()).metrics(metrics.clone());
     builder = authenticate(builder, path_token, basic_auth.as_ref(), args.insecure_no_auth);
     builder = builder.max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX));
+    builder = admin(builder, &args)?;
     if let Some(age) = args.retain_processed {
         builder = builder.retention(PrunePolicy::default().processed_older_than(age), RETAIN_EVERY);
     }
@@ -113,6 +116,14 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
                 target: target.clone(),
                 ui: ui.clone(),
                 max_attempts: policy.max_attempts,
+                attempts: metrics.counter(
+                    "cxtn_forward_attempts",
+                    "Forwards of a stored event's body to the --forward-to URL, each attempt counted",
+                ),
+                failures: metrics.counter(
+                    "cxtn_forward_failures",
+                    "Forward attempts that failed: no answer, or an answer other than 2xx",
+                ),
             })
             .worker_policy(policy);
     }
@@ -129,14 +140,18 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     let url = endpoint_url(running.addr(), path_token.is_some(), basic_auth.as_ref());
     announce(
         ui,
-        &running.addr(),
+        &running,
         &url,
         &args,
         &basic_auth,
         path_token.is_some(),
         forward.as_ref(),
     )?;
-    let dropped = tokio::spawn(count_dropped_lines(ui.clone(), |_| {}));
+    let dropped_lines = metrics.counter(
+        "cxtn_stdout_dropped_lines",
+        "Per-delivery lines not printed because stdout was not read; the deliveries are in the inbox",
+    );
+    let dropped = tokio::spawn(count_dropped_lines(ui.clone(), move |n| dropped_lines.inc_by(n)));
 
     loop {
         tokio::select! {
@@ -219,6 +234,26 @@ async fn count_dropped_lines(ui: Ui, count: impl Fn(u64)) {
     }
 }
 
+/// The admin listener, when `--admin-addr` asks for one, with its token from `--admin-token-file` or
+/// `CXTN_ADMIN_TOKEN`.
+fn admin(builder: ReceiverBuilder, args: &ListenArgs) -> Result<ReceiverBuilder, CliError> {
+    let Some(addr) = args.admin_addr else {
+        return Ok(builder);
+    };
+    let token = match &args.admin_token_file {
+        Some(path) => Some(read_secret(path, "--admin-token-file")?),
+        None => std::env::var("CXTN_ADMIN_TOKEN")
+            .ok()
+            .map(|token| token.trim().to_owned())
+            .filter(|token| !token.is_empty()),
+    };
+    let builder = builder.admin_addr(addr);
+    Ok(match token {
+        Some(token) => builder.admin_token(token),
+        None => builder,
+    })
+}
+
 /// The path token becomes the last segment of a URL path, so it must need no escaping.
 fn check_token(token: &str) -> Result<(), CliError> {
     if token
@@ -263,7 +298,7 @@ fn endpoint_url(addr: SocketAddr, has_token: bool, basic: Option<&BasicAuth>) ->
 
 fn announce(
     ui: &Ui,
-    addr: &SocketAddr,
+    running: &Running,
     url: &str,
     args: &ListenArgs,
     basic: &Option<BasicAuth>,
@@ -279,7 +314,8 @@ fn announce(
     }
     ui.render(&Listening {
         kind: "listening",
-        addr: addr.to_string(),
+        admin_addr: running.admin_addr().map(|addr| addr.to_string()),
+        addr: running.addr().to_string(),
         url: url.to_owned(),
         inbox: store::redacted(&args.db),
         auth,
@@ -331,6 +367,8 @@ struct Forwarder {
     target: Target,
     ui: Ui,
     max_attempts: u32,
+    attempts: Counter,
+    failures: Counter,
 }
 
 #[async_trait]
@@ -354,8 +392,12 @@ impl Handler for Forwarder {
 impl Forwarder {
     /// POSTs a body exactly as received, and prints how it went.
     async fn forward(&self, event_id: &str, attempt: u32, body: cxtn_transport::Bytes) -> Result<(), HandlerError> {
+        self.attempts.inc();
         let result = self.poster.post(&self.target, body).await;
         let ok = result.as_ref().is_ok_and(|s| (200..300).contains(s));
+        if !ok {
+            self.failures.inc();
+        }
         let _ = self.ui.render(&ForwardLine {
             kind: "forward",
             event_id,
@@ -384,6 +426,8 @@ struct Listening {
     auth: Vec<&'static str>,
     forward_to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    admin_addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     retain_processed_seconds: Option<u64>,
 }
 
@@ -403,6 +447,12 @@ impl Render for Listening {
         ];
         if let Some(target) = &self.forward_to {
             fields.push(("forward to".to_owned(), clean(target).into_owned()));
+        }
+        if let Some(admin) = &self.admin_addr {
+            fields.push((
+                "admin".to_owned(),
+                format!("http://{admin} (/healthz, /readyz, /metrics)"),
+            ));
         }
         if let Some(seconds) = self.retain_processed_seconds {
             fields.push((

@@ -19,7 +19,7 @@ pub(crate) async fn run(cli: Cli, ui: &Ui) -> Result<(), CliError> {
     match cli.command {
         Command::Webhooks(args) => webhooks::run(&cli.global, args, ui).await,
         Command::Events(args) => events::run(args, ui),
-        Command::Listen(args) => listen::run(args, ui).await,
+        Command::Listen(args) => listen::run(*args, ui).await,
         Command::Inbox(args) => inbox::run(args, ui).await,
         Command::Trigger(args) => trigger::run(args, ui).await,
         Command::Sandbox(args) => sandbox::run(args, ui).await,

@@ -8,6 +8,7 @@
     missing_debug_implementations
 )]
 
+mod admin;
 mod demo;
 mod deploy;
 mod escaping;
@@ -17,8 +18,8 @@ mod forward;
 mod help;
 mod inbox;
 mod listen;
-mod prune;
 mod logs;
+mod prune;
 mod sandbox;
 mod secrets;
 mod trigger;
