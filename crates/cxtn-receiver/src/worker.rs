@@ -537,6 +537,7 @@ fn event_of(notification: cxtn_model::Notification, claimed: &Claimed) -> Event 
     event.received_at_ms = claimed.received_at_ms;
     event.conflicts = claimed.conflicts;
     event.quarantine_reason.clone_from(&claimed.quarantine_reason);
+    event.body = claimed.body.clone();
     event
 }
 

@@ -25,6 +25,8 @@ pub struct Event {
     pub conflicts: u32,
     /// Why the event was quarantined, for one that was and parses now (after an upgrade and a replay).
     pub quarantine_reason: Option<String>,
+    /// The body exactly as received, byte for byte (the first body, for an event with conflicts).
+    pub body: Bytes,
 }
 
 impl Event {
@@ -38,13 +40,17 @@ impl Event {
     /// # Ok::<(), cxtn_events::Error>(())
     /// ```
     #[must_use]
+    ///
+    /// Its [`body`](Self::body) is the notification's canonical form; a worker hands over the bytes as received.
     pub fn new(notification: Notification) -> Self {
+        let body = notification.to_json().map(Bytes::from).unwrap_or_default();
         Self {
             notification,
             attempt: 1,
             received_at_ms: now_ms(),
             conflicts: 0,
             quarantine_reason: None,
+            body,
         }
     }
 }
