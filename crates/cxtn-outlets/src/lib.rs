@@ -26,6 +26,8 @@
 
 mod error;
 mod message;
+#[cfg(feature = "nats")]
+mod nats;
 mod publish;
 mod target;
 
@@ -54,6 +56,10 @@ pub async fn connect(url: &str) -> Result<Box<dyn Outlet>, Error> {
     let scheme = parsed.scheme();
     // Each broker's feature adds its scheme here:
     // `#[cfg(feature = "...")] if scheme == "..." { return ...::connect(&parsed).await; }`
+    #[cfg(feature = "nats")]
+    if scheme == "nats" {
+        return Ok(Box::new(nats::connect(&parsed).await?));
+    }
     Err(Error::new(
         ErrorKind::Config,
         format!(
