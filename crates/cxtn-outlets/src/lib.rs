@@ -29,6 +29,8 @@ mod message;
 #[cfg(feature = "nats")]
 mod nats;
 mod publish;
+#[cfg(feature = "rabbitmq")]
+mod rabbitmq;
 mod target;
 
 pub use error::{Error, ErrorKind};
@@ -59,6 +61,10 @@ pub async fn connect(url: &str) -> Result<Box<dyn Outlet>, Error> {
     #[cfg(feature = "nats")]
     if scheme == "nats" {
         return Ok(Box::new(nats::connect(&parsed).await?));
+    }
+    #[cfg(feature = "rabbitmq")]
+    if scheme == "amqp" {
+        return Ok(Box::new(rabbitmq::connect(&parsed).await?));
     }
     Err(Error::new(
         ErrorKind::Config,

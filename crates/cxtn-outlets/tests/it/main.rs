@@ -3,3 +3,6 @@
 
 #[cfg(feature = "nats")]
 mod nats;
+
+#[cfg(feature = "rabbitmq")]
+mod rabbitmq;
