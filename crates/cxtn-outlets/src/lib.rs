@@ -20,7 +20,9 @@
 //!
 //! - `nats`: NATS JetStream (async-nats), `Nats-Msg-Id` set to the event id.
 //! - `rabbitmq`: RabbitMQ (lapin) with publisher confirms and mandatory routing, `message_id` set to the event id.
-//! - `redis`: Redis Streams (redis), one atomic script per event id.
+//! - `redis`: Redis Streams (redis): `redis://[:PASSWORD@]HOST:PORT/DB?stream=cxtn:events[&maxlen=N][&dedupe_ttl=7d]`.
+//!   One atomic script per event appends the entry (capped with `MAXLEN ~ N` when `maxlen` is given) and records
+//!   the event id for `dedupe_ttl` (7 days by default): a re-publish of the id within it appends nothing.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -31,6 +33,8 @@ mod nats;
 mod publish;
 #[cfg(feature = "rabbitmq")]
 mod rabbitmq;
+#[cfg(feature = "redis")]
+mod redis;
 mod target;
 
 pub use error::{Error, ErrorKind};
@@ -65,6 +69,10 @@ pub async fn connect(url: &str) -> Result<Box<dyn Outlet>, Error> {
     #[cfg(feature = "rabbitmq")]
     if scheme == "amqp" {
         return Ok(Box::new(rabbitmq::connect(&parsed).await?));
+    }
+    #[cfg(feature = "redis")]
+    if scheme == "redis" {
+        return crate::redis::connect(&parsed).await;
     }
     Err(Error::new(
         ErrorKind::Config,

@@ -4,5 +4,8 @@
 #[cfg(feature = "nats")]
 mod nats;
 
+#[cfg(feature = "redis")]
+mod redis;
+
 #[cfg(feature = "rabbitmq")]
 mod rabbitmq;
