@@ -312,11 +312,16 @@ pub(crate) struct ListenArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) forward_to: Option<String>,
 
+    /// Publish each stored event's body, exactly as received, to a broker before any --forward-to (repeatable):
+    /// nats://, amqp:// or redis:// with the parameters docs/outlets.md lists
+    #[arg(long = "publish", value_name = "URL")]
+    pub(crate) publish: Vec<String>,
+
     /// How long one forward may take, connecting included, before the attempt counts as failed
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) forward_timeout: std::time::Duration,
 
-    /// Forward attempts before an event is dead-lettered (`cxtn inbox replay` tries again)
+    /// Attempts (to forward, or to publish) before an event is dead-lettered (`cxtn inbox replay` tries again)
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) forward_attempts: u32,
 

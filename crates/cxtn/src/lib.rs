@@ -8,6 +8,8 @@
 //! - [`transport`]: the HTTP layer: the `Transport` trait, the retry policy, and (with `test-util`) test doubles.
 //! - `receiver` (feature `receiver`): receive notifications: authenticated, durable, deduplicated.
 //! - `sandbox` (feature `sandbox`): a local CXTN simulator that manages endpoints and delivers notifications.
+//! - `outlets` (feature `outlets`): publish stored events to NATS JetStream, RabbitMQ or Redis Streams, exactly as
+//!   received, as a receiver handler you can combine with your own.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,6 +40,10 @@
 //! - `receiver`: `cxtn::receiver`, the webhook receiver with its SQLite inbox.
 //! - `postgres`: the receiver's PostgreSQL inbox, for many receivers and workers sharing one database.
 //! - `sandbox`: `cxtn::sandbox`, the local CXTN simulator.
+//! - `outlets`: `cxtn::outlets`, the outlets and their handler, `cxtn::outlets::Publish` (turns on `receiver`).
+//! - `nats`: the NATS JetStream outlet, `nats://` URLs (turns on `outlets`).
+//! - `rabbitmq`: the RabbitMQ outlet, `amqp://` URLs (turns on `outlets`).
+//! - `redis`: the Redis Streams outlet, `redis://` URLs (turns on `outlets`).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -46,6 +52,9 @@ use std::time::Duration;
 
 pub use cxtn_events as events;
 pub use cxtn_model as model;
+#[cfg(feature = "outlets")]
+#[cfg_attr(docsrs, doc(cfg(feature = "outlets")))]
+pub use cxtn_outlets as outlets;
 #[cfg(feature = "receiver")]
 #[cfg_attr(docsrs, doc(cfg(feature = "receiver")))]
 pub use cxtn_receiver as receiver;

@@ -1,9 +1,10 @@
-//! `cxtn listen`: the receiver with a durable inbox, one line per delivery, and forwarding.
+//! `cxtn listen`: the receiver with a durable inbox, one line per delivery, publishing to brokers and forwarding.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cxtn::outlets::{ErrorKind as OutletErrorKind, Outlet, Publish, redacted_url};
 use cxtn::receiver::metrics::{Counter, Metrics};
 use cxtn::receiver::{
     Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, PrunePolicy, QuarantinedEvent, Receiver,
@@ -86,6 +87,7 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     if args.forward_timeout.is_zero() {
         return Err(CliError::usage("--forward-timeout must be above zero").hint("Give a duration such as 10s or 2m."));
     }
+    let outlets = connect_outlets(&args.publish).await?;
 
     // Per-delivery lines go to stdout through a queue: a stdout nobody reads never holds up a delivery.
     let ui = &ui.with_line_queue()?;
@@ -98,19 +100,20 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     if let Some(age) = args.retain_processed {
         builder = builder.retention(PrunePolicy::default().processed_older_than(age), RETAIN_EVERY);
     }
-    if let Some(target) = &forward {
-        // Quarantined events are forwarded too: the body goes out exactly as received, whatever its data.
+    if forward.is_some() || !outlets.is_empty() {
+        // Quarantined events are forwarded too when only forwarding: the body goes out exactly as received,
+        // whatever its data. Outlets publish events whose data parses; quarantined ones stay in the inbox.
         let mut policy = WorkerPolicy::default()
             .shutdown_deadline(args.shutdown_timeout)
             .max_attempts(args.forward_attempts)
-            .quarantined(true);
+            .quarantined(outlets.is_empty());
         // The handler's own limit stays above the forward's, so a slow forward fails as a forward.
         let handler_timeout = args.forward_timeout.saturating_add(Duration::from_secs(5));
         if handler_timeout > policy.handler_timeout {
             policy = policy.handler_timeout(handler_timeout);
         }
-        builder = builder
-            .handler(Forwarder {
+        let forwarder = match &forward {
+            Some(target) => Some(Forwarder {
                 inbox: inbox.clone(),
                 poster: Poster::new(args.forward_timeout)?,
                 target: target.clone(),
@@ -124,8 +127,21 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
                     "cxtn_forward_failures",
                     "Forward attempts that failed: no answer, or an answer other than 2xx",
                 ),
-            })
-            .worker_policy(policy);
+            }),
+            None => None,
+        };
+        // Every outlet confirms first, then the local app gets the event: it is processed only when all succeeded.
+        builder = match (outlets.is_empty(), forwarder) {
+            (true, Some(forwarder)) => builder.handler(forwarder),
+            (_, forwarder) => {
+                let mut publish = Publish::to(outlets).metrics(&metrics);
+                if let Some(forwarder) = forwarder {
+                    publish = publish.then(forwarder);
+                }
+                builder.handler(publish)
+            }
+        }
+        .worker_policy(policy);
     }
     let receiver = builder.build()?;
     let mut arrivals = receiver.subscribe();
@@ -165,9 +181,9 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
             },
         }
     }
-    if forward.is_some() {
+    if forward.is_some() || !args.publish.is_empty() {
         ui.note(format!(
-            "Stopping: finishing the forwards in progress for up to {} s, then giving the rest back to the inbox. Press Ctrl-C again to stop at once.",
+            "Stopping: finishing the forwards and publishes in progress for up to {} s, then giving the rest back to the inbox. Press Ctrl-C again to stop at once.",
             args.shutdown_timeout.as_secs_f64()
         ));
     } else {
@@ -191,6 +207,25 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     })?;
     ui.close_line_queue(FINAL_LINES).await;
     Ok(())
+}
+
+/// Opens each `--publish` outlet, checking its broker at once; errors show the URL without its credentials.
+async fn connect_outlets(urls: &[String]) -> Result<Vec<Box<dyn Outlet>>, CliError> {
+    let mut outlets = Vec::with_capacity(urls.len());
+    for url in urls {
+        let shown = redacted_url(url);
+        let outlet = cxtn::outlets::connect(url).await.map_err(|e| {
+            let hint = match e.kind() {
+                OutletErrorKind::Unavailable => {
+                    "Check that the broker runs and answers at that address, and the credentials in the URL."
+                }
+                _ => "Check the URL given to --publish; docs/outlets.md lists each broker's URL and parameters.",
+            };
+            CliError::failed(format!("cannot publish to {shown}: {e}")).hint(hint)
+        })?;
+        outlets.push(outlet);
+    }
+    Ok(outlets)
 }
 
 /// The first line of a file holding a secret, trimmed; `flag` names the option that gave the file.
@@ -320,6 +355,7 @@ fn announce(
         inbox: store::redacted(&args.db),
         auth,
         forward_to: forward.map(|t| t.redacted().to_owned()),
+        publish: args.publish.iter().map(|url| redacted_url(url)).collect(),
         retain_processed_seconds: args.retain_processed.map(|age| age.as_secs()),
     })
 }
@@ -425,6 +461,9 @@ struct Listening {
     inbox: String,
     auth: Vec<&'static str>,
     forward_to: Option<String>,
+    /// The outlets' URLs, credentials left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    publish: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     admin_addr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -445,6 +484,9 @@ impl Render for Listening {
                 },
             ),
         ];
+        for outlet in &self.publish {
+            fields.push(("publish to".to_owned(), clean(outlet).into_owned()));
+        }
         if let Some(target) = &self.forward_to {
             fields.push(("forward to".to_owned(), clean(target).into_owned()));
         }

@@ -20,6 +20,7 @@ mod inbox;
 mod listen;
 mod logs;
 mod prune;
+mod publish;
 mod sandbox;
 mod secrets;
 mod trigger;

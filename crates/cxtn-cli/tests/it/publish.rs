@@ -1,0 +1,124 @@
+//! `cxtn listen --publish URL`: a bad outlet stops it at start, and the guide's samples reach a Redis stream
+//! exactly as received.
+
+use cxtn::events::samples;
+use serde_json::json;
+
+use crate::listen::listen;
+use crate::{TOKEN, eventually, post_raw, run};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_scheme_stops_listen_at_start_without_showing_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let out = run(
+        &[
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+            "--publish",
+            "bogus://me:s3cr3t-pass@127.0.0.1/x",
+        ],
+        &[("CXTN_PATH_TOKEN", TOKEN)],
+    )
+    .await;
+    out.assert_code(1);
+    assert!(out.stderr.contains("cannot publish to bogus://"), "{}", out.stderr);
+    assert!(out.stderr.contains("`bogus`"), "{}", out.stderr);
+    assert!(!out.stderr.contains("s3cr3t-pass"), "{}", out.stderr);
+    assert!(!out.stdout.contains("s3cr3t-pass"), "{}", out.stdout);
+    assert!(out.stdout.is_empty(), "it never listened: {}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_broker_stops_listen_at_start_without_showing_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let out = run(
+        &[
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+            "--publish",
+            "redis://:s3cr3t-pass@127.0.0.1:1/0?stream=cxtn:unreachable",
+        ],
+        &[("CXTN_PATH_TOKEN", TOKEN)],
+    )
+    .await;
+    out.assert_code(1);
+    assert!(out.stderr.contains("cannot publish to redis://"), "{}", out.stderr);
+    assert!(!out.stderr.contains("s3cr3t-pass"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "it never listened: {}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guide_samples_reach_a_redis_stream_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let stream = format!("cxtn:cli-test:{:016x}", fastrand::u64(..));
+    let outlet = format!("redis://127.0.0.1:6379/0?stream={stream}");
+    let (listen, url, first) = listen(db.to_str().unwrap(), &["--publish", &outlet]).await;
+    assert_eq!(first["publish"], json!([outlet]), "{first}");
+
+    for sample in &samples::GUIDE {
+        assert_eq!(post_raw(&url, sample.body).await, 200, "{}", sample.name);
+    }
+    // A redelivery is stored once, so it is published once.
+    let again = samples::GUIDE.first().unwrap();
+    assert_eq!(post_raw(&url, again.body).await, 200);
+
+    let client = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    eventually("every sample on the stream", || {
+        let mut redis = redis.clone();
+        let stream = stream.clone();
+        async move {
+            let len: usize = redis::cmd("XLEN").arg(&stream).query_async(&mut redis).await.unwrap();
+            len >= samples::GUIDE.len()
+        }
+    })
+    .await;
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+
+    let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let field = |fields: &[Vec<u8>], name: &str| -> Vec<u8> {
+        let at = fields
+            .chunks(2)
+            .position(|pair| pair[0] == name.as_bytes())
+            .unwrap_or_else(|| panic!("no field {name}"));
+        fields[at * 2 + 1].clone()
+    };
+    // The worker may publish in any order: each sample is found by its event id, exactly once.
+    assert_eq!(entries.len(), samples::GUIDE.len());
+    for sample in &samples::GUIDE {
+        let id = cxtn::events::parse(sample.body.as_bytes())
+            .unwrap()
+            .event_id()
+            .to_string();
+        let found: Vec<_> = entries
+            .iter()
+            .filter(|(_, fields)| field(fields, "cxtn-event-id") == id.as_bytes())
+            .collect();
+        assert_eq!(found.len(), 1, "{}", sample.name);
+        let (_, fields) = found[0];
+        assert_eq!(field(fields, "body"), sample.body.as_bytes(), "{}", sample.name);
+        assert_eq!(field(fields, "cxtn-event"), sample.event.as_bytes(), "{}", sample.name);
+        let _: () = redis::cmd("DEL")
+            .arg(format!("{stream}:seen:{id}"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+    let _: () = redis::cmd("DEL").arg(&stream).query_async(&mut redis).await.unwrap();
+}
