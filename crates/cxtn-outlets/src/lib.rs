@@ -18,7 +18,11 @@
 //!
 //! Each broker sits behind its own feature, so nobody compiles the brokers they do not use.
 //!
-//! - `nats`: NATS JetStream (async-nats), `Nats-Msg-Id` set to the event id.
+//! - `nats`: NATS JetStream (async-nats), `Nats-Msg-Id` set to the event id, each publish waiting for the
+//!   stream's ack: `nats://[USER:PASSWORD@]HOST:PORT?subject=cxtn.events.{event}[&stream=NAME]`.
+//!   A stream must hold the subject; `&create_stream=true` (with `stream`) creates a missing one, for the subjects
+//!   the template can produce (each token holding a placeholder becomes `*`), with a deduplication window of
+//!   `duplicate_window` seconds, 120 by default: a re-publish of an event within it is dropped.
 //! - `rabbitmq`: RabbitMQ (lapin) with publisher confirms and mandatory routing, `message_id` set to the event id.
 //! - `redis`: Redis Streams (redis): `redis://[:PASSWORD@]HOST:PORT/DB?stream=cxtn:events[&maxlen=N][&dedupe_ttl=7d]`.
 //!   One atomic script per event appends the entry (capped with `MAXLEN ~ N` when `maxlen` is given) and records

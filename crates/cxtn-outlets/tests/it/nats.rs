@@ -83,6 +83,92 @@ async fn the_guide_samples_arrive_byte_for_byte_with_their_headers_and_once_each
     js.delete_stream(&stream).await.unwrap();
 }
 
+/// A `nats-server` of this test's own, stopped when dropped (also when the test fails).
+struct Server(std::process::Child);
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        Self(
+            std::process::Command::new("nats-server")
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("nats-server is installed (.ci/run installs it)"),
+        )
+    }
+
+    /// A JetStream server on `port`, storing in `store`.
+    fn jetstream(port: u16, store: &std::path::Path) -> Self {
+        Self::start(&[
+            "-js",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-sd",
+            store.to_str().unwrap(),
+        ])
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_publish_fails_while_the_server_is_down_and_succeeds_once_it_is_back() {
+    let port = free_port();
+    let store = std::env::temp_dir().join(unique("cxtn-nats-it-"));
+    let server = Server::jetstream(port, &store);
+    let url = format!("nats://127.0.0.1:{port}?subject=cxtn.events.{{event}}&stream=CXTN_EVENTS&create_stream=true");
+    let mut outlet = None;
+    for _ in 0..50 {
+        match cxtn_outlets::connect(&url).await {
+            Ok(connected) => {
+                outlet = Some(connected);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    let publish = Publish::to(vec![outlet.expect("the server started")]);
+    let samples = cxtn_events::samples::GUIDE;
+    publish.handle(&sample_event(samples[0].body)).await.unwrap();
+
+    drop(server);
+    let down = publish.handle(&sample_event(samples[1].body)).await.unwrap_err();
+    assert!(down.to_string().starts_with("nats: "), "{down}");
+
+    let server = Server::jetstream(port, &store);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match publish.handle(&sample_event(samples[1].body)).await {
+            Ok(()) => break,
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "still failing once the server is back: {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let js = async_nats::jetstream::new(async_nats::connect(format!("127.0.0.1:{port}")).await.unwrap());
+    let info = js.get_stream("CXTN_EVENTS").await.unwrap().get_info().await.unwrap();
+    assert_eq!(info.state.messages, 2, "both events, each once");
+    drop(server);
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
 #[tokio::test]
 async fn a_bad_configuration_fails_at_connect_with_a_clear_error() {
     let subject = unique("cxtnit");
@@ -97,24 +183,17 @@ async fn a_bad_configuration_fails_at_connect_with_a_clear_error() {
     assert!(no_subject.to_string().contains("has no subject"), "{no_subject}");
 
     // A server of its own that asks for a user and password, for the refused credentials.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let mut server = std::process::Command::new("nats-server")
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "--user",
-            "cxtn",
-            "--pass",
-            "right",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nats-server is installed (.ci/run installs it)");
+    let port = free_port();
+    let server = Server::start(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "--user",
+        "cxtn",
+        "--pass",
+        "right",
+    ]);
     let mut refused = None;
     for _ in 0..50 {
         match cxtn_outlets::connect(&format!("nats://cxtn:s3cret@127.0.0.1:{port}?subject={subject}")).await {
@@ -127,8 +206,7 @@ async fn a_bad_configuration_fails_at_connect_with_a_clear_error() {
             }
         }
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let refused = refused.expect("the server started").unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Unavailable);
     assert!(refused.to_string().contains("refused the credentials"), "{refused}");
