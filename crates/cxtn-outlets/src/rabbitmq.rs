@@ -145,13 +145,15 @@ impl RabbitMq {
         let connection = Connection::connect(&self.uri, ConnectionProperties::default())
             .await
             .map_err(|e| {
+                let advice = if refused_access(&e) {
+                    "rabbitmq refused the user name and password or the virtual host; check them and the user's \
+                     permissions"
+                } else {
+                    "check the host, the port, the virtual host and that the broker runs"
+                };
                 Error::new(
                     ErrorKind::Unavailable,
-                    format!(
-                        "cannot connect to rabbitmq at {} ({e}); check the host, the port, the virtual host and \
-                         the user name and password",
-                        self.shown
-                    ),
+                    format!("cannot connect to rabbitmq at {} ({e}); {advice}", self.shown),
                 )
             })?;
         let channel = connection.create_channel().await.map_err(|e| self.unavailable(&e))?;
@@ -224,6 +226,18 @@ impl RabbitMq {
     /// Drops the channel after a failure, so the next publish opens a new one.
     async fn reset(&self) {
         *self.link.lock().await = None;
+    }
+}
+
+/// Whether the broker refused the credentials or the virtual host.
+fn refused_access(e: &lapin::Error) -> bool {
+    use lapin::protocol::{AMQPErrorKind, AMQPHardError, AMQPSoftError};
+    match e.kind() {
+        lapin::ErrorKind::ProtocolError(error) => matches!(
+            error.kind(),
+            AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED) | AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED)
+        ),
+        _ => false,
     }
 }
 

@@ -199,7 +199,10 @@ async fn bad_configurations_fail_at_connect_with_a_clear_error() {
         .await
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
-    assert!(refused.to_string().contains("password"), "{refused}");
+    assert!(
+        refused.to_string().contains("refused the user name and password"),
+        "{refused}"
+    );
     assert!(!refused.to_string().contains("n0t-the-pa55word"), "{refused}");
     assert!(!format!("{refused:?}").contains("n0t-the-pa55word"), "{refused:?}");
 
@@ -208,6 +211,10 @@ async fn bad_configurations_fail_at_connect_with_a_clear_error() {
         .await
         .unwrap_err();
     assert_eq!(unreachable.kind(), ErrorKind::Unavailable, "{unreachable}");
+    assert!(
+        unreachable.to_string().contains("check the host, the port"),
+        "{unreachable}"
+    );
     assert!(!unreachable.to_string().contains("guest:guest"), "{unreachable}");
 
     // An existing exchange without declare=true works.
