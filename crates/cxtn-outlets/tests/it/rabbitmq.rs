@@ -223,3 +223,40 @@ async fn bad_configurations_fail_at_connect_with_a_clear_error() {
         .unwrap();
     assert_eq!(outlet.name(), "rabbitmq");
 }
+
+#[tokio::test]
+async fn after_the_channel_fails_the_next_publish_opens_it_again() {
+    let exchange = unique("cxtn-it-");
+    let url = format!("{BROKER}?exchange={exchange}&routing_key={{event}}&declare=true&exchange_type=direct");
+    let outlet = cxtn_outlets::connect(&url).await.unwrap();
+    let sample = &cxtn_events::samples::GUIDE[1];
+    let message = cxtn_outlets::Message::of(&sample_event(sample.body));
+
+    // The exchange disappears under the outlet: the broker closes its channel and the publish fails.
+    let (_connection, channel) = channel().await;
+    channel
+        .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+        .await
+        .unwrap();
+    let e = outlet.publish(&message).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(!e.to_string().contains("guest:guest"), "{e}");
+
+    // The retry opens a new channel, which declares the exchange again, and the message arrives.
+    let retried = outlet.publish(&message).await;
+    assert_eq!(
+        retried.unwrap_err().kind(),
+        ErrorKind::Refused,
+        "declared again, with no queue bound yet"
+    );
+    let queue = bound_queue(&channel, &exchange, sample.event).await;
+    outlet.publish(&message).await.unwrap();
+    let got = channel
+        .basic_get(queue.clone(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .expect("the message after the channel was opened again");
+    assert_eq!(got.delivery.data, sample.body.as_bytes());
+
+    remove(&channel, Some(queue), &exchange).await;
+}
