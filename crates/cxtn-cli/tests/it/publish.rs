@@ -1,11 +1,11 @@
 //! `cxtn listen --publish URL`: a bad outlet stops it at start, and the guide's samples reach a Redis stream
-//! exactly as received.
+//! exactly as received, before any --forward-to target gets them.
 
 use cxtn::events::samples;
 use serde_json::json;
 
 use crate::listen::listen;
-use crate::{TOKEN, eventually, post_raw, run};
+use crate::{TOKEN, eventually, memory_receiver, post_raw, run};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_scheme_stops_listen_at_start_without_showing_credentials() {
@@ -121,4 +121,40 @@ async fn the_guide_samples_reach_a_redis_stream_byte_for_byte() {
             .unwrap();
     }
     let _: () = redis::cmd("DEL").arg(&stream).query_async(&mut redis).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_forward_to_the_broker_confirms_first_then_the_app_gets_the_body() {
+    let (app_inbox, _app, app_url) = memory_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let stream = format!("cxtn:cli-test:{:016x}", fastrand::u64(..));
+    let outlet = format!("redis://127.0.0.1:6379/0?stream={stream}");
+    let (mut listen, url, _) = listen(db.to_str().unwrap(), &["--publish", &outlet, "--forward-to", &app_url]).await;
+
+    let sample = samples::GUIDE.first().unwrap();
+    let id = cxtn::events::parse(sample.body.as_bytes()).unwrap().event_id().clone();
+    assert_eq!(post_raw(&url, sample.body).await, 200);
+    let arrival = listen.json_line().await;
+    assert_eq!(arrival["outcome"], json!("stored"), "{arrival}");
+    let forward = listen.json_line().await;
+    assert_eq!(forward["type"], json!("forward"), "{forward}");
+    assert_eq!(forward["ok"], json!(true), "{forward}");
+
+    // By the time the app has it, the stream holds it already.
+    let client = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let len: usize = redis::cmd("XLEN").arg(&stream).query_async(&mut redis).await.unwrap();
+    assert_eq!(len, 1);
+    let stored = app_inbox.event(&id).await.unwrap().expect("the app got the event");
+    assert_eq!(stored.body.as_ref(), sample.body.as_bytes());
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+
+    let _: () = redis::cmd("DEL")
+        .arg(&stream)
+        .arg(format!("{stream}:seen:{id}"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
 }
