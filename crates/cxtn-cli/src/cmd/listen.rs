@@ -209,11 +209,10 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Opens each `--publish` outlet, checking its broker at once; errors show the URL without its credentials.
+/// Opens each `--publish` outlet, checking its broker at once; its errors show the URL without credentials.
 async fn connect_outlets(urls: &[String]) -> Result<Vec<Box<dyn Outlet>>, CliError> {
     let mut outlets = Vec::with_capacity(urls.len());
     for url in urls {
-        let shown = redacted_url(url);
         let outlet = cxtn::outlets::connect(url).await.map_err(|e| {
             let hint = match e.kind() {
                 OutletErrorKind::Unavailable => {
@@ -221,7 +220,7 @@ async fn connect_outlets(urls: &[String]) -> Result<Vec<Box<dyn Outlet>>, CliErr
                 }
                 _ => "Check the URL given to --publish; docs/outlets.md lists each broker's URL and parameters.",
             };
-            CliError::failed(format!("cannot publish to {shown}: {e}")).hint(hint)
+            CliError::failed(e.to_string()).hint(hint)
         })?;
         outlets.push(outlet);
     }
