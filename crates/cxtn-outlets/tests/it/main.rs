@@ -1,5 +1,13 @@
 //! Outlets against the real local brokers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
+#[cfg(any(feature = "nats", feature = "rabbitmq", feature = "redis"))]
+mod crash;
 
 #[cfg(feature = "nats")]
 mod nats;
@@ -9,3 +17,6 @@ mod redis;
 
 #[cfg(feature = "rabbitmq")]
 mod rabbitmq;
+
+#[cfg(any(feature = "redis", feature = "rabbitmq"))]
+mod outage;
