@@ -1,5 +1,5 @@
-//! `cxtn listen --publish URL`: a bad outlet stops it at start, and the guide's samples reach a Redis stream
-//! exactly as received, before any --forward-to target gets them.
+//! `cxtn listen --publish URL`: a bad outlet stops it at start, and the guide's samples reach a JetStream stream,
+//! a RabbitMQ queue and a Redis stream exactly as received, before any --forward-to target gets them.
 
 use cxtn::events::samples;
 use serde_json::json;
@@ -155,6 +155,177 @@ async fn with_forward_to_the_broker_confirms_first_then_the_app_gets_the_body() 
         .arg(&stream)
         .arg(format!("{stream}:seen:{id}"))
         .query_async(&mut redis)
+        .await
+        .unwrap();
+}
+
+/// The event id of a guide sample.
+fn event_id(body: &str) -> String {
+    cxtn::events::parse(body.as_bytes()).unwrap().event_id().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guide_samples_reach_a_jetstream_stream_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let suffix = format!("{:016x}", fastrand::u64(..));
+    let stream = format!("CXTN_CLI_TEST_{suffix}");
+    let outlet = format!("nats://127.0.0.1:4222?subject=cxtncli{suffix}.{{event}}&stream={stream}&create_stream=true");
+    let (listen, url, first) = listen(db.to_str().unwrap(), &["--publish", &outlet]).await;
+    assert_eq!(first["publish"], json!([outlet]), "{first}");
+
+    for sample in &samples::GUIDE {
+        assert_eq!(post_raw(&url, sample.body).await, 200, "{}", sample.name);
+    }
+    // A redelivery is stored once, so it is published once.
+    let again = samples::GUIDE.first().unwrap();
+    assert_eq!(post_raw(&url, again.body).await, 200);
+
+    let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
+    let handle = js.get_stream(&stream).await.unwrap();
+    eventually("every sample in the stream", || {
+        let handle = handle.clone();
+        async move { handle.get_info().await.unwrap().state.messages >= samples::GUIDE.len() as u64 }
+    })
+    .await;
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+
+    let messages = handle.get_info().await.unwrap().state.messages;
+    assert_eq!(messages, samples::GUIDE.len() as u64);
+    let mut stored = Vec::new();
+    for sequence in 1..=messages {
+        stored.push(handle.get_raw_message(sequence).await.unwrap());
+    }
+    // The worker may publish in any order: each sample is found by its event id, exactly once.
+    for sample in &samples::GUIDE {
+        let id = event_id(sample.body);
+        let found: Vec<_> = stored
+            .iter()
+            .filter(|message| message.headers.get("Nats-Msg-Id").map(|v| v.as_str()) == Some(id.as_str()))
+            .collect();
+        assert_eq!(found.len(), 1, "{}", sample.name);
+        let message = found[0];
+        assert_eq!(message.payload.as_ref(), sample.body.as_bytes(), "{}", sample.name);
+        assert_eq!(message.subject.as_str(), format!("cxtncli{suffix}.{}", sample.event));
+        assert_eq!(
+            message.headers.get("cxtn-event").map(|v| v.as_str()),
+            Some(sample.event),
+            "{}",
+            sample.name
+        );
+    }
+    js.delete_stream(&stream).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guide_samples_reach_a_rabbitmq_queue_byte_for_byte() {
+    use lapin::options::{
+        BasicGetOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    };
+    use lapin::types::FieldTable;
+    use lapin::{Connection, ConnectionProperties, ExchangeKind};
+
+    const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let exchange = format!("cxtn-cli-test-{:016x}", fastrand::u64(..));
+    let connection = Connection::connect(BROKER, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .exchange_declare(
+            exchange.as_str().into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    // A server-named queue of this connection, removed when the connection closes.
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .name()
+        .clone();
+    channel
+        .queue_bind(
+            queue.clone(),
+            exchange.as_str().into(),
+            "cxtn.*".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    let outlet = format!("{BROKER}?exchange={exchange}&routing_key=cxtn.{{event}}");
+    let (listen, url, first) = listen(db.to_str().unwrap(), &["--publish", &outlet]).await;
+    let shown = first["publish"][0].as_str().unwrap();
+    assert!(!shown.contains("guest:guest"), "{first}");
+    assert!(shown.contains(&exchange), "{first}");
+
+    for sample in &samples::GUIDE {
+        assert_eq!(post_raw(&url, sample.body).await, 200, "{}", sample.name);
+    }
+    // A redelivery is stored once, so it is published once.
+    let again = samples::GUIDE.first().unwrap();
+    assert_eq!(post_raw(&url, again.body).await, 200);
+
+    let mut received = Vec::new();
+    for _ in 0..500 {
+        if received.len() >= samples::GUIDE.len() {
+            break;
+        }
+        match channel
+            .basic_get(queue.clone(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
+            Some(message) => received.push(message),
+            None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+    let extra = channel
+        .basic_get(queue.clone(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap();
+    assert!(extra.is_none(), "no message beyond the samples");
+
+    assert_eq!(received.len(), samples::GUIDE.len());
+    // The worker may publish in any order: each sample is found by its event id, exactly once.
+    for sample in &samples::GUIDE {
+        let id = event_id(sample.body);
+        let found: Vec<_> = received
+            .iter()
+            .filter(|message| message.properties.message_id().as_ref().map(|v| v.as_str()) == Some(id.as_str()))
+            .collect();
+        assert_eq!(found.len(), 1, "{}", sample.name);
+        let message = found[0];
+        assert_eq!(message.data.as_slice(), sample.body.as_bytes(), "{}", sample.name);
+        assert_eq!(
+            message.routing_key.as_str(),
+            format!("cxtn.{}", sample.event),
+            "{}",
+            sample.name
+        );
+    }
+    channel
+        .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
         .await
         .unwrap();
 }
