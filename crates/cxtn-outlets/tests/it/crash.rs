@@ -78,12 +78,12 @@ async fn filled_inbox(dir: &tempfile::TempDir) -> (SqliteInbox, std::path::PathB
 /// Starts the publishing worker in a child process, lets it work for a random moment and kills it with SIGKILL,
 /// again and again until the inbox says every event is processed. Returns how many children were killed while
 /// events were still unprocessed.
-async fn kill_until_done(inbox: &SqliteInbox, path: &std::path::Path, url: &str) -> u32 {
+async fn kill_until_done(broker: &str, inbox: &SqliteInbox, path: &std::path::Path, url: &str) -> u32 {
     let processed = || async { inbox.stats().await.unwrap().processed };
     let mut kills_mid_run = 0;
     for round in 0..400 {
         if processed().await == EVENTS as u64 {
-            eprintln!("{round} publishing workers started, {kills_mid_run} killed before the end");
+            eprintln!("{broker}: {round} publishing workers started, {kills_mid_run} killed before the end");
             return kills_mid_run;
         }
         let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
@@ -164,7 +164,7 @@ async fn nats_holds_each_event_id_once_through_sigkills() {
     );
     cxtn_outlets::connect(&url).await.unwrap();
 
-    let kills = kill_until_done(&inbox, &path, &url).await;
+    let kills = kill_until_done("nats", &inbox, &path, &url).await;
     assert!(kills >= 3, "killed mid-run only {kills} times");
 
     let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
@@ -192,7 +192,7 @@ async fn redis_holds_each_event_id_once_through_sigkills() {
     let stream = unique("cxtn:crash:");
     let url = format!("redis://127.0.0.1:6379/0?stream={stream}&dedupe_ttl=1h");
 
-    let kills = kill_until_done(&inbox, &path, &url).await;
+    let kills = kill_until_done("redis", &inbox, &path, &url).await;
     assert!(kills >= 3, "killed mid-run only {kills} times");
 
     let client = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
@@ -255,7 +255,7 @@ async fn rabbitmq_delivers_each_event_id_at_least_once_through_sigkills() {
         .await
         .unwrap();
 
-    let kills = kill_until_done(&inbox, &path, &url).await;
+    let kills = kill_until_done("rabbitmq", &inbox, &path, &url).await;
     assert!(kills >= 3, "killed mid-run only {kills} times");
 
     let mut ids = Vec::new();
