@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_outlets;
 mod bench_prune;
 mod bench_receiver;
 mod release;
@@ -30,6 +31,9 @@ commands:
   bench-prune [--rows N] [--writers N] [--seconds N] [--targets sqlite,postgres]
                            prune N old processed events (default 1000000) while W tasks store (default 16),
                            and the stores' p50/p99 then against N s without a prune (default 5)
+  bench-outlets [--events N] [--paced N] [--targets nats,rabbitmq,redis]
+                           events/s from a SQLite inbox of N events (default 20000) through a worker to each
+                           local broker, and store-to-ack p50/p99 of N events stored every 2 ms (default 2000)
 ";
 
 fn main() -> ExitCode {
@@ -105,6 +109,31 @@ fn run(args: Vec<String>) -> Result<()> {
                 rows: number("--rows", 1_000_000)?,
                 writers: number("--writers", 16)?,
                 seconds: seconds_arg(&rest, 5)?,
+                targets,
+            })
+        }
+        Some("bench-outlets") => {
+            let rest: Vec<String> = args.collect();
+            let number = |flag: &str, default: usize| -> Result<usize> {
+                match rest.iter().position(|a| a == flag) {
+                    Some(i) => rest
+                        .get(i + 1)
+                        .with_context(|| format!("{flag} needs a number"))?
+                        .replace('_', "")
+                        .parse::<usize>()
+                        .with_context(|| format!("{flag} needs a whole number")),
+                    None => Ok(default),
+                }
+            };
+            let targets = rest
+                .iter()
+                .position(|a| a == "--targets")
+                .and_then(|i| rest.get(i + 1))
+                .map(|v| v.split(',').map(str::to_owned).collect())
+                .unwrap_or_default();
+            bench_outlets::run(&bench_outlets::Selection {
+                events: number("--events", 20_000)?,
+                paced: number("--paced", 2_000)?,
                 targets,
             })
         }
