@@ -53,23 +53,12 @@ fn run(args: Vec<String>) -> Result<()> {
         Some("snapshots") => snapshots(args.any(|a| a == "--accept")),
         Some("fuzz") => {
             let rest: Vec<String> = args.collect();
-            let target = rest
-                .iter()
-                .position(|a| a == "--target")
-                .and_then(|i| rest.get(i + 1))
-                .map_or("parse", String::as_str);
+            let target = flag_value(&rest, "--target").unwrap_or("parse");
             fuzz(target, seconds_arg(&rest, 60)?)
         }
         Some("bench-receiver") => {
             let rest: Vec<String> = args.collect();
-            let list = |flag: &str| -> Vec<String> {
-                rest.iter()
-                    .position(|a| a == flag)
-                    .and_then(|i| rest.get(i + 1))
-                    .map(|v| v.split(',').map(str::to_owned).collect())
-                    .unwrap_or_default()
-            };
-            let connections = list("--connections")
+            let connections = list_arg(&rest, "--connections")
                 .iter()
                 .map(|c| {
                     c.parse::<usize>()
@@ -83,58 +72,24 @@ fn run(args: Vec<String>) -> Result<()> {
                 } else {
                     connections
                 },
-                targets: list("--targets"),
+                targets: list_arg(&rest, "--targets"),
             })
         }
         Some("bench-prune") => {
             let rest: Vec<String> = args.collect();
-            let number = |flag: &str, default: usize| -> Result<usize> {
-                match rest.iter().position(|a| a == flag) {
-                    Some(i) => rest
-                        .get(i + 1)
-                        .with_context(|| format!("{flag} needs a number"))?
-                        .replace('_', "")
-                        .parse::<usize>()
-                        .with_context(|| format!("{flag} needs a whole number")),
-                    None => Ok(default),
-                }
-            };
-            let targets = rest
-                .iter()
-                .position(|a| a == "--targets")
-                .and_then(|i| rest.get(i + 1))
-                .map(|v| v.split(',').map(str::to_owned).collect())
-                .unwrap_or_default();
             bench_prune::run(&bench_prune::Selection {
-                rows: number("--rows", 1_000_000)?,
-                writers: number("--writers", 16)?,
+                rows: number_arg(&rest, "--rows", 1_000_000)?,
+                writers: number_arg(&rest, "--writers", 16)?,
                 seconds: seconds_arg(&rest, 5)?,
-                targets,
+                targets: list_arg(&rest, "--targets"),
             })
         }
         Some("bench-outlets") => {
             let rest: Vec<String> = args.collect();
-            let number = |flag: &str, default: usize| -> Result<usize> {
-                match rest.iter().position(|a| a == flag) {
-                    Some(i) => rest
-                        .get(i + 1)
-                        .with_context(|| format!("{flag} needs a number"))?
-                        .replace('_', "")
-                        .parse::<usize>()
-                        .with_context(|| format!("{flag} needs a whole number")),
-                    None => Ok(default),
-                }
-            };
-            let targets = rest
-                .iter()
-                .position(|a| a == "--targets")
-                .and_then(|i| rest.get(i + 1))
-                .map(|v| v.split(',').map(str::to_owned).collect())
-                .unwrap_or_default();
             bench_outlets::run(&bench_outlets::Selection {
-                events: number("--events", 20_000)?,
-                paced: number("--paced", 2_000)?,
-                targets,
+                events: number_arg(&rest, "--events", 20_000)?,
+                paced: number_arg(&rest, "--paced", 2_000)?,
+                targets: list_arg(&rest, "--targets"),
             })
         }
         Some("release") => {
@@ -163,15 +118,39 @@ fn run(args: Vec<String>) -> Result<()> {
 }
 
 /// The value of `--seconds N`, or `default`.
-fn seconds_arg(args: &[String], default: u64) -> Result<u64> {
-    match args.iter().position(|a| a == "--seconds") {
-        Some(i) => args
-            .get(i + 1)
-            .context("--seconds needs a number")?
-            .parse::<u64>()
-            .context("--seconds needs a whole number of seconds"),
-        None => Ok(default),
+/// The value after `flag`, when the flag is given.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == flag)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+/// The comma-separated values after `flag`; empty when the flag is not given.
+fn list_arg(args: &[String], flag: &str) -> Vec<String> {
+    flag_value(args, flag)
+        .map(|v| v.split(',').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The whole number after `flag` (`_` allowed as a separator), or `default` when the flag is not given.
+fn number_arg(args: &[String], flag: &str, default: usize) -> Result<usize> {
+    if !args.iter().any(|a| a == flag) {
+        return Ok(default);
     }
+    flag_value(args, flag)
+        .with_context(|| format!("{flag} needs a number"))?
+        .replace('_', "")
+        .parse::<usize>()
+        .with_context(|| format!("{flag} needs a whole number"))
+}
+
+fn seconds_arg(args: &[String], default: u64) -> Result<u64> {
+    if !args.iter().any(|a| a == "--seconds") {
+        return Ok(default);
+    }
+    flag_value(args, "--seconds")
+        .context("--seconds needs a number")?
+        .parse::<u64>()
+        .context("--seconds needs a whole number of seconds")
 }
 
 /// The workspace root.
