@@ -195,6 +195,8 @@ impl Server {
                 }
             }
             tokio::select! {
+                // A stop wins over a waiting connection or a retry that is due at the same moment.
+                biased;
                 () = &mut stop => break,
                 accepted = listener.accept(), if waiting.is_none() => match accepted {
                     Ok(stream) => {

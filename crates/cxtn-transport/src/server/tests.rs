@@ -31,7 +31,8 @@ async fn accept_errors_are_retried_after_a_pause_not_in_a_busy_loop() {
         .run(
             Failing(Arc::clone(&attempts)),
             service,
-            tokio::time::sleep(Duration::from_secs(1)),
+            // Stop between two retries (not on one), so the count does not hang on which timer fires first.
+            tokio::time::sleep(Duration::from_millis(1_025)),
         )
         .await;
     let attempts = attempts.load(Ordering::SeqCst);
