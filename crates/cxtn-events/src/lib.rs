@@ -14,6 +14,9 @@
 //!
 //! [`samples::GUIDE`] holds the seven sample notifications of CXTN's guide.
 //!
+//! [`traffic`] reads and writes captured traffic (the JSON Lines `cxtn inbox export` writes), to load as test
+//! fixtures or to replay, plans a replay with duplicates, reordering and bursts, and pseudonymises bodies.
+//!
 //! This crate does no I/O: it is the parser that the receiver, the CLI and your own code share.
 //! Most users want the facade crate `cxtn`, which re-exports it as `cxtn::events`.
 //!
@@ -42,6 +45,7 @@
 mod error;
 mod parse;
 pub mod samples;
+pub mod traffic;
 
 pub use error::{Error, ErrorKind, Location};
 pub use parse::{Envelope, parse, parse_envelope};
