@@ -66,6 +66,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use admin::AdminService;
+pub use auth::{Keys, KeysHandle};
 pub use async_trait::async_trait;
 pub use inbox::memory::MemoryInbox;
 #[cfg(feature = "postgres")]
@@ -246,6 +247,13 @@ impl Receiver {
         self.service.shared.metrics.clone()
     }
 
+    /// The handle that replaces the path tokens and Basic credentials accepted, while the receiver serves:
+    /// how `cxtn listen` reloads its token file on SIGHUP. See [`KeysHandle`].
+    #[must_use]
+    pub fn keys(&self) -> KeysHandle {
+        self.service.shared.auth.handle()
+    }
+
     /// The inbox.
     #[must_use]
     pub fn inbox(&self) -> Arc<dyn Inbox> {
@@ -285,15 +293,35 @@ impl Receiver {
 impl ReceiverBuilder {
     /// The secret last path segment of the endpoint URL (`https://you.example/cxtn/<token>`).
     /// Use at least 32 random characters; an empty token is refused by [`build`](Self::build).
+    ///
+    /// Each call adds a token: a request carrying any of them is accepted, which is how a token is rotated
+    /// without downtime (see [`Keys`], and [`Receiver::keys`] to change them while serving).
     pub fn path_token(mut self, token: impl Into<Secret>) -> Self {
-        self.auth.set_path_token(token.into());
+        self.auth.add_path_token(token.into());
+        self
+    }
+
+    /// Adds each of `tokens` as a path token ([`path_token`](Self::path_token)).
+    pub fn path_tokens<T: Into<Secret>>(mut self, tokens: impl IntoIterator<Item = T>) -> Self {
+        for token in tokens {
+            self.auth.add_path_token(token.into());
+        }
         self
     }
 
     /// HTTP Basic credentials the endpoint URL carries (`https://user:pass@you.example/cxtn`).
     /// An empty user or password is refused by [`build`](Self::build).
+    ///
+    /// Each call adds credentials: a request carrying any of them is accepted.
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<Secret>) -> Self {
-        self.auth.set_basic(user.into(), &password.into());
+        self.auth.add_basic(user.into(), password.into());
+        self
+    }
+
+    /// Adds every path token and Basic credentials of `keys` ([`path_token`](Self::path_token),
+    /// [`basic_auth`](Self::basic_auth)); empty ones are refused by [`build`](Self::build).
+    pub fn keys(mut self, keys: Keys) -> Self {
+        self.auth.add_keys(keys);
         self
     }
 
@@ -449,15 +477,7 @@ impl ReceiverBuilder {
                 "the receiver has both a handler and a worker: give one of handler(..) and worker(..)",
             ));
         }
-        if let Some(refused) = self.auth.refused() {
-            return Err(Error::new(ErrorKind::Config, refused));
-        }
-        if !self.auth.is_configured() && !self.auth.allows_unauthenticated() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "the receiver has no authentication: set path_token(..) and/or basic_auth(..), or allow_unauthenticated(true) for a private network",
-            ));
-        }
+        let auth = self.auth.build()?;
         if self.max_concurrent == 0 || self.max_body == 0 || self.max_connections == 0 {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -479,7 +499,7 @@ impl ReceiverBuilder {
         let (arrivals, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
             inbox: self.inbox.clone(),
-            auth: self.auth,
+            auth,
             limits: Limits {
                 max_body: self.max_body,
                 body_timeout: self.body_timeout,

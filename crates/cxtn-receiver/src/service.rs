@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore, broadcast};
 
-use crate::auth::Auth;
+use crate::auth::Live;
 use crate::inbox::{EventId, Inbox, InboxErrorKind, NewEvent, NewRejection, Stored};
 use crate::metrics::Metrics;
 use crate::now_ms;
@@ -66,7 +66,7 @@ pub(crate) struct Limits {
 
 pub(crate) struct Shared {
     pub(crate) inbox: Arc<dyn Inbox>,
-    pub(crate) auth: Auth,
+    pub(crate) auth: Live,
     pub(crate) limits: Limits,
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) stored: Arc<Notify>,

@@ -12,6 +12,7 @@ mod bad_input;
 mod crash;
 mod delivery;
 mod inbox;
+mod keys;
 mod ledger;
 mod platform;
 #[cfg(feature = "postgres")]
