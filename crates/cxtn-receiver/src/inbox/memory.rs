@@ -7,8 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox, InboxError,
-    InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored, retention,
+    ArrivalBucket, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus,
+    Inbox, InboxError, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored, query,
+    retention,
 };
 
 /// An inbox held in memory.
@@ -131,6 +132,7 @@ impl Inbox for MemoryInbox {
                     body_hash: event.body_hash,
                     conflicts: 0,
                     quarantine_reason: event.quarantine,
+                    object_id: event.object_id,
                 },
                 claimed_until_ms: 0,
                 token: None,
@@ -284,17 +286,32 @@ impl Inbox for MemoryInbox {
 
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
         let state = self.lock();
-        let limit = filter.limit.unwrap_or(100);
-        Ok(state
-            .order
-            .iter()
-            .rev()
-            .filter_map(|id| state.events.get(id))
+        let mut records: Vec<&EventRecord> = state
+            .events
+            .values()
             .map(|entry| &entry.record)
-            .filter(|r| filter.status.is_none_or(|s| r.status == s))
-            .filter(|r| !filter.conflicts_only || r.conflicts > 0)
-            .take(limit)
-            .cloned()
+            .filter(|r| filter.matches(r))
+            .collect();
+        records.sort_unstable_by(|a, b| {
+            let order = (a.received_at_ms, a.event_id.as_str()).cmp(&(b.received_at_ms, b.event_id.as_str()));
+            if filter.oldest_first { order } else { order.reverse() }
+        });
+        Ok(records.into_iter().take(filter.effective_limit()).cloned().collect())
+    }
+
+    async fn arrivals(&self, since_ms: i64, bucket_ms: i64) -> Result<Vec<ArrivalBucket>, InboxError> {
+        super::check_bucket(bucket_ms)?;
+        let state = self.lock();
+        let mut counts = std::collections::BTreeMap::<i64, u64>::new();
+        for entry in state.events.values() {
+            let at = entry.record.received_at_ms;
+            if at >= since_ms {
+                *counts.entry(query::bucket_start(at, bucket_ms)).or_default() += 1;
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|(start_ms, events)| ArrivalBucket::new(start_ms, events))
             .collect())
     }
 
@@ -308,6 +325,18 @@ impl Inbox for MemoryInbox {
 
     async fn rejections(&self, limit: usize) -> Result<Vec<RejectionRecord>, InboxError> {
         Ok(self.lock().rejections.iter().rev().take(limit).cloned().collect())
+    }
+
+    async fn rejections_page(&self, limit: usize, before_id: Option<i64>) -> Result<Vec<RejectionRecord>, InboxError> {
+        Ok(self
+            .lock()
+            .rejections
+            .iter()
+            .rev()
+            .filter(|r| before_id.is_none_or(|before| r.id < before))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     /// Takes the lock the inbox's state is under; a memory inbox is always ready.

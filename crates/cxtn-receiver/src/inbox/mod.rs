@@ -13,10 +13,12 @@ mod group;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod query;
 mod retention;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+pub use self::query::{ArrivalBucket, DEFAULT_LIMIT, EventCursor, EventFilter};
 pub use self::retention::{DEFAULT_DEDUPE_WINDOW, DEFAULT_PRUNE_BATCH, PrunePolicy, PruneReport};
 
 /// The SHA-256 digest of a body exactly as received: how a redelivery is told apart from a changed body.
@@ -91,10 +93,14 @@ pub struct NewEvent {
     /// Why the event is quarantined: its envelope is usable but its `data` does not fit the typed model.
     /// `None` for an event that parsed.
     pub quarantine: Option<String>,
+    /// The notification's `objectId`, as text, when its `data` has one: read from `body` by
+    /// [`NewEvent::new`], or set with [`NewEvent::object_id`].
+    pub object_id: Option<String>,
 }
 
 impl NewEvent {
-    /// A delivery that parsed, to store.
+    /// A delivery that parsed, to store; its `objectId` is read from `body` (the `data` object's, or the one
+    /// inside a `data` string's).
     #[must_use]
     pub fn new(
         event_id: impl Into<EventId>,
@@ -109,9 +115,17 @@ impl NewEvent {
             subscription,
             received_at_ms,
             body_hash: BodyHash::of(&body),
+            object_id: query::object_id_of(&body),
             body,
             quarantine: None,
         }
+    }
+
+    /// Stores the event with this `objectId` (as text), instead of the one read from the body.
+    #[must_use]
+    pub fn object_id(mut self, object_id: impl Into<String>) -> Self {
+        self.object_id = Some(object_id.into());
+        self
     }
 
     /// Stores the event as quarantined, with the reason its `data` does not fit.
@@ -247,6 +261,8 @@ pub struct EventRecord {
     pub conflicts: u32,
     /// Why it was quarantined, when it was; kept after a replay or an opted-in handler processed it.
     pub quarantine_reason: Option<String>,
+    /// The notification's `objectId`, as text, when its `data` has one.
+    pub object_id: Option<String>,
 }
 
 /// A body that arrived under an event id already stored with a different body.
@@ -416,44 +432,16 @@ pub(crate) fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// What to list.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct EventFilter {
-    /// Only events in this status.
-    pub status: Option<EventStatus>,
-    /// At most this many, newest first (default 100).
-    pub limit: Option<usize>,
-    /// Only events with conflicting versions.
-    pub conflicts_only: bool,
-}
-
-impl EventFilter {
-    /// Every status, the default limit.
-    #[must_use]
-    pub fn all() -> Self {
-        Self::default()
-    }
-
-    /// Only events in `status`.
-    #[must_use]
-    pub fn status(mut self, status: EventStatus) -> Self {
-        self.status = Some(status);
-        self
-    }
-
-    /// At most `limit` events.
-    #[must_use]
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Only events with conflicting versions.
-    #[must_use]
-    pub fn with_conflicts(mut self) -> Self {
-        self.conflicts_only = true;
-        self
+/// Refuses an arrivals interval that is not above zero.
+pub(crate) fn check_bucket(bucket_ms: i64) -> Result<(), InboxError> {
+    if bucket_ms > 0 {
+        Ok(())
+    } else {
+        Err(InboxError::of_kind(
+            InboxErrorKind::Refused,
+            format!("an arrivals interval must be above zero milliseconds, not {bucket_ms}: give one such as 60000"),
+            None,
+        ))
     }
 }
 
@@ -584,8 +572,37 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// One stored event.
     async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError>;
 
-    /// Stored events, newest first.
+    /// Stored events that meet `filter`, ordered by `(received_at_ms, event_id)`: newest first, or oldest
+    /// first when it says so; at most its limit, and only those strictly beyond its `after` cursor.
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError>;
+
+    /// How many stored events first arrived at or after `since_ms`, per interval of `bucket_ms` milliseconds:
+    /// intervals start at multiples of `bucket_ms` since the Unix epoch (so the first may hold only its part
+    /// after `since_ms`); only intervals with arrivals, oldest first.
+    ///
+    /// The default pages through [`Inbox::events`]; stores count in their query language.
+    ///
+    /// # Errors
+    ///
+    /// [`InboxErrorKind::Refused`] when `bucket_ms` is not above zero; the store's errors otherwise.
+    async fn arrivals(&self, since_ms: i64, bucket_ms: i64) -> Result<Vec<ArrivalBucket>, InboxError> {
+        check_bucket(bucket_ms)?;
+        let mut buckets: Vec<ArrivalBucket> = Vec::new();
+        let mut filter = EventFilter::all().received_from(since_ms).oldest_first().limit(1000);
+        loop {
+            let page = self.events(filter.clone()).await?;
+            let Some(last) = page.last() else { break };
+            filter = filter.after(last.cursor());
+            for record in &page {
+                let start_ms = query::bucket_start(record.received_at_ms, bucket_ms);
+                match buckets.last_mut() {
+                    Some(bucket) if bucket.start_ms == start_ms => bucket.events = bucket.events.saturating_add(1),
+                    _ => buckets.push(ArrivalBucket::new(start_ms, 1)),
+                }
+            }
+        }
+        Ok(buckets)
+    }
 
     /// The conflicting versions of an event, oldest first; empty when it has none.
     async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError>;
@@ -595,6 +612,19 @@ pub trait Inbox: Send + Sync + fmt::Debug {
 
     /// Stored rejections, newest first.
     async fn rejections(&self, limit: usize) -> Result<Vec<RejectionRecord>, InboxError>;
+
+    /// Stored rejections, newest first, at most `limit`, only those with an id below `before_id` when given:
+    /// pass the last id of a page for the next one.
+    ///
+    /// The default reads every rejection through [`Inbox::rejections`]; stores read only the page.
+    async fn rejections_page(&self, limit: usize, before_id: Option<i64>) -> Result<Vec<RejectionRecord>, InboxError> {
+        let all = self.rejections(usize::MAX).await?;
+        Ok(all
+            .into_iter()
+            .filter(|r| before_id.is_none_or(|before| r.id < before))
+            .take(limit)
+            .collect())
+    }
 
     /// Counts of what the inbox holds.
     async fn stats(&self) -> Result<InboxStats, InboxError>;

@@ -21,13 +21,13 @@ use rusqlite::{OptionalExtension as _, Transaction, params, params_from_iter};
 
 use self::identity::FileIdentity;
 pub use self::prune::Vacuumed;
-use self::read::{Reader, conflict_row, event_row, rejection_row};
+use self::read::{Reader, conflict_row, event_row_of, rejection_row};
 use self::schema::Schema;
 use self::writer::{Writer, in_savepoint};
 use super::{
-    ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox, InboxError,
-    InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored, Transacted,
-    WriteStats,
+    ArrivalBucket, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus,
+    Inbox, InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord,
+    Stored, Transacted, WriteStats,
 };
 
 /// The durable inbox: one SQLite file in WAL mode with `synchronous=FULL`.
@@ -260,6 +260,81 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// The statement that lists what `filter` asks for, and its values in order.
+///
+/// Every condition is one the indexes of migration 4 serve: each filter's index ends with
+/// `(received_at_ms, event_id)`, the listing's order, so a page reads the rows it returns and few more.
+/// The search looks `eventId` up by range (a prefix) and `objectId` by its own index. A file opened read-only
+/// before migration 4 searches `eventId` only.
+fn listing(filter: &EventFilter, schema: Schema) -> (String, Vec<Value>) {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let bind = |value: Value, values: &mut Vec<Value>| {
+        values.push(value);
+        format!("?{}", values.len())
+    };
+    if let Some(status) = filter.status {
+        let p = bind(Value::Text(status.as_str().to_owned()), &mut values);
+        conditions.push(format!("status = {p}"));
+    }
+    if let Some(name) = &filter.event {
+        let p = bind(Value::Text(name.clone()), &mut values);
+        conditions.push(format!("event = {p}"));
+    }
+    if let Some(subscription) = &filter.subscription {
+        let p = bind(Value::Text(subscription.clone()), &mut values);
+        conditions.push(format!("subscription = {p}"));
+    }
+    if let Some(from) = filter.received_from_ms {
+        let p = bind(Value::Integer(from), &mut values);
+        conditions.push(format!("received_at_ms >= {p}"));
+    }
+    if let Some(until) = filter.received_until_ms {
+        let p = bind(Value::Integer(until), &mut values);
+        conditions.push(format!("received_at_ms < {p}"));
+    }
+    if filter.conflicts_only {
+        conditions.push("conflicts > 0".to_owned());
+    }
+    if let Some(text) = filter.search_text() {
+        let start = bind(Value::Text(text.to_owned()), &mut values);
+        let by_id = match super::query::prefix_end(text) {
+            Some(end) => {
+                let end = bind(Value::Text(end), &mut values);
+                format!("(event_id >= {start} AND event_id < {end})")
+            }
+            None => format!("event_id >= {start}"),
+        };
+        conditions.push(if schema == Schema::Current {
+            format!("({by_id} OR object_id = {start})")
+        } else {
+            by_id
+        });
+    }
+    if let Some(after) = &filter.after {
+        let at = bind(Value::Integer(after.received_at_ms), &mut values);
+        let id = bind(Value::Text(after.event_id.as_str().to_owned()), &mut values);
+        let (strict, beyond) = if filter.oldest_first { (">", ">=") } else { ("<", "<=") };
+        conditions.push(format!(
+            "received_at_ms {beyond} {at} AND (received_at_ms {strict} {at} OR event_id {strict} {id})"
+        ));
+    }
+    let limit = bind(Value::Integer(sql_limit(filter.effective_limit())), &mut values);
+    let order = if filter.oldest_first { "ASC" } else { "DESC" };
+    let conditions = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    (
+        format!(
+            "SELECT {} FROM events {conditions} ORDER BY received_at_ms {order}, event_id {order} LIMIT {limit}",
+            schema.event_columns()
+        ),
+        values,
+    )
+}
+
 #[async_trait]
 impl Inbox for SqliteInbox {
     /// Takes the write lock in the writer's next transaction (reads the file, for a read-only inbox).
@@ -296,8 +371,8 @@ impl Inbox for SqliteInbox {
                 let inserted = txn
                     .prepare_cached(
                         "INSERT INTO events (event_id, event, subscription, received_at_ms, body, next_attempt_at_ms,
-                             body_hash, status, quarantine_reason)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING",
+                             body_hash, status, quarantine_reason, object_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING",
                     )?
                     .execute(params![
                         event_id,
@@ -308,6 +383,7 @@ impl Inbox for SqliteInbox {
                         hash,
                         status.as_str(),
                         event.quarantine,
+                        event.object_id,
                     ])?;
                 if inserted == 1 {
                     return Ok(Stored::New);
@@ -509,28 +585,38 @@ impl Inbox for SqliteInbox {
                     "SELECT {} FROM events WHERE event_id = ?1",
                     schema.event_columns()
                 ))?
-                .query_row(params![event_id], event_row)
+                .query_row(params![event_id], event_row_of(schema))
                 .optional()
             })
             .await
     }
 
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
-        let limit = sql_limit(filter.limit.unwrap_or(100));
-        let status = filter.status.map(EventStatus::as_str);
-        let conflicts_only = filter.conflicts_only;
         self.reader
             .read(move |txn, schema| {
-                if conflicts_only && schema == Schema::First {
+                if filter.conflicts_only && schema == Schema::First {
                     return Ok(Vec::new());
                 }
-                let conflicted = if conflicts_only { "AND conflicts > 0" } else { "" };
-                txn.prepare_cached(&format!(
-                    "SELECT {} FROM events WHERE (?1 IS NULL OR status = ?1) {conflicted}
-                     ORDER BY received_at_ms DESC, rowid DESC LIMIT ?2",
-                    schema.event_columns()
-                ))?
-                .query_map(params![status, limit], event_row)?
+                let (sql, values) = listing(&filter, schema);
+                txn.prepare_cached(&sql)?
+                    .query_map(params_from_iter(values), event_row_of(schema))?
+                    .collect()
+            })
+            .await
+    }
+
+    async fn arrivals(&self, since_ms: i64, bucket_ms: i64) -> Result<Vec<ArrivalBucket>, InboxError> {
+        super::check_bucket(bucket_ms)?;
+        self.reader
+            .read(move |txn, _| {
+                txn.prepare_cached(
+                    "SELECT received_at_ms - ((received_at_ms % ?2) + ?2) % ?2 AS start_ms, COUNT(*) FROM events
+                     WHERE received_at_ms >= ?1 GROUP BY start_ms ORDER BY start_ms",
+                )?
+                .query_map(params![since_ms, bucket_ms], |row| {
+                    let count: i64 = row.get(1)?;
+                    Ok(ArrivalBucket::new(row.get(0)?, u64::try_from(count).unwrap_or(0)))
+                })?
                 .collect()
             })
             .await
@@ -580,6 +666,20 @@ impl Inbox for SqliteInbox {
             .await
     }
 
+    async fn rejections_page(&self, limit: usize, before_id: Option<i64>) -> Result<Vec<RejectionRecord>, InboxError> {
+        let limit = sql_limit(limit);
+        self.reader
+            .read(move |txn, schema| {
+                txn.prepare_cached(&format!(
+                    "SELECT {} FROM rejections WHERE ?2 IS NULL OR id < ?2 ORDER BY id DESC LIMIT ?1",
+                    schema.rejection_columns()
+                ))?
+                .query_map(params![limit, before_id], rejection_row)?
+                .collect()
+            })
+            .await
+    }
+
     async fn prune(&self, policy: &PrunePolicy) -> Result<PruneReport, InboxError> {
         self.prune_batches(policy).await
     }
@@ -615,7 +715,7 @@ impl Inbox for SqliteInbox {
                 }
                 let (rejected, conflicts) = match schema {
                     Schema::First => ("SELECT COUNT(DISTINCT body) FROM rejections", "SELECT 0"),
-                    Schema::Current => (
+                    Schema::Digests | Schema::Current => (
                         "SELECT COUNT(*) FROM rejections WHERE body_hash IS NOT NULL",
                         "SELECT COUNT(*) FROM conflicts",
                     ),

@@ -135,6 +135,7 @@ impl Inner {
         let mut hashes: Vec<&[u8]> = Vec::with_capacity(ids.len());
         let mut reasons: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(ids.len());
         let mut counts: Vec<i64> = Vec::with_capacity(ids.len());
+        let mut object_ids: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(ids.len());
         for (id, copies) in &ids {
             let Some(first) = copies.bodies.first() else { continue };
             let event = first.event;
@@ -146,6 +147,7 @@ impl Inner {
             hashes.push(event.body_hash.as_bytes());
             reasons.push(event.quarantine.as_deref().map(storable));
             counts.push(first.count);
+            object_ids.push(event.object_id.as_deref().map(storable));
         }
         let mut client = self.client().await.map_err(|e| BatchFailure::of(&e, false))?;
         let outcome = self
@@ -163,6 +165,7 @@ impl Inner {
                             &hashes,
                             &reasons,
                             &counts,
+                            &object_ids,
                         ],
                     )
                     .await

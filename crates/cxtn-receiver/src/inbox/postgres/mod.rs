@@ -146,18 +146,19 @@ use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use self::group::{MAX_STORE_TRANSACTIONS, PendingStore, STORE_QUEUE, dispatch};
 use self::pool::{Inner, Target};
 use self::schema::is_valid_schema;
-use self::sql::{Sql, conflict_record, event_record, millis, rejection_record, storable, to_u32};
+use self::sql::{EVENT_COLUMNS, Sql, conflict_record, event_record, millis, rejection_record, storable, to_u32};
 use self::tls::{SslMode, TlsParams};
 pub use self::transact::PostgresHandler;
 use self::wake::listen;
 use super::{
-    BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
-    InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored,
-    WriteStats,
+    ArrivalBucket, BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord,
+    EventStatus, Inbox, InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport,
+    RejectionRecord, Stored, WriteStats,
 };
 use crate::inbox::group::GroupStats;
 
 type PgError = tokio_postgres::Error;
+use tokio_postgres::types::ToSql;
 
 const DEFAULT_SCHEMA: &str = "cxtn";
 const DEFAULT_POOL_SIZE: usize = 16;
@@ -416,6 +417,108 @@ impl PostgresInboxBuilder {
     }
 }
 
+/// A value of a listing's statement.
+#[derive(Debug)]
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl Param {
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Self::Text(text) => text,
+            Self::Int(n) => n,
+        }
+    }
+}
+
+/// The statement that lists what `filter` asks for from `events` (the qualified table), and its values.
+///
+/// Ids are compared and ordered in byte order (`COLLATE "C"`), as the indexes of migration 4 hold them: each
+/// filter's index ends with `(received_at_ms, event_id)`, so a page reads the rows it returns and few more.
+/// Text PostgreSQL cannot hold (a NUL character) matches no event.
+fn listing(events: &str, filter: &EventFilter) -> (String, Vec<Param>) {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<Param> = Vec::new();
+    let bind = |value: Param, values: &mut Vec<Param>| {
+        values.push(value);
+        format!("${}", values.len())
+    };
+    let text = |value: &str, values: &mut Vec<Param>| bind(Param::Text(storable(value).into_owned()), values);
+    let impossible = [
+        filter.event.as_deref(),
+        filter.subscription.as_deref(),
+        filter.search_text(),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(filter.after.as_ref().map(|after| after.event_id.as_str()))
+    .any(|value| value.contains('\0'));
+    if impossible {
+        conditions.push("FALSE".to_owned());
+    }
+    if let Some(status) = filter.status {
+        let p = text(status.as_str(), &mut values);
+        conditions.push(format!("status = {p}"));
+    }
+    if let Some(name) = &filter.event {
+        let p = text(name, &mut values);
+        conditions.push(format!("event = {p}"));
+    }
+    if let Some(subscription) = &filter.subscription {
+        let p = text(subscription, &mut values);
+        conditions.push(format!("subscription = {p}"));
+    }
+    if let Some(from) = filter.received_from_ms {
+        let p = bind(Param::Int(from), &mut values);
+        conditions.push(format!("received_at_ms >= {p}"));
+    }
+    if let Some(until) = filter.received_until_ms {
+        let p = bind(Param::Int(until), &mut values);
+        conditions.push(format!("received_at_ms < {p}"));
+    }
+    if filter.conflicts_only {
+        conditions.push("conflicts > 0".to_owned());
+    }
+    if let Some(search) = filter.search_text() {
+        let start = text(search, &mut values);
+        let by_id = match super::query::prefix_end(search) {
+            Some(end) => {
+                let end = text(&end, &mut values);
+                format!("(event_id COLLATE \"C\" >= {start} AND event_id COLLATE \"C\" < {end})")
+            }
+            None => format!("event_id COLLATE \"C\" >= {start}"),
+        };
+        conditions.push(format!("({by_id} OR object_id = {start})"));
+    }
+    if let Some(after) = &filter.after {
+        let at = bind(Param::Int(after.received_at_ms), &mut values);
+        let id = text(after.event_id.as_str(), &mut values);
+        let (strict, beyond) = if filter.oldest_first { (">", ">=") } else { ("<", "<=") };
+        conditions.push(format!(
+            "received_at_ms {beyond} {at} AND (received_at_ms {strict} {at} OR event_id COLLATE \"C\" {strict} {id})"
+        ));
+    }
+    let limit = bind(
+        Param::Int(i64::try_from(filter.effective_limit()).unwrap_or(i64::MAX)),
+        &mut values,
+    );
+    let order = if filter.oldest_first { "ASC" } else { "DESC" };
+    let conditions = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    (
+        format!(
+            "SELECT {EVENT_COLUMNS} FROM {events} {conditions}
+             ORDER BY received_at_ms {order}, event_id COLLATE \"C\" {order} LIMIT {limit}"
+        ),
+        values,
+    )
+}
+
 /// Refuses text PostgreSQL cannot hold in a `TEXT` column: a NUL character.
 fn refuse_nul(event: &NewEvent) -> Result<(), InboxError> {
     let refused = |what: &str| {
@@ -609,14 +712,14 @@ impl Inbox for PostgresInbox {
 
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
         let inner = &self.inner;
-        let status = filter.status.map(EventStatus::as_str);
-        let limit = i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX);
+        let (sql, values) = listing(&inner.sql.events_table, &filter);
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(Param::as_sql).collect();
         let client = inner.client().await?;
         let outcome = inner
             .timed(async {
-                let statement = client.prepare_cached(&inner.sql.events).await?;
+                let statement = client.prepare_cached(&sql).await?;
                 client
-                    .query(&statement, &[&status, &limit, &filter.conflicts_only])
+                    .query(&statement, &params)
                     .await?
                     .iter()
                     .map(event_record)
@@ -624,6 +727,27 @@ impl Inbox for PostgresInbox {
             })
             .await;
         inner.settle(client, "list events", outcome)
+    }
+
+    async fn arrivals(&self, since_ms: i64, bucket_ms: i64) -> Result<Vec<ArrivalBucket>, InboxError> {
+        super::check_bucket(bucket_ms)?;
+        let inner = &self.inner;
+        let client = inner.client().await?;
+        let outcome = inner
+            .timed(async {
+                let statement = client.prepare_cached(&inner.sql.arrivals).await?;
+                client
+                    .query(&statement, &[&since_ms, &bucket_ms])
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let count: i64 = row.try_get(1)?;
+                        Ok(ArrivalBucket::new(row.try_get(0)?, u64::try_from(count).unwrap_or(0)))
+                    })
+                    .collect()
+            })
+            .await;
+        inner.settle(client, "count arrivals", outcome)
     }
 
     async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
@@ -673,6 +797,24 @@ impl Inbox for PostgresInbox {
                 let statement = client.prepare_cached(&inner.sql.rejections).await?;
                 client
                     .query(&statement, &[&limit])
+                    .await?
+                    .iter()
+                    .map(rejection_record)
+                    .collect()
+            })
+            .await;
+        inner.settle(client, "list rejections", outcome)
+    }
+
+    async fn rejections_page(&self, limit: usize, before_id: Option<i64>) -> Result<Vec<RejectionRecord>, InboxError> {
+        let inner = &self.inner;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = inner.client().await?;
+        let outcome = inner
+            .timed(async {
+                let statement = client.prepare_cached(&inner.sql.rejections_page).await?;
+                client
+                    .query(&statement, &[&limit, &before_id])
                     .await?
                     .iter()
                     .map(rejection_record)

@@ -101,6 +101,44 @@ pub(super) const MIGRATIONS: &[&str] = &[
     END $$;
     CREATE TRIGGER events_not_pruned AFTER INSERT ON {schema}.events
         FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_pruned_event();",
+    // 4: each event's `objectId`, and the indexes of the console's listings, ordered by
+    // `(received_at_ms, event_id)` in byte order (`COLLATE "C"`, as SQLite and the memory inbox order them).
+    // Existing rows get the `objectId` of their body; a body that is not UTF-8 JSON with one gets none.
+    "ALTER TABLE {schema}.events ADD COLUMN object_id TEXT;
+    CREATE FUNCTION {schema}.object_id_of(body BYTEA) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE AS $$
+    DECLARE
+        doc JSONB;
+        data JSONB;
+    BEGIN
+        doc := ltrim(convert_from(body, 'UTF8'), chr(65279))::jsonb;
+        IF jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
+            RETURN NULL;
+        END IF;
+        data := doc -> 'data';
+        IF jsonb_typeof(data) = 'string' THEN
+            data := (data #>> '{}')::jsonb;
+        END IF;
+        IF jsonb_typeof(data) IS DISTINCT FROM 'object' OR jsonb_typeof(data -> 'objectId') NOT IN ('number', 'string') THEN
+            RETURN NULL;
+        END IF;
+        RETURN data ->> 'objectId';
+    EXCEPTION WHEN OTHERS THEN
+        RETURN NULL;
+    END $$;
+    WITH found AS (SELECT event_id, {schema}.object_id_of(body) AS object_id FROM {schema}.events)
+    UPDATE {schema}.events AS e SET object_id = found.object_id
+        FROM found WHERE e.event_id = found.event_id AND found.object_id IS NOT NULL;
+    DROP FUNCTION {schema}.object_id_of(BYTEA);
+    DROP INDEX {schema}.events_received;
+    CREATE INDEX events_received ON {schema}.events (received_at_ms, event_id COLLATE \"C\");
+    DROP INDEX {schema}.events_status;
+    CREATE INDEX events_status ON {schema}.events (status, received_at_ms, event_id COLLATE \"C\");
+    DROP INDEX {schema}.events_conflicting;
+    CREATE INDEX events_conflicting ON {schema}.events (received_at_ms, event_id COLLATE \"C\") WHERE conflicts > 0;
+    CREATE INDEX events_name ON {schema}.events (event, received_at_ms, event_id COLLATE \"C\");
+    CREATE INDEX events_subscription ON {schema}.events (subscription, received_at_ms, event_id COLLATE \"C\");
+    CREATE INDEX events_id_prefix ON {schema}.events (event_id COLLATE \"C\");
+    CREATE INDEX events_object ON {schema}.events (object_id) WHERE object_id IS NOT NULL;",
 ];
 pub(super) fn is_valid_schema(name: &str) -> bool {
     let mut chars = name.chars();

@@ -13,8 +13,8 @@ use super::{BodyHash, ConflictRecord, EventId, EventRecord, EventStatus, PgError
 /// The database's clock, in milliseconds since the Unix epoch, as of the statement's start.
 pub(super) const NOW_MS: &str = "(extract(epoch FROM statement_timestamp()) * 1000)::int8";
 
-const EVENT_COLUMNS: &str = "event_id, event, subscription, received_at_ms, body, status, attempts, last_error, \
-                             deliveries, next_attempt_at_ms, body_hash, conflicts, quarantine_reason";
+pub(super) const EVENT_COLUMNS: &str = "event_id, event, subscription, received_at_ms, body, status, attempts, \
+                             last_error, deliveries, next_attempt_at_ms, body_hash, conflicts, quarantine_reason, object_id";
 const REJECTION_COLUMNS: &str = "id, received_at_ms, body, reason, kind, replayed_as, body_hash, deliveries";
 
 /// The claim of this row is still the one holding `$2`.
@@ -36,10 +36,13 @@ pub(super) struct Sql {
     pub(super) resolve: String,
     pub(super) still_claimed: String,
     pub(super) event: String,
-    pub(super) events: String,
+    pub(super) arrivals: String,
+    /// The events table, qualified: listings are written per filter (see `PostgresInbox::events`).
+    pub(super) events_table: String,
     pub(super) conflicts: String,
     pub(super) rejection: String,
     pub(super) rejections: String,
+    pub(super) rejections_page: String,
     pub(super) stats: String,
 }
 
@@ -57,13 +60,14 @@ impl Sql {
             // A pruned id returns no row: its copies are duplicates.
             store: format!(
                 "INSERT INTO {events} AS e (event_id, event, subscription, received_at_ms, body, body_hash, status,
-                     quarantine_reason, next_attempt_at_ms, deliveries)
+                     quarantine_reason, next_attempt_at_ms, deliveries, object_id)
                  SELECT i.event_id, i.event, i.subscription, i.received_at_ms, i.body, i.body_hash,
                      CASE WHEN i.quarantine_reason IS NULL THEN 'pending' ELSE 'quarantined' END,
-                     i.quarantine_reason, {NOW_MS}, i.deliveries
+                     i.quarantine_reason, {NOW_MS}, i.deliveries, i.object_id
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::bytea[], $6::bytea[], $7::text[],
-                     $8::int8[])
-                     AS i (event_id, event, subscription, received_at_ms, body, body_hash, quarantine_reason, deliveries)
+                     $8::int8[], $9::text[])
+                     AS i (event_id, event, subscription, received_at_ms, body, body_hash, quarantine_reason, deliveries,
+                         object_id)
                  WHERE NOT EXISTS (SELECT 1 FROM {pruned} AS p WHERE p.event_id = i.event_id)
                  ORDER BY i.event_id
                  ON CONFLICT (event_id) DO UPDATE SET deliveries = e.deliveries
@@ -147,10 +151,9 @@ impl Sql {
             resolve: format!("UPDATE {rejections} SET replayed_as = $2 WHERE id = $1"),
             still_claimed: format!("SELECT 1 FROM {events} WHERE {STILL_OURS}"),
             event: format!("SELECT {EVENT_COLUMNS} FROM {events} WHERE event_id = $1"),
-            events: format!(
-                "SELECT {EVENT_COLUMNS} FROM {events}
-                 WHERE ($1::text IS NULL OR status = $1) AND (NOT $3 OR conflicts > 0)
-                 ORDER BY received_at_ms DESC, seq DESC LIMIT $2"
+            arrivals: format!(
+                "SELECT received_at_ms - ((received_at_ms % $2) + $2) % $2 AS start_ms, COUNT(*)::int8 FROM {events}
+                 WHERE received_at_ms >= $1 GROUP BY start_ms ORDER BY start_ms"
             ),
             conflicts: format!(
                 "SELECT event_id, received_at_ms, body, body_hash, deliveries FROM {conflicts}
@@ -158,6 +161,11 @@ impl Sql {
             ),
             rejection: format!("SELECT {REJECTION_COLUMNS} FROM {rejections} WHERE id = $1"),
             rejections: format!("SELECT {REJECTION_COLUMNS} FROM {rejections} ORDER BY id DESC LIMIT $1"),
+            rejections_page: format!(
+                "SELECT {REJECTION_COLUMNS} FROM {rejections} WHERE $2::int8 IS NULL OR id < $2
+                 ORDER BY id DESC LIMIT $1"
+            ),
+            events_table: events.clone(),
             // Statuses with their oldest arrival, then the two counts kept apart (their names cannot be a status).
             stats: format!(
                 "SELECT status, COUNT(*)::int8, COALESCE(SUM(deliveries - 1), 0)::int8, MIN(received_at_ms)::int8
@@ -214,6 +222,7 @@ pub(super) fn event_record(row: &Row) -> Result<EventRecord, PgError> {
         body_hash: body_hash(row, &body)?,
         conflicts: to_u32(row.try_get("conflicts")?),
         quarantine_reason: row.try_get("quarantine_reason")?,
+        object_id: row.try_get("object_id")?,
         body: Bytes::from(body),
     })
 }

@@ -12,8 +12,8 @@ use crate::inbox::{EventStatus, InboxError, InboxErrorKind, PrunePolicy, PruneRe
 #[cfg(test)]
 mod tests;
 
-/// Where a scan of old events stopped: the last `(received_at_ms, rowid)` it saw.
-type Cursor = (i64, i64);
+/// Where a scan of old events stopped: the last `(received_at_ms, event_id)` it saw (no id before the first).
+type Cursor = (i64, Option<String>);
 
 /// Pages one incremental-vacuum step gives back (1 MiB of 4 KiB pages): each step moves pages from the end of
 /// the file into free ones, about half a millisecond a page, and stores wait for it, so steps stay short.
@@ -39,7 +39,6 @@ struct Batch {
 
 /// One row of the scan.
 struct Old {
-    rowid: i64,
     event_id: String,
     status: String,
     received_at_ms: i64,
@@ -70,29 +69,28 @@ fn events_batch(
     let limit = policy.batch_rows();
     let conflicts = match schema {
         Schema::First => "0",
-        Schema::Current => "conflicts",
+        Schema::Digests | Schema::Current => "conflicts",
     };
     let rows = conn
         .prepare_cached(&format!(
-            "SELECT rowid, event_id, status, received_at_ms, {conflicts} FROM events
-             WHERE received_at_ms >= ?1 AND received_at_ms < ?3 AND (received_at_ms > ?1 OR rowid > ?2)
-             ORDER BY received_at_ms, rowid LIMIT ?4"
+            "SELECT event_id, status, received_at_ms, {conflicts} FROM events
+             WHERE received_at_ms >= ?1 AND received_at_ms < ?3 AND (received_at_ms > ?1 OR ?2 IS NULL OR event_id > ?2)
+             ORDER BY received_at_ms, event_id LIMIT ?4"
         ))?
         .query_map(
             params![cursor.0, cursor.1, newest, i64::try_from(limit).unwrap_or(i64::MAX)],
             |row| {
                 Ok(Old {
-                    rowid: row.get(0)?,
-                    event_id: row.get(1)?,
-                    status: row.get(2)?,
-                    received_at_ms: row.get(3)?,
-                    conflicts: row.get(4)?,
+                    event_id: row.get(0)?,
+                    status: row.get(1)?,
+                    received_at_ms: row.get(2)?,
+                    conflicts: row.get(3)?,
                 })
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let next = if rows.len() >= limit {
-        rows.last().map(|row| (row.received_at_ms, row.rowid))
+        rows.last().map(|row| (row.received_at_ms, Some(row.event_id.clone())))
     } else {
         None
     };
@@ -113,8 +111,8 @@ fn events_batch(
             conn.prepare_cached("DELETE FROM conflicts WHERE event_id = ?1")?
                 .execute(params![row.event_id])?;
         }
-        conn.prepare_cached("DELETE FROM events WHERE rowid = ?1")?
-            .execute(params![row.rowid])?;
+        conn.prepare_cached("DELETE FROM events WHERE event_id = ?1")?
+            .execute(params![row.event_id])?;
         if remembered {
             conn.prepare_cached(
                 "INSERT INTO pruned (event_id, received_at_ms, pruned_at_ms) VALUES (?1, ?2, ?3)
@@ -173,7 +171,7 @@ impl SqliteInbox {
                 .reader
                 .read(move |txn, schema| {
                     let mut report = PruneReport::default();
-                    let mut cursor = Some((i64::MIN, i64::MIN));
+                    let mut cursor = Some((i64::MIN, None));
                     while let Some(at) = cursor {
                         let batch = events_batch(txn, schema, &policy, now_ms, at, false)?;
                         report.add(&batch.report);
@@ -196,7 +194,7 @@ impl SqliteInbox {
 
         let writer = self.writer()?;
         let rows = policy.batch_rows();
-        let mut cursor = Some((i64::MIN, i64::MIN));
+        let mut cursor = Some((i64::MIN, None));
         while let Some(at) = cursor {
             let policy = policy.clone();
             let batch = writer

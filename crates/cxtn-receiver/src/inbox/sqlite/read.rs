@@ -83,8 +83,21 @@ pub(super) fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord
         body_hash: hash_of(row.get("body_hash")?, &body),
         conflicts: row.get("conflicts")?,
         quarantine_reason: row.get("quarantine_reason")?,
+        object_id: row.get("object_id")?,
         body: Bytes::from(body),
     })
+}
+
+/// An event from a row of [`Schema::event_columns`], its `objectId` read from its body when the file
+/// predates the column.
+pub(super) fn event_row_of(schema: Schema) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    move |row| {
+        let mut record = event_row(row)?;
+        if schema != Schema::Current {
+            record.object_id = crate::inbox::query::object_id_of(&record.body);
+        }
+        Ok(record)
+    }
 }
 
 /// A rejection from a row of [`Schema::rejection_columns`].

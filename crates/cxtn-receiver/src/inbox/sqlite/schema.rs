@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 
+use crate::inbox::query::object_id_of;
 use crate::inbox::{BodyHash, InboxError, InboxErrorKind};
 
 /// One step of the schema; a shipped step never changes.
@@ -41,7 +42,7 @@ pub(super) const FIRST_SCHEMA: &str = "CREATE TABLE events (
     ) STRICT;";
 
 /// The schema, one migration per `user_version`.
-const MIGRATIONS: [Migration; 3] = [
+const MIGRATIONS: [Migration; 4] = [
     Migration {
         sql: FIRST_SCHEMA,
         backfill: None,
@@ -78,6 +79,19 @@ const MIGRATIONS: [Migration; 3] = [
     CREATE INDEX rejections_received ON rejections (received_at_ms);",
         backfill: None,
     },
+    Migration {
+        // 4: each event's `objectId`, and the indexes of the console's listings: every listing is ordered by
+        // `(received_at_ms, event_id)`, so each filter's index ends with both and a page reads only its rows.
+        sql: "ALTER TABLE events ADD COLUMN object_id TEXT;
+    DROP INDEX events_received;
+    CREATE INDEX events_received ON events (received_at_ms, event_id);
+    DROP INDEX events_conflicted;
+    CREATE INDEX events_conflicted ON events (received_at_ms, event_id) WHERE conflicts > 0;
+    CREATE INDEX events_status ON events (status, received_at_ms, event_id);
+    CREATE INDEX events_name ON events (event, received_at_ms, event_id);
+    CREATE INDEX events_subscription ON events (subscription, received_at_ms, event_id);",
+        backfill: Some(backfill_object_ids),
+    },
 ];
 
 /// The schema version this code reads and writes.
@@ -98,6 +112,8 @@ const BACKFILL_STEP: i64 = 500;
 pub(super) enum Schema {
     /// Version 1: no digests, conflicts or quarantine.
     First,
+    /// Versions 2 and 3: digests, conflicts and quarantine, no `object_id` column.
+    Digests,
     /// The current version.
     Current,
 }
@@ -108,11 +124,15 @@ impl Schema {
         match self {
             Self::First => {
                 "event_id, event, subscription, received_at_ms, body, status, attempts, last_error, deliveries,
-                 next_attempt_at_ms, NULL AS body_hash, 0 AS conflicts, NULL AS quarantine_reason"
+                 next_attempt_at_ms, NULL AS body_hash, 0 AS conflicts, NULL AS quarantine_reason, NULL AS object_id"
+            }
+            Self::Digests => {
+                "event_id, event, subscription, received_at_ms, body, status, attempts, last_error, deliveries,
+                 next_attempt_at_ms, body_hash, conflicts, quarantine_reason, NULL AS object_id"
             }
             Self::Current => {
                 "event_id, event, subscription, received_at_ms, body, status, attempts, last_error, deliveries,
-                 next_attempt_at_ms, body_hash, conflicts, quarantine_reason"
+                 next_attempt_at_ms, body_hash, conflicts, quarantine_reason, object_id"
             }
         }
     }
@@ -121,7 +141,9 @@ impl Schema {
     pub(super) fn rejection_columns(self) -> &'static str {
         match self {
             Self::First => "id, received_at_ms, body, reason, kind, replayed_as, NULL AS body_hash, 1 AS deliveries",
-            Self::Current => "id, received_at_ms, body, reason, kind, replayed_as, body_hash, deliveries",
+            Self::Digests | Self::Current => {
+                "id, received_at_ms, body, reason, kind, replayed_as, body_hash, deliveries"
+            }
         }
     }
 }
@@ -166,7 +188,11 @@ pub(super) fn check(conn: &Connection, display: &str, access: Access) -> Result<
             "{display} is not a cxtn inbox: it holds another application's schema (user_version {version}); choose another file"
         )));
     }
-    Ok(if version >= 2 { Schema::Current } else { Schema::First })
+    Ok(match version {
+        v if v >= 4 => Schema::Current,
+        2 | 3 => Schema::Digests,
+        _ => Schema::First,
+    })
 }
 
 /// Sets the writer's connection up: incremental vacuum for a new file, WAL, `synchronous=FULL`.
@@ -325,6 +351,28 @@ fn backfill_hashes(txn: &Transaction<'_>) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Migration 4's backfill: every event gets the `objectId` of its body, read as a new event's is; a body
+/// without one (or that is not JSON) leaves the column empty.
+fn backfill_object_ids(txn: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut after = i64::MIN;
+    loop {
+        let rows = rows_after(
+            txn,
+            "SELECT rowid, body FROM events WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            after,
+        )?;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
+        let mut update = txn.prepare_cached("UPDATE events SET object_id = ?2 WHERE rowid = ?1")?;
+        for (rowid, body) in &rows {
+            if let Some(object_id) = object_id_of(body) {
+                update.execute(params![rowid, object_id])?;
+            }
+        }
+    }
+    txn.execute_batch("CREATE INDEX events_object ON events (object_id) WHERE object_id IS NOT NULL")
 }
 
 fn rows_after(txn: &Transaction<'_>, sql: &str, after: i64) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {

@@ -44,7 +44,7 @@ async fn receivers_starting_together_migrate_once() {
         schema
             .numbers("SELECT version::int8 FROM {schema}.cxtn_inbox_migrations ORDER BY version")
             .await,
-        [1, 2, 3]
+        [1, 2, 3, 4]
     );
     // Connecting again changes nothing.
     let inbox = schema.inbox().await;
