@@ -47,6 +47,8 @@
 //! - `postgres`: the `PostgresInbox`, one database shared by receivers and workers on many machines (TLS by rustls
 //!   on the ring provider, as `sslmode` says),
 //!   its transactional `PostgresHandler` and the `idempotency` helper; re-exports `tokio_postgres`.
+//! - `test-util`: `testing`, to test a handler: events from the guide's samples or any body, and a run through a
+//!   receiver and its worker that reports what the worker did.
 #![deny(missing_docs)]
 
 mod admin;
@@ -58,6 +60,8 @@ pub mod metrics;
 mod retain;
 mod server;
 mod service;
+#[cfg(feature = "test-util")]
+pub mod testing;
 mod worker;
 
 use std::net::SocketAddr;

@@ -18,6 +18,8 @@ mod platform;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod retention;
+#[cfg(feature = "test-util")]
+mod testing;
 mod worker;
 
 use std::net::SocketAddr;

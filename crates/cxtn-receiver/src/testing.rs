@@ -1,0 +1,513 @@
+//! Test helpers for handlers (feature `test-util`): events made from the guide's samples or any body, and
+//! [`run`], which takes a body through a receiver and its worker and says what the worker did.
+//!
+//! A [`Harness`] builds a real [`Receiver`](crate::Receiver) with its default limits on a
+//! [`MemoryInbox`](crate::MemoryInbox), posts the body to its [`service`](crate::Receiver::service), runs its
+//! [`Worker`](crate::Worker) once, and reports the outcome the worker recorded: the same parsing, storing,
+//! time limit, panic handling, retry schedule and dead-lettering as in production, with no socket and no file.
+//!
+//! ```
+//! use cxtn_receiver::testing::{self, Outcome};
+//! use cxtn_receiver::{Event, HandlerError, handler_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let handler = handler_fn(|event: Event| async move {
+//!     match event.notification.amount() {
+//!         Some(_) => Ok(()),
+//!         None => Err::<(), HandlerError>("no amount".into()),
+//!     }
+//! });
+//! let body = cxtn_events::samples::GUIDE[1].body;
+//! assert_eq!(testing::run(handler, body).await?, Outcome::Processed);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use cxtn_model::EventKind;
+use futures_util::FutureExt as _;
+use http::{Method, Request, StatusCode, header};
+use http_body_util::{BodyExt as _, Full};
+use tower_service::Service as _;
+
+use crate::inbox::{
+    ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, Inbox, InboxError, InboxStats,
+    NewEvent, NewRejection, RejectionRecord, Stored,
+};
+use crate::{Error, ErrorKind, Event, Handler, HandlerError, MemoryInbox, QuarantinedEvent, Receiver, WorkerPolicy};
+
+/// An event as a worker hands it over on its first attempt, from any body.
+///
+/// ```
+/// let event = cxtn_receiver::testing::event(br#"{"eventId": "wh_1", "event": "payment_completed",
+///     "data": {"objectId": 1, "userId": "C1", "amount": 12.50, "currency": "GBP"}}"#)?;
+/// assert_eq!(event.notification.amount().map(|a| a.as_str()), Some("12.50"));
+/// assert_eq!(&event.body[..13], br#"{"eventId": ""#);
+/// # Ok::<(), cxtn_events::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The parser's error when the body is not a notification this version reads.
+pub fn event(body: impl AsRef<[u8]>) -> Result<Event, cxtn_events::Error> {
+    let body = body.as_ref();
+    let notification = cxtn_events::parse(body)?;
+    let mut event = Event::new(notification);
+    event.body = Bytes::copy_from_slice(body);
+    Ok(event)
+}
+
+/// The first sample of CXTN's guide for an event, as a worker hands it over on its first attempt.
+///
+/// ```
+/// use cxtn_model::EventKind;
+///
+/// let event = cxtn_receiver::testing::sample(EventKind::TradeSettled);
+/// assert_eq!(event.notification.event_name(), "trade_settled");
+/// ```
+#[must_use]
+pub fn sample(kind: EventKind) -> Event {
+    let parsed = cxtn_events::samples::GUIDE
+        .iter()
+        .find(|sample| sample.event == kind.name())
+        .map(|sample| event(sample.body));
+    match parsed {
+        Some(Ok(event)) => event,
+        // Every event this version knows has a sample in the guide, and every sample parses (both tested); a
+        // kind added later without one still gets an event of its name, without data.
+        _ => Event::new(unsampled(kind)),
+    }
+}
+
+/// Every sample of CXTN's guide (seven: two of each account event, one of each payment event), in the guide's
+/// order, as a worker hands them over on their first attempt.
+pub fn samples() -> impl Iterator<Item = Event> {
+    cxtn_events::samples::GUIDE
+        .iter()
+        .filter_map(|sample| event(sample.body).ok())
+}
+
+/// A notification named after `kind` without `data`, read as an event this version does not know.
+fn unsampled(kind: EventKind) -> cxtn_model::Notification {
+    let data = cxtn_model::UnknownEvent::new(kind.name(), cxtn_model::UnknownData::Absent);
+    cxtn_model::Notification::new(
+        EventId::new(format!("wh_test_{}", kind.name())),
+        cxtn_model::EventData::Unknown(data),
+    )
+}
+
+/// Runs `handler` on `body` as a receiver with the default settings would: see [`Harness::run`].
+///
+/// # Errors
+///
+/// As [`Harness::run`].
+pub async fn run(handler: impl Handler, body: impl Into<Bytes>) -> Result<Outcome, Error> {
+    Harness::new(handler).run(body).await
+}
+
+/// What happened to a body: what the receiver answered, and what the worker recorded after the handler ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The handler succeeded: the event is marked processed and never handed out again.
+    Processed,
+    /// The handler failed: the event is handed out again after `after`.
+    Retry {
+        /// What the inbox records as the event's last error.
+        error: String,
+        /// How the handler failed.
+        cause: Cause,
+        /// The wait before the next attempt (the worker's backoff, with its jitter).
+        after: Duration,
+    },
+    /// The handler failed on the last attempt ([`WorkerPolicy::max_attempts`]): the event is a dead letter.
+    Dead {
+        /// What the inbox records as the event's last error.
+        error: String,
+        /// How the handler failed.
+        cause: Cause,
+    },
+    /// The envelope is usable but `data` does not fit the typed model: the receiver answered 200 and stored the
+    /// event as quarantined, and the worker does not hand it over unless told to
+    /// ([`WorkerPolicy::quarantined`]).
+    Quarantined {
+        /// The parser's reason.
+        reason: String,
+    },
+    /// The receiver did not store the body as an event: it answered `status` (400 for a body without a usable
+    /// envelope, which it keeps as a rejection; 413 for one over the size limit), and the handler never ran.
+    Refused {
+        /// The HTTP status the receiver answered.
+        status: u16,
+        /// The receiver's message.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// Whether the handler succeeded.
+    #[must_use]
+    pub fn is_processed(&self) -> bool {
+        matches!(self, Self::Processed)
+    }
+
+    /// The error the inbox records, for a failed attempt.
+    #[must_use]
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Self::Retry { error, .. } | Self::Dead { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// How the handler failed, for a failed attempt.
+    #[must_use]
+    pub fn cause(&self) -> Option<&Cause> {
+        match self {
+            Self::Retry { cause, .. } | Self::Dead { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+/// How a handler failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cause {
+    /// It returned an error.
+    Returned,
+    /// It panicked, with this message (empty when the panic carried no text).
+    Panicked(String),
+    /// It ran past the worker's time limit ([`WorkerPolicy::handler_timeout`]).
+    TimedOut,
+    /// It was not called: the stored body no longer parses.
+    NotCalled,
+}
+
+/// Runs a handler the way a receiver and its worker do, one body at a time, and reports the [`Outcome`].
+///
+/// ```
+/// use std::time::Duration;
+/// use cxtn_receiver::testing::{Cause, Harness, Outcome};
+/// use cxtn_receiver::{Event, HandlerError, WorkerPolicy, handler_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let failing = handler_fn(|_: Event| async { Err::<(), HandlerError>("the ledger is down".into()) });
+/// let harness = Harness::new(failing).policy(WorkerPolicy::default().max_attempts(3));
+/// let body = cxtn_events::samples::GUIDE[0].body;
+///
+/// let first = harness.run(body).await?;
+/// assert!(matches!(first, Outcome::Retry { cause: Cause::Returned, .. }));
+/// assert_eq!(first.error(), Some("the ledger is down"));
+///
+/// let last = harness.attempt(3).run(body).await?;
+/// assert!(matches!(last, Outcome::Dead { .. }));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Harness {
+    handler: Arc<dyn Handler>,
+    policy: WorkerPolicy,
+    attempt: u32,
+}
+
+impl Harness {
+    /// A harness for `handler`, with the default [`WorkerPolicy`], on the first attempt.
+    pub fn new(handler: impl Handler) -> Self {
+        Self::shared(Arc::new(handler))
+    }
+
+    /// A harness for a handler the test keeps a handle on, to look at what it did afterwards.
+    pub fn shared(handler: Arc<dyn Handler>) -> Self {
+        Self {
+            handler,
+            policy: WorkerPolicy::default(),
+            attempt: 1,
+        }
+    }
+
+    /// The worker's policy: attempts, backoff, time limit, whether quarantined events are handed over.
+    pub fn policy(mut self, policy: WorkerPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Which attempt the run is (from 1): the worker dead-letters a failure on attempt
+    /// [`WorkerPolicy::max_attempts`], and the handler sees it in [`Event::attempt`].
+    pub fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt.max(1);
+        self
+    }
+
+    /// Posts `body` to a fresh receiver (authentication off, every other setting the default) and runs its worker
+    /// until nothing is due; the handler is called at most once.
+    ///
+    /// # Errors
+    ///
+    /// Never for anything the handler or the body does (those are outcomes); only if the receiver cannot be set
+    /// up, or the in-memory inbox fails.
+    pub async fn run(&self, body: impl Into<Bytes>) -> Result<Outcome, Error> {
+        let inbox = Arc::new(Recording::new(self.attempt));
+        let seen = Arc::new(Mutex::new(Seen::NotCalled));
+        let observed = Observed {
+            inner: self.handler.clone(),
+            seen: seen.clone(),
+        };
+        let receiver = Receiver::builder(inbox.clone())
+            .allow_unauthenticated(true)
+            .handler(observed)
+            .worker_policy(self.policy.clone())
+            .build()?;
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body.into()))
+            .map_err(|e| Error::new(ErrorKind::Config, format!("the test request could not be built: {e}")))?;
+        let response = match receiver.service().call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status();
+        let answer = response
+            .into_body()
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes())
+            .unwrap_or_else(|never: Infallible| match never {});
+        if status != StatusCode::OK {
+            return Ok(Outcome::Refused {
+                status: status.as_u16(),
+                message: message_of(&answer),
+            });
+        }
+        if let Some(worker) = receiver.worker() {
+            worker.run_once().await?;
+        }
+        let completion = inbox.completion();
+        let seen = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        Ok(match completion {
+            Some(Completion::Processed) => Outcome::Processed,
+            Some(Completion::Retry { error, after }) => Outcome::Retry {
+                cause: seen.cause(),
+                error,
+                after,
+            },
+            Some(Completion::Dead { error }) => Outcome::Dead {
+                cause: seen.cause(),
+                error,
+            },
+            None => Outcome::Quarantined {
+                reason: inbox.quarantine_reason().await?.unwrap_or_default(),
+            },
+        })
+    }
+}
+
+/// The receiver's `{"error": "..."}` message, or the answer's text.
+fn message_of(answer: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        error: String,
+    }
+    serde_json::from_slice::<Answer>(answer)
+        .map(|a| a.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(answer).into_owned())
+}
+
+/// What the handler did, as seen from around it.
+#[derive(Debug, Clone)]
+enum Seen {
+    NotCalled,
+    Running,
+    Returned,
+    Panicked(String),
+}
+
+impl Seen {
+    fn cause(&self) -> Cause {
+        match self {
+            Self::NotCalled => Cause::NotCalled,
+            // Called and never back: the worker's time limit dropped it.
+            Self::Running => Cause::TimedOut,
+            Self::Returned => Cause::Returned,
+            Self::Panicked(message) => Cause::Panicked(message.clone()),
+        }
+    }
+}
+
+/// The handler under test, watched: a panic is noted and then passed on unchanged to the worker.
+struct Observed {
+    inner: Arc<dyn Handler>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl fmt::Debug for Observed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Observed").field(&self.inner).finish()
+    }
+}
+
+impl Observed {
+    fn set(&self, seen: Seen) {
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = seen;
+    }
+
+    async fn watch(&self, handling: impl Future<Output = Result<(), HandlerError>>) -> Result<(), HandlerError> {
+        self.set(Seen::Running);
+        match AssertUnwindSafe(handling).catch_unwind().await {
+            Ok(result) => {
+                self.set(Seen::Returned);
+                result
+            }
+            Err(payload) => {
+                self.set(Seen::Panicked(panic_message(payload.as_ref())));
+                std::panic::resume_unwind(payload)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for Observed {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        self.watch(self.inner.handle(event)).await
+    }
+
+    async fn handle_quarantined(&self, event: &QuarantinedEvent) -> Result<(), HandlerError> {
+        self.watch(self.inner.handle_quarantined(event)).await
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// A memory inbox that hands events out on a chosen attempt and remembers the outcome the worker recorded.
+#[derive(Debug)]
+struct Recording {
+    inner: MemoryInbox,
+    attempt: u32,
+    completion: Mutex<Option<Completion>>,
+}
+
+impl Recording {
+    fn new(attempt: u32) -> Self {
+        Self {
+            inner: MemoryInbox::new(),
+            attempt,
+            completion: Mutex::new(None),
+        }
+    }
+
+    fn completion(&self) -> Option<Completion> {
+        self.completion.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    async fn quarantine_reason(&self) -> Result<Option<String>, InboxError> {
+        let events = self.inner.events(EventFilter::all()).await?;
+        Ok(events.into_iter().find_map(|record| record.quarantine_reason))
+    }
+}
+
+#[async_trait]
+impl Inbox for Recording {
+    async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
+        self.inner.store(event).await
+    }
+
+    async fn reject(&self, rejection: NewRejection) -> Result<i64, InboxError> {
+        self.inner.reject(rejection).await
+    }
+
+    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
+        let mut claimed = self.inner.claim(lease, limit, quarantined).await?;
+        for event in &mut claimed {
+            event.attempt = self.attempt;
+        }
+        Ok(claimed)
+    }
+
+    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError> {
+        self.inner.renew(event_id, token, lease).await
+    }
+
+    async fn complete(
+        &self,
+        event_id: &EventId,
+        token: ClaimToken,
+        completion: Completion,
+    ) -> Result<bool, InboxError> {
+        let recorded = self.inner.complete(event_id, token, completion.clone()).await?;
+        if recorded {
+            *self.completion.lock().unwrap_or_else(PoisonError::into_inner) = Some(completion);
+        }
+        Ok(recorded)
+    }
+
+    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError> {
+        self.inner.release(event_id, token).await
+    }
+
+    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError> {
+        self.inner.replay_event(event_id).await
+    }
+
+    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError> {
+        self.inner.resolve_rejection(id, event_id).await
+    }
+
+    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError> {
+        self.inner.event(event_id).await
+    }
+
+    async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
+        self.inner.events(filter).await
+    }
+
+    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
+        self.inner.conflicts(event_id).await
+    }
+
+    async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError> {
+        self.inner.rejection(id).await
+    }
+
+    async fn rejections(&self, limit: usize) -> Result<Vec<RejectionRecord>, InboxError> {
+        self.inner.rejections(limit).await
+    }
+
+    async fn stats(&self) -> Result<InboxStats, InboxError> {
+        self.inner.stats().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_event_has_a_sample() {
+        for kind in EventKind::ALL {
+            let event = sample(kind);
+            assert_eq!(event.notification.data().kind(), Some(kind), "{kind}");
+        }
+        assert_eq!(samples().count(), cxtn_events::samples::GUIDE.len());
+    }
+}
