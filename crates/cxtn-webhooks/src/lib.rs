@@ -10,6 +10,7 @@
 //!   a create is retried only when it provably never reached CXTN.
 //! - The access token never appears in `Debug`, errors or logs; endpoint URLs are logged with their path redacted.
 //! - CXTN publishes only some routes: the others are assumptions listed on [`Routes`], each overridable.
+//! - Endpoints as code: [`Desired`] (a `cxtn-webhooks.toml` file, or code) and [`Plan`], in the [`plan`] module.
 //!
 //! This crate has no features.
 #![deny(missing_docs)]
@@ -18,6 +19,7 @@ mod builder;
 mod client;
 mod envelope;
 mod error;
+pub mod plan;
 mod routes;
 mod token;
 
@@ -25,6 +27,7 @@ pub use async_trait::async_trait;
 pub use builder::{ClientBuilder, USER_AGENT};
 pub use client::{Client, Created, Ensured};
 pub use error::{Error, ErrorKind};
+pub use plan::{Desired, Plan};
 pub use routes::{Operation, Route, Routes};
 pub use token::{AccessToken, TokenError, TokenSource};
 

@@ -8,6 +8,7 @@
 )]
 #![allow(unreachable_pub, missing_debug_implementations)]
 
+mod plan;
 mod server;
 mod suite;
 
