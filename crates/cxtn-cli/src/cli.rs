@@ -149,6 +149,8 @@ pub(crate) enum Command {
     Sandbox(SandboxArgs),
     /// Run the whole webhook loop locally in a few seconds, and check that nothing was lost or doubled
     Demo(DemoArgs),
+    /// Send captured traffic (from `cxtn inbox export`) to a receiver: at its recorded pace or faster, with chaos
+    Replay(crate::cmd::replay::ReplayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -398,6 +400,8 @@ pub(crate) enum InboxCommand {
     Prune(InboxPruneArgs),
     /// Give a SQLite inbox's free space back to the file system, and switch an older file to incremental vacuum
     Vacuum,
+    /// Write the stored deliveries, exactly as received, as JSON Lines on stdout (for `cxtn replay` or test fixtures)
+    Export(crate::cmd::inbox::export::InboxExportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ use crate::store::{self, Access};
 use crate::summary;
 use crate::ui::{BAD, Cell, DIM, GOOD, ID, Render, Ui, WARN, clean, clean_lines, rfc3339_ms, time_ms};
 
+pub(crate) mod export;
 mod prune;
 
 pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
@@ -42,6 +43,7 @@ pub(crate) async fn run(args: InboxArgs, ui: &Ui) -> Result<(), CliError> {
         InboxCommand::Stats => stats(ui, &inbox).await,
         InboxCommand::Prune(args) => prune::prune(ui, &inbox, &args).await,
         InboxCommand::Vacuum => prune::vacuum(ui, &args.db).await,
+        InboxCommand::Export(export) => export::export(ui, &inbox, &export).await,
     }
 }
 

@@ -2,8 +2,9 @@
 
 mod demo;
 mod events;
-mod inbox;
+pub(crate) mod inbox;
 mod listen;
+pub(crate) mod replay;
 mod sandbox;
 mod trigger;
 mod webhooks;
@@ -24,6 +25,7 @@ pub(crate) async fn run(cli: Cli, ui: &Ui) -> Result<(), CliError> {
         Command::Trigger(args) => trigger::run(args, ui).await,
         Command::Sandbox(args) => sandbox::run(args, ui).await,
         Command::Demo(args) => demo::run(args, ui).await,
+        Command::Replay(args) => replay::run(args, ui).await,
     }
 }
 

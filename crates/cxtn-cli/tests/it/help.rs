@@ -22,9 +22,11 @@ const COMMANDS: &[&[&str]] = &[
     &["inbox", "stats"],
     &["inbox", "prune"],
     &["inbox", "vacuum"],
+    &["inbox", "export"],
     &["trigger"],
     &["sandbox"],
     &["demo"],
+    &["replay"],
 ];
 
 #[tokio::test(flavor = "multi_thread")]

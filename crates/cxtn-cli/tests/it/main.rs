@@ -21,6 +21,7 @@ mod listen;
 mod logs;
 mod prune;
 mod publish;
+mod replay;
 mod sandbox;
 mod secrets;
 mod trigger;
