@@ -17,6 +17,7 @@ const LIBRARIES: &[&str] = &[
     "cxtn-sandbox",
     "cxtn-receiver",
     "cxtn-outlets",
+    "cxtn-console",
 ];
 
 /// The workspace crates `name` may depend on, for normal, build and dev-dependencies alike, or `None` for a
@@ -29,6 +30,7 @@ fn may_use(name: &str) -> Option<Vec<&'static str>> {
         "cxtn-webhooks" => vec!["cxtn-model", "cxtn-transport"],
         "cxtn-sandbox" => vec!["cxtn-model", "cxtn-events", "cxtn-transport"],
         "cxtn-outlets" => vec!["cxtn-model", "cxtn-events", "cxtn-transport", "cxtn-receiver"],
+        "cxtn-console" => vec!["cxtn-model", "cxtn-events", "cxtn-transport", "cxtn-receiver"],
         // The facade composes the libraries; the CLI, the cross-crate tests and the chores compose everything.
         "cxtn" => LIBRARIES.to_vec(),
         "cxtn-cli" | "cxtn-tests" | "xtask" => LIBRARIES.iter().copied().chain(["cxtn"]).collect(),

@@ -1,0 +1,161 @@
+//! `/stream`: new arrivals as server-sent events, found by asking the inbox through the trait at each interval.
+//!
+//! Each poll asks for the events received since a little before the newest one already seen, oldest first,
+//! and sends those not sent yet: an event whose store committed after a later-received one is still sent.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cxtn_receiver::inbox::{EventCursor, EventFilter, EventId, EventRecord, Inbox};
+use http::{HeaderMap, header};
+use tokio::sync::{mpsc, watch};
+
+use crate::body::Body;
+use crate::pages::Row;
+use crate::routes::Reply;
+use crate::{Shared, text};
+
+/// How far before the newest event seen each poll looks again, for stores that committed out of order.
+const LOOKBACK_MS: i64 = 10_000;
+/// Events asked per query.
+const BATCH: usize = 200;
+/// Queries per poll at most, when arrivals come faster than a batch per interval.
+const MAX_BATCHES: usize = 10;
+/// How often a comment keeps an idle stream (and the proxies on its way) open.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+pub(crate) async fn open(shared: &Shared, headers: &HeaderMap, query: Option<&str>) -> Reply {
+    let _ = query;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(EventCursor::from_token);
+    let (chunks, body) = mpsc::channel(16);
+    let live = Live {
+        inbox: shared.inbox.clone(),
+        poll: shared.poll,
+        stopping: shared.stopping.subscribe(),
+        chunks,
+        seen: HashMap::new(),
+        watermark: 0,
+    };
+    tokio::spawn(live.run(resume));
+    Reply::stream(Body::stream(body)).header(header::HeaderName::from_static("x-accel-buffering"), "no")
+}
+
+struct Live {
+    inbox: Arc<dyn Inbox>,
+    poll: Duration,
+    stopping: watch::Receiver<bool>,
+    chunks: mpsc::Sender<Bytes>,
+    /// The events sent (or present at the start), with their receive time, within the lookback.
+    seen: HashMap<EventId, i64>,
+    /// The newest receive time seen.
+    watermark: i64,
+}
+
+impl Live {
+    async fn run(mut self, resume: Option<EventCursor>) {
+        if !self.send(Bytes::from_static(b"retry: 2000\n: connected\n\n")).await {
+            return;
+        }
+        // The events there at the start are not news: mark them seen, or, when resuming after a cursor, send
+        // those after it.
+        let start = match &resume {
+            Some(cursor) => cursor.received_at_ms,
+            None => match self.inbox.events(EventFilter::all().limit(1)).await {
+                Ok(newest) => newest.first().map_or_else(text::now_ms, |record| record.received_at_ms),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the console's live stream could not read the inbox");
+                    text::now_ms()
+                }
+            },
+        };
+        self.watermark = start;
+        if let Ok(records) = self.window().await {
+            for record in records {
+                let old = match &resume {
+                    Some(cursor) => {
+                        (record.received_at_ms, record.event_id.as_str())
+                            <= (cursor.received_at_ms, cursor.event_id.as_str())
+                    }
+                    None => true,
+                };
+                if old {
+                    self.seen.insert(record.event_id.clone(), record.received_at_ms);
+                }
+            }
+        }
+        let mut ticker = tokio::time::interval(self.poll);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_sent = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = self.stopping.wait_for(|stopping| *stopping) => return,
+                () = self.chunks.closed() => return,
+            }
+            match self.window().await {
+                Ok(records) => {
+                    for record in records {
+                        if self.seen.contains_key(&record.event_id) {
+                            continue;
+                        }
+                        self.seen.insert(record.event_id.clone(), record.received_at_ms);
+                        self.watermark = self.watermark.max(record.received_at_ms);
+                        if !self.send(arrival(&record)).await {
+                            return;
+                        }
+                        last_sent = tokio::time::Instant::now();
+                    }
+                    let horizon = self.watermark - LOOKBACK_MS;
+                    self.seen.retain(|_, received| *received >= horizon);
+                }
+                Err(e) => tracing::warn!(error = %e, "the console's live stream could not read the inbox"),
+            }
+            if last_sent.elapsed() >= KEEPALIVE {
+                if !self.send(Bytes::from_static(b": keep-alive\n\n")).await {
+                    return;
+                }
+                last_sent = tokio::time::Instant::now();
+            }
+        }
+    }
+
+    /// The events received since the lookback before the watermark, oldest first.
+    async fn window(&self) -> Result<Vec<EventRecord>, cxtn_receiver::inbox::InboxError> {
+        let from = self.watermark - LOOKBACK_MS;
+        let mut records: Vec<EventRecord> = Vec::new();
+        let mut after: Option<EventCursor> = None;
+        for _ in 0..MAX_BATCHES {
+            let mut filter = EventFilter::all().received_from(from).oldest_first().limit(BATCH);
+            if let Some(cursor) = after.take() {
+                filter = filter.after(cursor);
+            }
+            let batch = self.inbox.events(filter).await?;
+            let full = batch.len() >= BATCH;
+            after = batch.last().map(EventRecord::cursor);
+            records.extend(batch);
+            if !full {
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    async fn send(&self, chunk: Bytes) -> bool {
+        self.chunks.send(chunk).await.is_ok()
+    }
+}
+
+/// One arrival as a server-sent event: its cursor as the id, its row as JSON.
+fn arrival(record: &EventRecord) -> Bytes {
+    let row = Row::new(record);
+    let data = serde_json::to_string(&row).unwrap_or_else(|_| "{}".to_owned());
+    Bytes::from(format!(
+        "id: {}\nevent: arrival\ndata: {data}\n\n",
+        record.cursor().to_token()
+    ))
+}

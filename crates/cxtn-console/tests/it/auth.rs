@@ -1,0 +1,135 @@
+//! The admin token: required off loopback, asked for by every page but the login page and the assets.
+
+use std::time::Duration;
+
+use cxtn_console::{Console, ErrorKind};
+
+use crate::{TOKEN, get, get_with, memory, now_ms, payment, request, serve, store};
+
+fn with_token() -> Console {
+    Console::builder(memory()).admin_token(TOKEN).build().unwrap()
+}
+
+#[tokio::test]
+async fn a_non_loopback_listener_is_refused_without_a_token() {
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let console = Console::builder(memory()).build().unwrap();
+    let error = console.serve(listener, std::future::pending()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NeedsToken);
+    assert!(error.to_string().contains("admin token"), "{error}");
+
+    // With a token it serves; stop it at once.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let served = tokio::time::timeout(Duration::from_secs(10), with_token().serve(listener, async {}))
+        .await
+        .unwrap();
+    assert!(served.is_ok());
+}
+
+#[test]
+fn an_empty_token_or_a_bad_base_path_is_refused() {
+    let empty = Console::builder(memory()).admin_token("").build().unwrap_err();
+    assert_eq!(empty.kind(), ErrorKind::Config);
+    let base = Console::builder(memory()).base_path("console").build().unwrap_err();
+    assert_eq!(base.kind(), ErrorKind::Config);
+    assert!(base.to_string().contains("`/console`"), "{base}");
+    let debug = format!("{:?}", Console::builder(memory()).admin_token(TOKEN).build().unwrap());
+    assert!(!debug.contains(TOKEN), "{debug}");
+}
+
+#[tokio::test]
+async fn every_page_needs_the_token() {
+    let served = serve(with_token()).await;
+    // A browser is sent to the login page; any other client gets 401.
+    let browser = get(&served.url("events")).await;
+    assert_eq!(browser.status, 303);
+    assert_eq!(browser.header("location"), "/login");
+    for path in ["", "events", "events/x", "rejections", "rejections/1", "stream"] {
+        let answer = get_with(&served.url(path), &[]).await;
+        assert_eq!(answer.status, 401, "{path}");
+        assert!(answer.header("www-authenticate").starts_with("Bearer"));
+        assert!(!answer.body.contains(TOKEN));
+    }
+    let wrong = get_with(&served.url(""), &[("authorization", "Bearer not-the-token")]).await;
+    assert_eq!(wrong.status, 401);
+    let replay = request("POST", &served.url("events/x/replay"), &[], Some("csrf=x")).await;
+    assert_eq!(replay.status, 401);
+    // The login page and the assets are open.
+    assert_eq!(get(&served.url("login")).await.status, 200);
+    assert_eq!(get_with(&served.url("assets/console.js"), &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_bearer_token_or_a_signed_in_session_is_accepted() {
+    let inbox = memory();
+    store(inbox.as_ref(), &payment("wh_tok", "1.00", 1), now_ms()).await;
+    let served = serve(Console::builder(inbox).admin_token(TOKEN).build().unwrap()).await;
+    let bearer = format!("Bearer {TOKEN}");
+    let page = get_with(&served.url("events/wh_tok"), &[("authorization", &bearer)]).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.text_of("event-id"), "wh_tok");
+    assert!(page.cookie().is_none(), "a bearer client gets no cookie");
+    // A bearer client's form posts with the token of no session.
+    let replayed = request(
+        "POST",
+        &served.url("events/wh_tok/replay"),
+        &[("authorization", &bearer)],
+        Some(&format!("csrf={}", page.csrf())),
+    )
+    .await;
+    assert_eq!(replayed.status, 303, "{}", replayed.body);
+
+    // Signing in: a wrong token is refused with a message, the right one sets the session cookie.
+    let login = get(&served.url("login")).await;
+    let csrf = login.csrf();
+    let origin = format!("http://{}", served.addr);
+    let wrong = request(
+        "POST",
+        &served.url("login"),
+        &[("origin", &origin)],
+        Some(&format!("csrf={csrf}&token=guess")),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("id=\"login-error\""));
+    assert!(wrong.cookie().is_none());
+    let no_csrf = request(
+        "POST",
+        &served.url("login"),
+        &[("origin", &origin)],
+        Some(&format!("token={TOKEN}")),
+    )
+    .await;
+    assert_eq!(no_csrf.status, 403);
+    let right = request(
+        "POST",
+        &served.url("login"),
+        &[("origin", &origin)],
+        Some(&format!("csrf={csrf}&token={TOKEN}")),
+    )
+    .await;
+    assert_eq!(right.status, 303, "{}", right.body);
+    assert_eq!(right.header("location"), "/");
+    let set_cookie = right.header("set-cookie");
+    assert!(set_cookie.contains("HttpOnly"));
+    assert!(set_cookie.contains("SameSite=Strict"));
+    assert!(set_cookie.contains("Path=/"));
+    assert!(!set_cookie.contains(TOKEN), "the cookie is not the token");
+    let cookie = right.cookie().unwrap();
+    let overview = get_with(&served.url(""), &[("cookie", &cookie)]).await;
+    assert_eq!(overview.status, 200);
+    assert!(overview.body.contains("data-page=\"overview\""));
+    // A forged or altered cookie is not a session.
+    let forged = get_with(&served.url(""), &[("cookie", &format!("{cookie}0"))]).await;
+    assert_eq!(forged.status, 401);
+    // The session's forms carry its token.
+    let page = get_with(&served.url("events/wh_tok"), &[("cookie", &cookie)]).await;
+    let replayed = request(
+        "POST",
+        &served.url("events/wh_tok/replay"),
+        &[("cookie", &cookie), ("origin", &origin)],
+        Some(&format!("csrf={}", page.csrf())),
+    )
+    .await;
+    assert_eq!(replayed.status, 303, "{}", replayed.body);
+}

@@ -1,0 +1,96 @@
+//! `/stream` sends each new arrival once, as a row the page can insert.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::{memory, now_ms, payment, serve, store};
+
+/// Reads the stream until `count` arrivals came, and returns their `data` lines.
+async fn arrivals(body: &mut hyper::body::Incoming, count: usize) -> Vec<String> {
+    let mut text = String::new();
+    let mut found = Vec::new();
+    while found.len() < count {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("an arrival within 10 s")
+            .expect("the stream stays open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+        while let Some(end) = text.find("\n\n") {
+            let message: String = text.drain(..end + 2).collect();
+            if message.contains("event: arrival\n") {
+                let data = message
+                    .lines()
+                    .find_map(|line| line.strip_prefix("data: "))
+                    .unwrap()
+                    .to_owned();
+                found.push(data);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_new_arrival_is_streamed_once() {
+    let inbox = memory();
+    let now = now_ms();
+    store(inbox.as_ref(), &payment("wh_before", "1.00", 1), now - 5_000).await;
+    let served = serve(crate::console(inbox.clone())).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let request = http::Request::get(served.url("stream")).body(Empty::new()).unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(response.headers().contains_key("content-security-policy"));
+    let mut body = response.into_body();
+    // Let the stream take its starting point, then store two new events, one received a little earlier than
+    // the newest one already there (its store committed late).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store(inbox.as_ref(), &payment("wh_new", "2.00", 2), now_ms()).await;
+    store(inbox.as_ref(), &payment("wh_late", "3.00", 3), now - 6_000).await;
+    let found = arrivals(&mut body, 2).await;
+    let rows: Vec<serde_json::Value> = found.iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"wh_new"), "{found:?}");
+    assert!(ids.contains(&"wh_late"), "{found:?}");
+    assert!(
+        !ids.contains(&"wh_before"),
+        "an event there before the stream opened is not news"
+    );
+    let new = rows.iter().find(|r| r["id"] == "wh_new").unwrap();
+    assert_eq!(new["status"], "pending");
+    assert_eq!(new["event"], "payment_completed");
+    assert_eq!(new["href"], "wh_new");
+    // Nothing is sent twice: the next arrival is the next event.
+    store(inbox.as_ref(), &payment("wh_third", "4.00", 4), now_ms()).await;
+    let next = arrivals(&mut body, 1).await;
+    assert!(next[0].contains("\"wh_third\""), "{next:?}");
+    drop(body);
+    served.stop().await;
+}
+
+#[tokio::test]
+async fn the_stream_resumes_after_the_last_event_id() {
+    let inbox = memory();
+    let now = now_ms();
+    store(inbox.as_ref(), &payment("wh_a", "1.00", 1), now - 3_000).await;
+    store(inbox.as_ref(), &payment("wh_b", "1.00", 2), now - 2_000).await;
+    let first = inbox.event(&"wh_a".into()).await.unwrap().unwrap().cursor().to_token();
+    let served = serve(crate::console(inbox)).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let request = http::Request::get(served.url("stream"))
+        .header("last-event-id", first)
+        .body(Empty::new())
+        .unwrap();
+    let mut body = client.request(request).await.unwrap().into_body();
+    let found = arrivals(&mut body, 1).await;
+    assert!(found[0].contains("\"wh_b\""), "{found:?}");
+}
