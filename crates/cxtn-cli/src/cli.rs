@@ -7,10 +7,13 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use cxtn::{EndpointStatus, Environment, WebhookEventType};
 
+use crate::error::CliError;
+
 const AFTER_HELP: &str = "\
 Start here:
   cxtn demo                       the whole webhook loop, locally, in seconds
-  cxtn sandbox                    a local CXTN to point the other commands at
+  cxtn sandbox                    the LOCAL simulator of CXTN to point the other commands at
+                                  (not CXTN's hosted sandbox environment, which is --env hosted-sandbox)
   cxtn listen --path-token TOKEN  receive notifications into a durable inbox
 
 Exit codes: 0 success, 1 the operation failed, 2 wrong usage.";
@@ -27,11 +30,14 @@ pub(crate) struct Cli {
 }
 
 impl Cli {
-    /// The command line of this process; on wrong usage, the error and exit code 2.
+    /// The command line of this process; on wrong usage, the error and exit code 2 (the error as JSON on stderr
+    /// when `--json` is on the line).
     /// Notes which secrets were given as flags, so the command can warn that `ps` shows them.
     pub(crate) fn from_env() -> Self {
-        let matches = <Self as CommandFactory>::command().get_matches();
-        let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let matches = <Self as CommandFactory>::command()
+            .try_get_matches()
+            .unwrap_or_else(|e| exit_usage(e));
+        let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|e| exit_usage(e));
         let Some((_, sub)) = matches.subcommand() else {
             return cli;
         };
@@ -54,6 +60,43 @@ impl Cli {
         }
         cli
     }
+}
+
+/// Ends the process on a command line clap refused, with exit code 2: as clap prints it, or under `--json`
+/// as the JSON error object every command prints on stderr. Help and version go to stdout as always.
+fn exit_usage(error: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let wants_json = std::env::args_os()
+        .skip(1)
+        .take_while(|arg| arg != "--")
+        .any(|arg| arg == "--json");
+    let shows_help = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !wants_json || shows_help {
+        error.exit()
+    }
+    let error = usage_error(&error.render().to_string());
+    eprintln!("{}", error.to_json());
+    std::process::exit(i32::from(error.kind().exit_code()))
+}
+
+/// A usage error from clap's text: its first line, without `error: `, and its tips as the hint.
+fn usage_error(text: &str) -> CliError {
+    let mut lines = text.lines();
+    let message = lines.next().unwrap_or_default();
+    let message = message.strip_prefix("error: ").unwrap_or(message).trim();
+    let tips: Vec<&str> = lines
+        .map(str::trim)
+        .filter_map(|line| line.strip_prefix("tip: "))
+        .collect();
+    let hint = if tips.is_empty() {
+        "Run the command with --help to see what it takes.".to_owned()
+    } else {
+        tips.join(" ")
+    };
+    CliError::usage(message).hint(hint)
 }
 
 /// Whether a `--db` value is a URL whose user information holds a password (`postgres://user:pass@host`)
@@ -80,7 +123,8 @@ const GLOBAL: &str = "Global options";
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub(crate) struct Global {
-    /// The CXTN environment to call: sandbox, staging or production [default: sandbox]
+    /// CXTN's hosted environment to call: hosted-sandbox, staging or production (none by default:
+    /// name one, or give --base-url)
     #[arg(
         long,
         global = true,
@@ -90,9 +134,9 @@ pub(crate) struct Global {
         value_name = "ENV",
         value_parser = parse_environment
     )]
-    pub(crate) env: Option<Environment>,
+    pub(crate) env: Option<EnvArg>,
 
-    /// A base URL to call instead of the environment's, such as a local sandbox's
+    /// The API to call instead of CXTN's: the local simulator `cxtn sandbox` runs (http://127.0.0.1:4010/api/)
     #[arg(long, global = true, help_heading = GLOBAL, env = "CXTN_BASE_URL", hide_env_values = true, value_name = "URL")]
     pub(crate) base_url: Option<String>,
 
@@ -143,9 +187,10 @@ pub(crate) enum Command {
     Listen(Box<ListenArgs>),
     /// List, show and replay what a receiver stored
     Inbox(InboxArgs),
-    /// Send sample notifications straight to a receiver URL
+    /// Send a sample notification through the local simulator to your endpoint, or straight to a receiver (--to)
     Trigger(TriggerArgs),
-    /// Run the local CXTN simulator: the management API, and deliveries to your endpoints
+    /// Run the LOCAL simulator of CXTN on this machine: the management API, and deliveries to your endpoints
+    /// (not CXTN's hosted sandbox environment)
     Sandbox(SandboxArgs),
     /// Run the whole webhook loop locally in a few seconds, and check that nothing was lost or doubled
     Demo(DemoArgs),
@@ -184,6 +229,52 @@ pub(crate) enum WebhooksCommand {
     List,
     /// Make sure an event type's endpoint exists, points at the URL, and is Active
     Ensure(EndpointArgs),
+    /// Show how the endpoints differ from a cxtn-webhooks.toml file (exit 3 when they do)
+    Plan(crate::cmd::plan::PlanArgs),
+    /// Make the endpoints match a cxtn-webhooks.toml file, and report each change
+    Apply(crate::cmd::plan::ApplyArgs),
+    /// Rotate an endpoint's path token without downtime: a new token for the receiver, then the endpoint
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Steps: 1. generate a token (32 random bytes, URL-safe base64); 2. append it to the\n\
+--path-token-file of the receiver (written to a new file, then renamed; mode 0600), and send SIGHUP with\n\
+--reload-pid; 3. wait until the receiver accepts it: a GET with the new token answered 405 (stores nothing);\n\
+4. point the endpoint at the new URL; 5. say when the old token can leave the file.\n\
+Tokens are printed only as fingerprints (sha256: and 8 hex digits).\n\
+Exit codes: 0 rotated, 1 the receiver did not accept the token in time or the API refused, 2 wrong usage."
+)]
+pub(crate) struct RotateArgs {
+    /// The event type whose endpoint is rotated, by name or number (Payment, AccountTransaction, 1, 2, ...)
+    #[arg(long, value_name = "TYPE", value_parser = parse_event_type)]
+    pub(crate) event_type: WebhookEventType,
+
+    /// The new endpoint URL, with {token} where the path token goes
+    #[arg(long, value_name = "URL")]
+    pub(crate) url_template: String,
+
+    /// The receiver's path-token file, as `cxtn listen --path-token-file` reads it: the new token is appended
+    #[arg(long, value_name = "PATH")]
+    pub(crate) path_token_file: PathBuf,
+
+    /// Send SIGHUP to this process, the receiver, once the file is written, so that it reads it again
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub(crate) reload_pid: Option<i32>,
+
+    /// Where to check that the receiver accepts the new token, when not at the new endpoint URL:
+    /// a URL with {token}, or one the token is appended to as its last path segment
+    #[arg(long, value_name = "URL")]
+    pub(crate) receiver_url: Option<String>,
+
+    /// How long to wait for the receiver to accept the new token
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+
+    /// How long CXTN may still retry deliveries to the old URL: the old token can leave the file after that
+    #[arg(long, default_value = "3d", value_name = "AGE", value_parser = parse_age)]
+    pub(crate) retire_after: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -263,12 +354,12 @@ pub(crate) struct ListenArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub(crate) addr: String,
 
-    /// The secret last segment of the endpoint URL's path, 32 or more random characters
-    /// (ps shows flags: prefer the variable or --path-token-file)
+    /// The secret last segment of the endpoint URL's path, 32 or more random characters; repeat it to accept
+    /// several at once while rotating (ps shows flags: prefer the variable or --path-token-file)
     #[arg(long, env = "CXTN_PATH_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub(crate) path_token: Option<String>,
+    pub(crate) path_token: Vec<String>,
 
-    /// Read the path token from this file (its first line)
+    /// Read the path tokens from this file, one a line (blank lines and # comments skipped); SIGHUP reads it again
     #[arg(
         long,
         env = "CXTN_PATH_TOKEN_FILE",
@@ -282,7 +373,8 @@ pub(crate) struct ListenArgs {
     #[arg(long)]
     pub(crate) allow_short_path_token: bool,
 
-    /// HTTP Basic credentials the endpoint URL carries (ps shows flags: prefer the variable or --basic-auth-file)
+    /// HTTP Basic credentials the endpoint URL carries; repeat it to accept several
+    /// (ps shows flags: prefer the variable or --basic-auth-file)
     #[arg(
         long,
         env = "CXTN_BASIC_AUTH",
@@ -290,9 +382,10 @@ pub(crate) struct ListenArgs {
         value_name = "USER:PASS",
         value_parser = parse_basic_auth
     )]
-    pub(crate) basic_auth: Option<BasicAuth>,
+    pub(crate) basic_auth: Vec<BasicAuth>,
 
-    /// Read the HTTP Basic credentials, USER:PASS, from this file (its first line)
+    /// Read HTTP Basic credentials from this file, USER:PASS one a line (blank lines and # comments skipped);
+    /// SIGHUP reads it again
     #[arg(
         long,
         env = "CXTN_BASIC_AUTH_FILE",
@@ -498,7 +591,11 @@ pub(crate) struct InboxTarget {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "EVENT is an event name (account_credit, account_debit, payment_completed, trade_settled)\n\
+    after_help = "Without --to, the local simulator (`cxtn sandbox`, at --base-url or CXTN_BASE_URL) sends the notification\n\
+to the endpoint registered for its event type, as CXTN would: webhooks must be enabled and the endpoint Active\n\
+(a Paused one holds it), failed deliveries are retried, and each line says what the simulator did.\n\
+With --to URL, the notification is POSTed straight to that receiver, once per copy, without the simulator.\n\n\
+EVENT is an event name (account_credit, account_debit, payment_completed, trade_settled)\n\
 or a sample of CXTN's guide (funds_in, payment_complete, trade_settled, account_credit,\n\
 account_debit, pot_credit, pot_debit). Each notification gets a fresh eventId."
 )]
@@ -507,9 +604,14 @@ pub(crate) struct TriggerArgs {
     #[arg(value_name = "EVENT")]
     pub(crate) event: String,
 
-    /// The receiver URL (credentials in the URL are sent as HTTP Basic)
+    /// POST straight to this receiver URL instead of through the simulator (credentials in the URL are sent as
+    /// HTTP Basic)
     #[arg(long, value_name = "URL")]
-    pub(crate) to: String,
+    pub(crate) to: Option<String>,
+
+    /// Through the simulator: how long to follow the deliveries (retries included) before returning
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration, conflicts_with = "to")]
+    pub(crate) wait: std::time::Duration,
 
     /// Send `data` as a string holding JSON, as older CXTN deliveries do
     #[arg(long)]
@@ -566,8 +668,30 @@ pub(crate) struct DemoArgs {
     pub(crate) dir: Option<PathBuf>,
 }
 
-fn parse_environment(text: &str) -> Result<Environment, String> {
-    Environment::from_str(text).map_err(|e| e.to_string())
+/// An `--env` value: CXTN's hosted environment, and whether it was spelled the old way (`sandbox`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EnvArg {
+    pub(crate) environment: Environment,
+    /// Spelled `sandbox`, which is easily taken for the local simulator: accepted with a warning.
+    pub(crate) legacy: bool,
+}
+
+fn parse_environment(text: &str) -> Result<EnvArg, String> {
+    let name = text.trim().to_ascii_lowercase();
+    let (environment, legacy) = match name.as_str() {
+        "hosted-sandbox" => (Environment::Sandbox, false),
+        "sandbox" | "integration" => (Environment::Sandbox, true),
+        _ => (
+            Environment::from_str(&name).map_err(|_| {
+                format!(
+                    "`{}` is not an environment: use hosted-sandbox, staging or production, or --base-url URL for a local simulator",
+                    text.trim()
+                )
+            })?,
+            false,
+        ),
+    };
+    Ok(EnvArg { environment, legacy })
 }
 
 fn parse_event_type(text: &str) -> Result<WebhookEventType, String> {

@@ -176,9 +176,14 @@ impl Ui {
         let _ = writeln!(stderr, "{}", clean(&text.to_string()));
     }
 
-    /// A failure on stderr: its sentences, then with `-v` its details.
+    /// A failure on stderr: its sentences, then with `-v` its details; with `--json`, one JSON object
+    /// ([`CliError::to_json`]) on one line.
     pub(crate) fn error(&self, error: &CliError) {
         let mut stderr = io::stderr().lock();
+        if self.json {
+            let _ = writeln!(stderr, "{}", error.to_json());
+            return;
+        }
         let message = clean(error.message());
         let _ = writeln!(stderr, "{} {message}", self.paint_err(BAD.bold(), "error:"));
         if let Some(hint) = error.hint_text() {

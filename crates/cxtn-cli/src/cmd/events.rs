@@ -7,7 +7,7 @@ use cxtn::Notification;
 use serde::Serialize;
 
 use crate::cli::{EventsArgs, EventsCommand};
-use crate::error::CliError;
+use crate::error::{CliError, Kind};
 use crate::summary;
 use crate::ui::{Render, Ui};
 
@@ -20,8 +20,8 @@ pub(crate) fn run(args: EventsArgs, ui: &Ui) -> Result<(), CliError> {
 fn run_parse(file: &Path, ui: &Ui) -> Result<(), CliError> {
     let (name, body) = read(file)?;
     let notification = cxtn::events::parse(&body).map_err(|e| {
-        let mut error =
-            CliError::failed(format!("{name} is not a CXTN notification: {e}")).detail(format!("kind: {}", e.kind()));
+        let mut error = CliError::new(Kind::Notification, format!("{name} is not a CXTN notification: {e}"))
+            .detail(format!("kind: {}", e.kind()));
         if let Some(field) = e.field() {
             error = error.detail(format!("field: {field}"));
         }
@@ -52,12 +52,13 @@ fn read(file: &Path) -> Result<(String, Vec<u8>), CliError> {
         stdin
             .lock()
             .read_to_end(&mut body)
-            .map_err(|e| CliError::failed(format!("cannot read standard input: {e}")))?;
+            .map_err(|e| CliError::new(Kind::Io, format!("cannot read standard input: {e}")))?;
         return Ok(("standard input".to_owned(), body));
     }
     let name = file.display().to_string();
     let body = std::fs::read(file).map_err(|e| {
-        CliError::failed(format!("cannot read {name}: {e}")).hint("Check the path, or pass - to read standard input.")
+        CliError::new(Kind::Io, format!("cannot read {name}: {e}"))
+            .hint("Check the path, or pass - to read standard input.")
     })?;
     Ok((name, body))
 }

@@ -4,7 +4,9 @@ mod demo;
 mod events;
 pub(crate) mod inbox;
 mod listen;
+pub(crate) mod plan;
 pub(crate) mod replay;
+mod rotate;
 mod sandbox;
 mod trigger;
 mod webhooks;
@@ -22,7 +24,7 @@ pub(crate) async fn run(cli: Cli, ui: &Ui) -> Result<(), CliError> {
         Command::Events(args) => events::run(args, ui),
         Command::Listen(args) => listen::run(*args, ui).await,
         Command::Inbox(args) => inbox::run(args, ui).await,
-        Command::Trigger(args) => trigger::run(args, ui).await,
+        Command::Trigger(args) => trigger::run(&cli.global, args, ui).await,
         Command::Sandbox(args) => sandbox::run(args, ui).await,
         Command::Demo(args) => demo::run(args, ui).await,
         Command::Replay(args) => replay::run(args, ui).await,

@@ -1,4 +1,5 @@
-//! `cxtn sandbox`: the local CXTN simulator, until Ctrl-C.
+//! `cxtn sandbox`: the local simulator of CXTN, until Ctrl-C. It is not CXTN's hosted sandbox environment
+//! (`--env hosted-sandbox`): nothing it does reaches CXTN.
 
 use std::time::Duration;
 
@@ -60,7 +61,11 @@ struct Started<'a> {
 impl Render for Started<'_> {
     fn human(&self, ui: &Ui) {
         let (token, routes) = (self.token, self.routes);
-        ui.out(format!("The CXTN sandbox is running on {}", ui.paint(BOLD, &self.addr)));
+        ui.out(format!(
+            "{} of CXTN running on {} (not CXTN's hosted sandbox: nothing here reaches CXTN)",
+            ui.paint(BOLD, "LOCAL SIMULATOR"),
+            ui.paint(BOLD, &self.addr)
+        ));
         ui.fields(&[
             ("base URL".to_owned(), self.base_url.to_owned()),
             ("token".to_owned(), token.to_owned()),
@@ -69,20 +74,20 @@ impl Render for Started<'_> {
             ("deliveries".to_owned(), format!("GET  {}", routes.deliveries)),
         ]);
         ui.out("");
-        ui.out("Point the other commands at it:");
+        ui.out("Point the other commands at it (in another terminal, with a receiver such as `cxtn listen` on 8080):");
         ui.out(format!(
             "  export CXTN_BASE_URL={} CXTN_ACCESS_TOKEN={token}",
             self.base_url
         ));
         ui.out("  cxtn webhooks enable");
         ui.out(
-            "  cxtn webhooks create --event-type AccountTransaction --url http://127.0.0.1:8080/cxtn/$CXTN_PATH_TOKEN",
+            "  cxtn webhooks ensure --event-type AccountTransaction --url http://127.0.0.1:8080/cxtn/$CXTN_PATH_TOKEN",
         );
-        ui.out(format!(
-            "  curl -X POST {} -d '{{\"event\": \"account_credit\", \"set\": {{\"amount\": 1000.00}}}}'",
-            routes.trigger
+        ui.out("  cxtn trigger account_credit --set amount=1000.00");
+        ui.out(ui.paint(
+            DIM,
+            "Its token is a local test token, and its state lives in memory until Ctrl-C stops it.",
         ));
-        ui.out(ui.paint(DIM, "Its token is a local test token. Ctrl-C stops it."));
     }
 }
 

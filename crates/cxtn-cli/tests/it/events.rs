@@ -63,9 +63,19 @@ async fn every_invalid_fixture_fails_with_exit_1_and_the_reason() {
                 args.push("--json");
             }
             let run = run(&args, &[]).await;
-            run.assert_error(1, &reason);
-            assert!(run.stderr.contains("is not a CXTN notification"), "{}", run.stderr);
             assert!(run.stdout.is_empty(), "{path}: {}", run.stdout);
+            if json {
+                run.assert_code(1);
+                let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+                assert_eq!(error["error"]["kind"], "notification", "{error}");
+                assert_eq!(error["error"]["exitCode"], 1, "{error}");
+                let message = error["error"]["message"].as_str().unwrap();
+                assert!(message.contains(&reason), "{message}");
+                assert!(message.contains("is not a CXTN notification"), "{message}");
+            } else {
+                run.assert_error(1, &reason);
+                assert!(run.stderr.contains("is not a CXTN notification"), "{}", run.stderr);
+            }
         }
     }
 }

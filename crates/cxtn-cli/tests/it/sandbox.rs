@@ -52,7 +52,11 @@ async fn prints_its_url_token_and_routes_for_people() {
     );
     let first = sandbox.line().await;
     assert!(
-        first.starts_with("The CXTN sandbox is running on 127.0.0.1:"),
+        first.starts_with("LOCAL SIMULATOR of CXTN running on 127.0.0.1:"),
+        "{first}"
+    );
+    assert!(
+        first.ends_with("(not CXTN's hosted sandbox: nothing here reaches CXTN)"),
         "{first}"
     );
     let mut lines = Vec::new();

@@ -1,12 +1,15 @@
-//! `cxtn trigger` into receivers started in the test.
+//! `cxtn trigger` through a simulator started in the test, and straight into receivers started in the test.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cxtn::model::DataEncoding;
 use cxtn::receiver::{EventFilter, Inbox, MemoryInbox, Receiver};
+use cxtn::{EndpointStatus, WebhookEventType};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{TOKEN, memory_receiver, run};
+use crate::{TOKEN, eventually, memory_receiver, run, sandbox};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sends_fresh_ids_exact_values_and_duplicates() {
@@ -106,6 +109,7 @@ async fn credentials_in_the_url_are_sent_as_basic_auth() {
     let wrong = format!("http://cxtn:wrong@{}/hooks", running.addr());
     let run = crate::run(&["trigger", "payment_completed", "--to", &wrong], &[]).await;
     run.assert_error(1, "1 of 1 deliveries were not accepted");
+    assert!(run.stderr.contains("path token and its credentials"), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,7 +121,14 @@ async fn refused_deliveries_exit_1_with_their_status() {
         &[],
     )
     .await;
-    run.assert_error(1, "2 of 2 deliveries were not accepted");
+    assert_eq!(run.code, 1);
+    let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(error["error"]["kind"], json!("delivery"), "{error}");
+    assert_eq!(error["error"]["exitCode"], json!(1), "{error}");
+    assert_eq!(
+        error["error"]["message"],
+        json!("2 of 2 deliveries were not accepted (no 2xx answer)")
+    );
     let lines = run.json_lines();
     assert_eq!(lines.len(), 2);
     assert!(
@@ -152,7 +163,8 @@ async fn nobody_listening_exits_1_and_stops() {
     let run = run(&["trigger", "account_credit", "--to", &url, "--count", "5"], &[]).await;
     run.assert_error(1, "stopped at a delivery that got no answer; 0 of 5 were accepted");
     assert!(
-        run.stderr.contains("Check that a receiver is running"),
+        run.stderr
+            .contains("Check that a receiver (such as `cxtn listen`) is running"),
         "{}",
         run.stderr
     );
@@ -177,4 +189,362 @@ async fn unknown_events_and_bad_urls_are_wrong_usage() {
     run.assert_error(2, "--to");
     let run = crate::run(&["trigger", "account_credit", "--to", "ftp://127.0.0.1/x"], &[]).await;
     run.assert_error(2, "is not an http or https URL");
+}
+
+/// A receiver stand-in on 127.0.0.1:0 that answers the statuses given, in order, then the last one again;
+/// its URL and the number of requests it got.
+async fn scripted(statuses: &[u16]) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/{TOKEN}", listener.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (statuses, counter) = (statuses.to_vec(), seen.clone());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let status = statuses[n.min(statuses.len() - 1)];
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0_u8; 4096];
+                // The head, then as many body bytes as content-length says.
+                loop {
+                    let Ok(read) = stream.read(&mut buf).await else { return };
+                    if read == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..read]);
+                    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// The environment that points the commands at `sandbox`.
+fn at(sandbox: &cxtn::sandbox::Sandbox) -> [(&'static str, String); 2] {
+    [
+        ("CXTN_BASE_URL", sandbox.base_url()),
+        ("CXTN_ACCESS_TOKEN", sandbox.token().expose_secret().to_owned()),
+    ]
+}
+
+async fn trigger_at(sandbox: &cxtn::sandbox::Sandbox, args: &[&str]) -> crate::Run {
+    let env = at(sandbox);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut all = vec!["trigger"];
+    all.extend_from_slice(args);
+    run(&all, &env).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_the_simulator_to_the_registered_endpoint_with_a_duplicate() {
+    let sandbox = sandbox().await;
+    let (inbox, _running, url) = memory_receiver().await;
+    let env = at(&sandbox);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run(&["webhooks", "enable"], &env).await.assert_code(0);
+    run(
+        &[
+            "webhooks",
+            "ensure",
+            "--event-type",
+            "AccountTransaction",
+            "--url",
+            &url,
+        ],
+        &env,
+    )
+    .await
+    .assert_code(0);
+
+    let run = trigger_at(
+        &sandbox,
+        &["account_credit", "--set", "amount=1000.00", "--duplicate", "--json"],
+    )
+    .await;
+    run.assert_code(0);
+    let lines = run.json_lines();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    let triggered = &lines[0];
+    assert_eq!(triggered["type"], json!("triggered"));
+    assert_eq!(triggered["event"], json!("account_credit"));
+    assert_eq!(triggered["subscription"], json!("AccountTransaction"));
+    assert_eq!(triggered["outcome"], json!("pending"));
+    assert_eq!(triggered["reason"], json!(null));
+    let ids = triggered["deliveries"].as_array().unwrap().clone();
+    assert_eq!(ids.len(), 2, "a duplicate is a second delivery");
+    for line in &lines[1..] {
+        assert_eq!(line["type"], json!("delivery"), "{line}");
+        assert_eq!(line["outcome"], json!("delivered"), "{line}");
+        assert_eq!(line["status"], json!(200), "{line}");
+        assert_eq!(line["eventId"], triggered["eventId"]);
+        assert_eq!(line["eventType"], json!("AccountTransaction"));
+        assert!(
+            !line["url"].as_str().unwrap().contains(TOKEN),
+            "the URL is redacted: {line}"
+        );
+    }
+    let duplicates: Vec<_> = lines[1..].iter().filter(|l| !l["duplicateOf"].is_null()).collect();
+    assert_eq!(duplicates.len(), 1, "{}", run.stdout);
+
+    let events = inbox.events(EventFilter::all()).await.unwrap();
+    assert_eq!(events.len(), 1, "stored once");
+    assert_eq!(events[0].deliveries, 2, "delivered twice");
+    let body = std::str::from_utf8(&events[0].body).unwrap();
+    assert!(body.contains(r#""amount":1000.00"#), "the number text is kept: {body}");
+    assert_eq!(json!(events[0].event_id.as_str()), triggered["eventId"]);
+    let log = sandbox.deliveries();
+    assert_eq!(log.len(), 2, "the simulator sent it, not the command line");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guide_sample_goes_through_the_simulator_in_its_encoding_for_people() {
+    let sandbox = sandbox().await;
+    let (inbox, _running, url) = memory_receiver().await;
+    sandbox.enable_webhooks().unwrap();
+    sandbox
+        .create_endpoint(WebhookEventType::AccountTransaction, &url)
+        .unwrap();
+    let run = trigger_at(&sandbox, &["pot_credit", "--data-as-string"]).await;
+    run.assert_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert!(lines[0].starts_with("wh_"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("  account_credit  sending to the AccountTransaction endpoint (delivery 1)"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("200  wh_"), "{}", lines[1]);
+    assert!(lines[1].contains("delivered to http://127.0.0.1:"), "{}", lines[1]);
+    assert!(lines[1].contains("(1 attempt)"), "{}", lines[1]);
+    assert_eq!(
+        lines[2],
+        "The simulator delivered 1 of 1: 0 held, 0 failed, 0 still being retried, 0 not sent."
+    );
+    assert!(!run.stdout.contains(TOKEN), "{}", run.stdout);
+    let event = &inbox.events(EventFilter::all()).await.unwrap()[0];
+    let notification = cxtn::events::parse(&event.body).unwrap();
+    assert_eq!(notification.data_encoding(), DataEncoding::String);
+    assert_eq!(
+        notification.currency().unwrap().as_str(),
+        "CC-GBP",
+        "the pot sample's data"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_endpoint_holds_the_notification_and_says_how_to_send_it() {
+    let sandbox = sandbox().await;
+    let (inbox, _running, url) = memory_receiver().await;
+    sandbox.enable_webhooks().unwrap();
+    sandbox.create_endpoint(WebhookEventType::Payment, &url).unwrap();
+    sandbox
+        .set_endpoint_status(WebhookEventType::Payment, EndpointStatus::Paused)
+        .unwrap();
+
+    let json_run = trigger_at(&sandbox, &["payment_completed", "--json"]).await;
+    json_run.assert_code(0);
+    let lines = json_run.json_lines();
+    assert_eq!(lines.len(), 2, "{}", json_run.stdout);
+    assert_eq!(lines[0]["outcome"], json!("held"));
+    assert_eq!(lines[1]["outcome"], json!("held"));
+    assert_eq!(lines[1]["attempts"], json!(0));
+
+    let people = trigger_at(&sandbox, &["payment_completed"]).await;
+    people.assert_code(0);
+    assert!(
+        people.stdout.contains("held: the Payment endpoint is Paused"),
+        "{}",
+        people.stdout
+    );
+    assert!(
+        people
+            .stderr
+            .contains("`cxtn webhooks status --event-type TYPE --status active`"),
+        "{}",
+        people.stderr
+    );
+    assert_eq!(inbox.stats().await.unwrap().pending, 0, "nothing arrived while paused");
+
+    sandbox
+        .set_endpoint_status(WebhookEventType::Payment, EndpointStatus::Active)
+        .unwrap();
+    eventually("the held notifications to arrive", || {
+        let inbox = inbox.clone();
+        async move { inbox.stats().await.unwrap().pending == 2 }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_are_shown_as_they_happen() {
+    // Waits long enough between attempts for the command to see each failed one.
+    let sandbox = cxtn::sandbox::Sandbox::builder()
+        .retry_schedule([
+            std::time::Duration::from_millis(400),
+            std::time::Duration::from_millis(400),
+        ])
+        .start()
+        .await
+        .unwrap();
+    let (url, seen) = scripted(&[500, 503, 200]).await;
+    sandbox.enable_webhooks().unwrap();
+    sandbox
+        .create_endpoint(WebhookEventType::AccountTransaction, &url)
+        .unwrap();
+    let run = trigger_at(&sandbox, &["account_debit", "--json"]).await;
+    run.assert_code(0);
+    let lines = run.json_lines();
+    let attempts: Vec<_> = lines.iter().filter(|l| l["type"] == json!("attempt")).collect();
+    assert_eq!(attempts.len(), 2, "{}", run.stdout);
+    assert_eq!(
+        (attempts[0]["attempt"].clone(), attempts[1]["attempt"].clone()),
+        (json!(1), json!(2))
+    );
+    assert!(
+        attempts.iter().all(|a| a["status"].as_u64().unwrap() >= 500),
+        "{}",
+        run.stdout
+    );
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], json!("delivery"));
+    assert_eq!(
+        (last["outcome"].clone(), last["attempts"].clone()),
+        (json!("delivered"), json!(3))
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_body_fails_after_the_retries_and_blames_the_values() {
+    let sandbox = sandbox().await;
+    let (url, _seen) = scripted(&[400]).await;
+    sandbox.enable_webhooks().unwrap();
+    sandbox
+        .create_endpoint(WebhookEventType::AccountTransaction, &url)
+        .unwrap();
+    let run = trigger_at(&sandbox, &["account_credit", "--set", "amount=abc"]).await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.starts_with("warning: with these --set values"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("\nerror: 1 of 1 deliveries failed on every attempt"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("check the values, or leave --set out"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("path token"), "{}", run.stderr);
+    assert!(run.stdout.contains("failed at http://127.0.0.1:"), "{}", run.stdout);
+    assert!(run.stdout.contains("after 3 attempts"), "{}", run.stdout);
+
+    let (direct, _) = scripted(&[400]).await;
+    let run = crate::run(
+        &["trigger", "account_credit", "--to", &direct, "--set", "amount=abc"],
+        &[],
+    )
+    .await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("\nerror: 1 of 1 deliveries were not accepted"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("The receiver refused the body (400)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("path token"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_simulator_skips_names_the_command_that_fixes_it() {
+    let sandbox = sandbox().await;
+    let run = trigger_at(&sandbox, &["account_credit"]).await;
+    run.assert_error(1, "the simulator sent nothing: webhooks are not enabled");
+    assert!(run.stderr.contains("Run `cxtn webhooks enable`"), "{}", run.stderr);
+
+    sandbox.enable_webhooks().unwrap();
+    let run = trigger_at(&sandbox, &["account_credit", "--json"]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json_lines()[0]["reason"], json!("no_endpoint"));
+    let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(error["error"]["kind"], json!("delivery"));
+    assert!(
+        error["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("`cxtn webhooks ensure --event-type AccountTransaction --url URL`"),
+        "{error}"
+    );
+
+    sandbox
+        .create_endpoint(WebhookEventType::AccountTransaction, "http://127.0.0.1:1/x")
+        .unwrap();
+    sandbox
+        .set_endpoint_status(WebhookEventType::AccountTransaction, EndpointStatus::Inactive)
+        .unwrap();
+    let run = trigger_at(&sandbox, &["account_credit"]).await;
+    run.assert_error(1, "the AccountTransaction endpoint is Inactive");
+    assert!(
+        run.stderr
+            .contains("`cxtn webhooks status --event-type AccountTransaction --status active`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_simulator_or_a_receiver_it_says_which_to_give() {
+    let run = run(&["trigger", "account_credit"], &[]).await;
+    run.assert_error(2, "neither --base-url nor --to was given");
+    assert!(run.stderr.contains("Start `cxtn sandbox`"), "{}", run.stderr);
+
+    let (_inbox, running, _url) = memory_receiver().await;
+    let not_a_simulator = format!("http://{}/api/", running.addr());
+    let run = crate::run(
+        &["trigger", "account_credit"],
+        &[("CXTN_BASE_URL", not_a_simulator.as_str())],
+    )
+    .await;
+    run.assert_error(1, "is not a local simulator's");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}/api/", listener.local_addr().unwrap());
+    drop(listener);
+    let run = crate::run(
+        &["trigger", "account_credit", "--json"],
+        &[("CXTN_BASE_URL", closed.as_str())],
+    )
+    .await;
+    assert_eq!(run.code, 1);
+    let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(error["error"]["kind"], json!("network"), "{error}");
+    assert!(
+        error["error"]["hint"].as_str().unwrap().contains("cxtn sandbox"),
+        "{error}"
+    );
 }

@@ -224,7 +224,12 @@ async fn creating_twice_is_refused_by_the_api_with_exit_1() {
         "CXTN refused the operation (HTTP 400 Bad Request, ApiStatusCode 1002 EndpointExists)",
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
-    assert_eq!(run.stderr.lines().count(), 1, "one sentence: {}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "one sentence and the hint: {}", run.stderr);
+    assert_eq!(
+        lines[1],
+        "The event type has an endpoint already: change its URL with `cxtn webhooks edit`, or run `cxtn webhooks ensure`, which creates or edits as needed."
+    );
 
     let run = webhooks(&sandbox, &["create", "--event-type", "Payment", "--url", &url, "-v"]).await;
     run.assert_code(1);
@@ -247,6 +252,12 @@ async fn creating_twice_is_refused_by_the_api_with_exit_1() {
 
     let run = webhooks(&sandbox, &["status", "--event-type", "Quote", "--status", "active"]).await;
     run.assert_error(1, "EndpointNotFound");
+    assert!(
+        run.stderr
+            .contains("Create the endpoint first with `cxtn webhooks create`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -258,6 +269,41 @@ async fn creating_before_enabling_is_refused_with_exit_1() {
     )
     .await;
     run.assert_error(1, "WebhooksNotEnabled");
+    assert!(
+        run.stderr.contains("\nRun `cxtn webhooks enable` first"),
+        "{}",
+        run.stderr
+    );
+
+    let run = webhooks(
+        &sandbox,
+        &["create", "--event-type", "Payment", "--url", &endpoint(8080), "--json"],
+    )
+    .await;
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    let error = &error["error"];
+    assert_eq!(error["kind"], json!("api"), "{error}");
+    assert_eq!(error["exitCode"], json!(1), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("WebhooksNotEnabled"),
+        "{error}"
+    );
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("Run `cxtn webhooks enable` first"),
+        "{error}"
+    );
+    assert!(
+        error["details"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ApiStatusCode: 1001 WebhooksNotEnabled")),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -390,6 +436,11 @@ async fn a_refused_token_fails_with_exit_1() {
     .await;
     run.assert_error(1, "CXTN refused the access token");
     assert!(!run.stderr.contains("sbx_wrong-token-value"));
+    assert!(
+        run.stderr.contains("the token `cxtn sandbox` printed"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -404,7 +455,42 @@ async fn an_unreachable_api_fails_with_exit_1_and_says_what_to_check() {
     )
     .await;
     run.assert_error(1, "connection refused");
-    assert!(run.stderr.contains("Check --env or --base-url"), "{}", run.stderr);
+    assert!(run.stderr.contains("Check --base-url"), "{}", run.stderr);
+
+    let run = crate::run(
+        &["webhooks", "list", "--base-url", &base_url, "--json"],
+        &[("CXTN_ACCESS_TOKEN", "t")],
+    )
+    .await;
+    let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(error["error"]["kind"], json!("network"), "{error}");
+    assert_eq!(error["error"]["exitCode"], json!(1), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_api_is_called_until_one_is_named() {
+    let run = run(&["webhooks", "list"], &[("CXTN_ACCESS_TOKEN", "sbx_secret-value")]).await;
+    run.assert_error(2, "no API was named to call");
+    assert!(
+        run.stderr
+            .contains("--base-url http://127.0.0.1:4010/api/ for the local simulator"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--env hosted-sandbox"), "{}", run.stderr);
+
+    // The old spelling still names the hosted sandbox, with a warning; the token check fails before any call.
+    let run = crate::run(&["webhooks", "list", "--env", "sandbox"], &[]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("warning: --env sandbox means CXTN's hosted sandbox environment"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--env hosted-sandbox"), "{}", run.stderr);
+    let run = crate::run(&["webhooks", "list", "--env", "hosted-sandbox"], &[]).await;
+    run.assert_error(2, "need an access token");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -428,6 +514,12 @@ async fn bad_values_are_wrong_usage() {
     )
     .await;
     run.assert_error(2, "uses plain http");
+    assert!(
+        run.stderr.contains("plain http is accepted only on a loopback address"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("allow_insecure_http"), "{}", run.stderr);
     let run = webhooks(&sandbox, &["edit", "--event-type", "Payment", "--url", "not a url"]).await;
     run.assert_error(2, "is not a valid URL");
     assert!(sandbox.endpoints().is_empty());
