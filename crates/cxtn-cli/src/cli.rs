@@ -233,6 +233,10 @@ pub(crate) enum WebhooksCommand {
     Plan(crate::cmd::plan::PlanArgs),
     /// Make the endpoints match a cxtn-webhooks.toml file, and report each change
     Apply(crate::cmd::plan::ApplyArgs),
+    /// Show how the endpoints differ from a cxtn-webhooks.toml file (exit 3 when they do)
+    Plan(crate::cmd::plan::PlanArgs),
+    /// Make the endpoints match a cxtn-webhooks.toml file, and report each change
+    Apply(crate::cmd::plan::ApplyArgs),
     /// Rotate an endpoint's path token without downtime: a new token for the receiver, then the endpoint
     Rotate(RotateArgs),
 }

@@ -21,6 +21,8 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
     let urls = Urls { show: args.show_urls };
     let place = place(&environment);
     match args.command {
+        WebhooksCommand::Plan(args) => super::plan::plan(&client, args, urls.show, ui).await,
+        WebhooksCommand::Apply(args) => super::plan::apply(&client, args, urls.show, ui).await,
         WebhooksCommand::Enable => {
             call(ui, client.webhooks().enable()).await?;
             ui.render(&Done::new("enable", place))

@@ -12,6 +12,8 @@ const COMMANDS: &[&[&str]] = &[
     &["webhooks", "deactivate"],
     &["webhooks", "list"],
     &["webhooks", "ensure"],
+    &["webhooks", "plan"],
+    &["webhooks", "apply"],
     &["events"],
     &["events", "parse"],
     &["listen"],

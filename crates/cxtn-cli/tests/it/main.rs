@@ -19,6 +19,7 @@ mod help;
 mod inbox;
 mod listen;
 mod logs;
+mod plan;
 mod prune;
 mod publish;
 mod replay;
