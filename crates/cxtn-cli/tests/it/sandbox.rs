@@ -80,3 +80,77 @@ async fn a_taken_port_fails_with_exit_1() {
     let run = run(&["sandbox", "--addr", &addr], &[]).await;
     run.assert_error(1, "could not listen on");
 }
+
+/// The README's tour, command for command, on free ports: `cxtn sandbox`, `cxtn listen`, `cxtn webhooks ensure`,
+/// `cxtn trigger` through the simulator, `cxtn inbox list`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tour_runs_as_the_readme_writes_it() {
+    let mut sandbox = Background::spawn(&["sandbox", "--addr", "127.0.0.1:0", "--json"], &[]);
+    let started = sandbox.json_line().await;
+    let base_url = started["baseUrl"].as_str().unwrap().to_owned();
+    let access_token = started["token"].as_str().unwrap().to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cxtn-inbox.sqlite");
+    let db = db.to_str().unwrap();
+    // Every command of the tour runs with the variables the tour exports.
+    let env = [
+        ("CXTN_BASE_URL", base_url.as_str()),
+        ("CXTN_ACCESS_TOKEN", access_token.as_str()),
+        ("CXTN_PATH_TOKEN", crate::TOKEN),
+        ("CXTN_INBOX", db),
+    ];
+    let mut listen = Background::spawn(&["listen", "--addr", "127.0.0.1:0", "--json"], &env);
+    let listening = listen.json_line().await;
+    assert_eq!(listening["type"], json!("listening"), "{listening}");
+    let endpoint = format!("http://{}/cxtn/{}", listening["addr"].as_str().unwrap(), crate::TOKEN);
+
+    run(
+        &[
+            "webhooks",
+            "ensure",
+            "--event-type",
+            "AccountTransaction",
+            "--url",
+            &endpoint,
+        ],
+        &env,
+    )
+    .await
+    .assert_code(0);
+    let triggered = run(
+        &["trigger", "account_credit", "--set", "amount=1000.00", "--duplicate"],
+        &env,
+    )
+    .await;
+    triggered.assert_code(0);
+    let lines: Vec<&str> = triggered.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", triggered.stdout);
+    assert!(
+        lines[0].contains("sending to the AccountTransaction endpoint (deliveries 1, 2)"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("200  wh_") && lines[1].contains("delivered to"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].ends_with("(duplicate)"), "{}", lines[2]);
+    assert_eq!(
+        lines[3],
+        "The simulator delivered 2 of 2: 0 held, 0 failed, 0 still being retried, 0 not sent."
+    );
+    assert_eq!(listen.json_line().await["outcome"], json!("stored"));
+    assert_eq!(listen.json_line().await["outcome"], json!("duplicate"));
+
+    let listed = run(&["inbox", "list", "--json"], &env).await;
+    let events = listed.assert_code(0).json();
+    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+    assert_eq!(events[0]["deliveries"], json!(2), "{events}");
+
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+    let (code, _) = sandbox.interrupt().await;
+    assert_eq!(code, 0);
+}
