@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod facade;
+mod plan;
 mod sandbox_api;
 mod whole_loop;
