@@ -391,3 +391,85 @@ fn chaos_and_speed_settings_say_what_is_wrong() {
         );
     }
 }
+
+fn json_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        "-?[1-9][0-9]{0,29}\\.[0-9]{1,30}",
+        ".{0,12}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+    ];
+    leaf.prop_recursive(6, 64, 8, |inner| {
+        let key = prop_oneof![
+            Just("userId".to_owned()),
+            Just("objectId".to_owned()),
+            Just("eventId".to_owned()),
+            Just("data".to_owned()),
+            Just("amount".to_owned()),
+            ".{0,6}",
+        ];
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(|items| format!("[{}]", items.join(" , "))),
+            proptest::collection::vec((key, inner), 0..6).prop_map(|members| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(k, v)| format!("{}:\n{v}", serde_json::to_string(&k).unwrap()))
+                    .collect();
+                format!("{{ {} }}", members.join(","))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn no_input_makes_reading_or_rewriting_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = read_jsonl(&bytes);
+        let pseudonyms = Pseudonymiser::new("k");
+        let _ = pseudonyms.body(&bytes);
+        let _ = Recorded::new("wh_1", "e", 0, bytes).with_event_id(&EventId::new("wh_2"));
+    }
+
+    #[test]
+    fn rewritten_json_stays_json_and_keeps_what_is_not_an_id(json in json_value()) {
+        let pseudonyms = Pseudonymiser::new("k");
+        let rewritten = pseudonyms.body(json.as_bytes());
+        let value: serde_json::Value = serde_json::from_slice(&rewritten).unwrap();
+        let original: serde_json::Value = serde_json::from_str(&json).unwrap();
+        // Same shape: the same keys everywhere, and every value not under an id key the same.
+        fn same_outside_ids(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+            use serde_json::Value::{Array, Object};
+            match (a, b) {
+                (Object(a), Object(b)) => a.len() == b.len() && a.iter().all(|(k, v)| {
+                    b.get(k).is_some_and(|w| {
+                        matches!(k.as_str(), "userId" | "objectId" | "data") || same_outside_ids(v, w)
+                    })
+                }),
+                (Array(a), Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(v, w)| same_outside_ids(v, w)),
+                (a, b) => a == b,
+            }
+        }
+        prop_assert!(same_outside_ids(&original, &value), "{json}\n{}", String::from_utf8_lossy(&rewritten));
+        let recorded = Recorded::new("wh_1", "e", 0, json.clone());
+        if let Some(body) = recorded.with_event_id(&EventId::new("wh_2")) {
+            prop_assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok());
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_neither_panics_nor_overflows() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(matches!(
+        Pseudonymiser::new("k").body(deep.as_bytes()),
+        Cow::Borrowed(_)
+    ));
+    let deep = format!(
+        "{{\"userId\":\"U\",\"x\":{}{}}}",
+        "{\"a\":".repeat(50_000),
+        "1".to_owned() + &"}".repeat(50_000)
+    );
+    let rewritten = Pseudonymiser::new("k").body(deep.as_bytes());
+    assert_eq!(rewritten.len(), deep.len() - 1 + 17, "only the userId changed");
+}
