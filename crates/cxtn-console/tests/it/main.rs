@@ -10,6 +10,7 @@
 
 mod actions;
 mod auth;
+mod browser;
 mod live;
 mod pages;
 mod stores;
