@@ -11,7 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use cxtn_model::Secret;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use serde_json::json;
 
 use crate::inbox::Inbox;
@@ -19,6 +20,106 @@ use crate::metrics::Metrics;
 
 /// How long the inbox's readiness check may take before `/readyz` answers 503.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The paths the admin listener answers itself.
+const OWN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body of the admin listener's responses, and of the requests a service
+/// [mounted](crate::ReceiverBuilder::admin_mount) on it receives.
+pub type AdminBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The future of a service mounted on the admin listener: boxed, as a `tower` service's often is.
+pub type MountFuture<R> = Pin<Box<dyn Future<Output = Result<R, Infallible>> + Send>>;
+
+type MountCall = dyn Fn(Request<AdminBody>) -> Pin<Box<dyn Future<Output = Response<AdminBody>> + Send>> + Send + Sync;
+
+/// Waits until a service is ready to take a request.
+struct Ready<'a, S>(&'a mut S);
+
+impl<S: tower_service::Service<Request<AdminBody>>> Future for Ready<'_, S> {
+    type Output = Result<(), S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.poll_ready(cx)
+    }
+}
+
+/// A service served on the admin listener under a path prefix.
+#[derive(Clone)]
+pub(crate) struct Mount {
+    prefix: String,
+    call: Arc<MountCall>,
+}
+
+impl std::fmt::Debug for Mount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mount")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mount {
+    pub(crate) fn new<S, B>(prefix: String, service: S) -> Self
+    where
+        S: tower_service::Service<
+                Request<AdminBody>,
+                Response = Response<B>,
+                Error = Infallible,
+                Future = MountFuture<Response<B>>,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let call = move |request: Request<AdminBody>| {
+            let mut service = service.clone();
+            let answer: Pin<Box<dyn Future<Output = Response<AdminBody>> + Send>> = Box::pin(async move {
+                let ready = Ready(&mut service).await;
+                let response = match ready {
+                    Ok(()) => service.call(request).await,
+                    Err(never) => match never {},
+                };
+                match response {
+                    Ok(response) => response.map(|body| body.map_err(Into::into).boxed_unsync()),
+                    Err(never) => match never {},
+                }
+            });
+            answer
+        };
+        Self {
+            prefix,
+            call: Arc::new(call),
+        }
+    }
+
+    /// Why the prefix cannot be mounted, if it cannot.
+    pub(crate) fn problem(&self) -> Option<String> {
+        let prefix = self.prefix.as_str();
+        let bad = if !prefix.starts_with('/') || prefix == "/" {
+            "does not start with `/` and a name"
+        } else if prefix.ends_with('/') {
+            "ends with `/`"
+        } else if OWN_PATHS.iter().any(|own| self.covers(own)) {
+            "covers /healthz, /readyz or /metrics"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "the admin mount prefix {prefix:?} {bad}: give one such as `/console`"
+        ))
+    }
+
+    /// Whether a request path belongs to the mounted service.
+    fn covers(&self, path: &str) -> bool {
+        path.strip_prefix(self.prefix.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+}
 
 /// The admin endpoints of a receiver as a [`tower_service::Service`]: get one from
 /// [`Receiver::admin`](crate::Receiver::admin) to mount on an address of your own, or let
@@ -32,6 +133,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// With an [`admin_token`](crate::ReceiverBuilder::admin_token), `/readyz` and `/metrics` answer 401 unless the
 /// request carries `Authorization: Bearer <token>`; `/healthz` tells nothing and stays open, for probes that
 /// cannot send a header.
+/// Services [mounted](crate::ReceiverBuilder::admin_mount) under a path prefix (the inbox console under
+/// `/console`) answer the requests under it themselves, with their own authentication.
 /// Keep the admin address off the public network in any case: it is not the endpoint CXTN delivers to.
 #[derive(Clone)]
 pub struct AdminService {
@@ -43,6 +146,7 @@ struct Shared {
     metrics: Metrics,
     token: Option<Secret>,
     stopping: Arc<AtomicBool>,
+    mounts: Vec<Mount>,
 }
 
 impl std::fmt::Debug for AdminService {
@@ -51,6 +155,7 @@ impl std::fmt::Debug for AdminService {
             .field("inbox", &self.shared.inbox)
             .field("token", &self.shared.token)
             .field("stopping", &self.shared.stopping.load(Ordering::Relaxed))
+            .field("mounts", &self.shared.mounts)
             .finish_non_exhaustive()
     }
 }
@@ -61,6 +166,7 @@ impl AdminService {
         metrics: Metrics,
         token: Option<Secret>,
         stopping: Arc<AtomicBool>,
+        mounts: Vec<Mount>,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -68,13 +174,18 @@ impl AdminService {
                 metrics,
                 token,
                 stopping,
+                mounts,
             }),
         }
     }
 }
 
-impl<B: Send + 'static> tower_service::Service<Request<B>> for AdminService {
-    type Response = Response<Full<Bytes>>;
+impl<B> tower_service::Service<Request<B>> for AdminService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<AdminBody>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
@@ -84,13 +195,20 @@ impl<B: Send + 'static> tower_service::Service<Request<B>> for AdminService {
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let shared = self.shared.clone();
+        if let Some(mount) = shared.mounts.iter().find(|mount| mount.covers(request.uri().path())) {
+            let answer = (mount.call)(request.map(|body| body.map_err(Into::into).boxed_unsync()));
+            return Box::pin(async move { Ok(answer.await) });
+        }
         // Only these parts are read; the body is dropped unread.
         let asked = Asked {
             path: request.uri().path().to_owned(),
             method: request.method().clone(),
             authorization: request.headers().get(header::AUTHORIZATION).cloned(),
         };
-        Box::pin(async move { Ok(handle(&shared, asked).await) })
+        Box::pin(async move {
+            let response = handle(&shared, asked).await;
+            Ok(response.map(|body| body.map_err(|never| match never {}).boxed_unsync()))
+        })
     }
 }
 
@@ -203,6 +321,71 @@ mod tests {
 
     fn bearer(text: &str) -> HeaderValue {
         HeaderValue::from_str(text).unwrap()
+    }
+
+    /// A mounted service that answers with the path it was asked.
+    #[derive(Clone)]
+    struct Echo;
+
+    impl tower_service::Service<Request<AdminBody>> for Echo {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = MountFuture<Response<Full<Bytes>>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request<AdminBody>) -> Self::Future {
+            let path = request.uri().path().to_owned();
+            Box::pin(async move { Ok(Response::new(Full::new(Bytes::from(format!("echo {path}"))))) })
+        }
+    }
+
+    #[test]
+    fn mount_prefixes_are_checked() {
+        let mount = |prefix: &str| Mount::new(prefix.to_owned(), Echo);
+        assert_eq!(mount("/console").problem(), None);
+        assert_eq!(mount("/a/b").problem(), None);
+        for bad in ["", "/", "console", "/console/", "/healthz", "/metrics"] {
+            assert!(mount(bad).problem().is_some(), "{bad}");
+        }
+        let console = mount("/console");
+        assert!(console.covers("/console"));
+        assert!(console.covers("/console/events/x"));
+        assert!(!console.covers("/consoles"));
+        assert!(!console.covers("/readyz"));
+    }
+
+    #[tokio::test]
+    async fn a_mounted_service_answers_under_its_prefix_and_the_rest_stays_the_admin_listeners() {
+        use tower_service::Service as _;
+        let inbox: Arc<dyn Inbox> = Arc::new(crate::MemoryInbox::new());
+        let mut admin = AdminService::new(
+            inbox,
+            Metrics::default(),
+            Some(Secret::from("admin-token")),
+            Arc::new(AtomicBool::new(false)),
+            vec![Mount::new("/console".to_owned(), Echo)],
+        );
+        let ask = |path: &str| Request::get(path).body(Full::new(Bytes::new())).unwrap();
+        let body = |response: Response<AdminBody>| async move {
+            (
+                response.status(),
+                response.into_body().collect().await.unwrap().to_bytes(),
+            )
+        };
+        let (status, text) = body(admin.call(ask("/console/events?x=1")).await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(text, "echo /console/events");
+        let (status, _) = body(admin.call(ask("/metrics")).await.unwrap()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "the admin token still guards the admin endpoints"
+        );
+        let (status, _) = body(admin.call(ask("/consoles")).await.unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -69,7 +69,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-pub use admin::AdminService;
+pub use admin::{AdminBody, AdminService, MountFuture};
 pub use auth::{Keys, KeysHandle};
 pub use async_trait::async_trait;
 pub use inbox::memory::MemoryInbox;
@@ -187,6 +187,7 @@ pub struct ReceiverBuilder {
     policy: WorkerPolicy,
     admin_addr: Option<SocketAddr>,
     admin_token: Option<Secret>,
+    admin_mounts: Vec<admin::Mount>,
     metrics: Option<Metrics>,
     retention: Option<retain::Retention>,
 }
@@ -207,6 +208,7 @@ impl Receiver {
             policy: WorkerPolicy::default(),
             admin_addr: None,
             admin_token: None,
+            admin_mounts: Vec::new(),
             metrics: None,
             retention: None,
         }
@@ -432,6 +434,30 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Serves `service` on the admin listener too, for every request whose path is `prefix` or starts with
+    /// `prefix/` (such as the inbox console under `/console`); the request reaches it with its path unchanged.
+    /// The admin token is not checked for it: give the mounted service the same token, so that it checks it in
+    /// its own way (a console signs browsers in with it).
+    /// A prefix that does not start with `/`, ends with `/`, or covers `/healthz`, `/readyz` or `/metrics` is
+    /// refused by [`build`](Self::build).
+    pub fn admin_mount<S, B>(mut self, prefix: impl Into<String>, service: S) -> Self
+    where
+        S: tower_service::Service<
+                http::Request<AdminBody>,
+                Response = http::Response<B>,
+                Error = std::convert::Infallible,
+                Future = admin::MountFuture<http::Response<B>>,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.admin_mounts.push(admin::Mount::new(prefix.into(), service));
+        self
+    }
+
     /// Prunes the inbox with `policy` when the receiver starts serving, then `every` (an hour, say), until it
     /// stops; see [`Inbox::prune`].
     /// A failed run is logged and counted (`cxtn_inbox_prune_failures_total`), and the next one tries again;
@@ -497,7 +523,16 @@ impl ReceiverBuilder {
         let metrics = self.metrics.unwrap_or_default();
         metrics.watch(self.inbox.clone());
         let stopping = Arc::new(AtomicBool::new(false));
-        let admin = AdminService::new(self.inbox.clone(), metrics.clone(), self.admin_token, stopping.clone());
+        if let Some(problem) = self.admin_mounts.iter().find_map(admin::Mount::problem) {
+            return Err(Error::new(ErrorKind::Config, problem));
+        }
+        let admin = AdminService::new(
+            self.inbox.clone(),
+            metrics.clone(),
+            self.admin_token,
+            stopping.clone(),
+            self.admin_mounts,
+        );
         // One signal for stores here and, when the inbox raises one, stores by other receivers.
         let stored = self.inbox.wake_signal().unwrap_or_else(|| Arc::new(Notify::new()));
         let (arrivals, _) = broadcast::channel(1024);
