@@ -7,24 +7,106 @@ use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
+/// The most bytes of JSON text an [`Unknown`] keeps inline: it stays a small `Copy` value.
+const INLINE: usize = 62;
+
 /// A value CXTN sent that this version does not know, kept exactly as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unknown(Value);
+///
+/// It keeps the value's compact JSON text inline, up to 62 bytes, so that it (and the enums holding it) are
+/// `Copy` and `Hash`: an unknown event type `7`, `"Loans"` or even `{"id": 7, "name": "Loans"}` is kept and
+/// written back byte for byte.
+/// A value whose JSON text is longer is not kept: [`as_value`](Self::as_value) gives `None`,
+/// [`is_kept`](Self::is_kept) says so, and [`len`](Self::len) gives its length; no value of CXTN's tables
+/// comes near that length.
+///
+/// ```
+/// use cxtn_model::WebhookEventType;
+///
+/// let kind = WebhookEventType::from_wire(&serde_json::json!("Loans"));
+/// let copy = kind; // `Copy`: `kind` stays usable
+/// let WebhookEventType::Unknown(unknown) = copy else { unreachable!() };
+/// assert_eq!(unknown.as_value(), Some(serde_json::json!("Loans")));
+/// assert_eq!(serde_json::to_string(&kind)?, r#""Loans""#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Unknown {
+    /// The length of the JSON text, in bytes (saturating at `u32::MAX`).
+    len: u32,
+    /// The JSON text, when it fits: its first `len` bytes; zeros otherwise.
+    text: [u8; INLINE],
+}
 
 impl Unknown {
-    /// The value as received.
+    fn of(value: &Value) -> Self {
+        let json = value.to_string();
+        let mut text = [0; INLINE];
+        if let Some(slot) = text.get_mut(..json.len()) {
+            slot.copy_from_slice(json.as_bytes());
+        }
+        Self {
+            len: u32::try_from(json.len()).unwrap_or(u32::MAX),
+            text,
+        }
+    }
+
+    /// The JSON text as received (compact), when it was short enough to keep.
+    fn text(&self) -> Option<&str> {
+        let len = usize::try_from(self.len).ok()?;
+        self.text.get(..len).and_then(|bytes| std::str::from_utf8(bytes).ok())
+    }
+
+    /// The value as received; `None` for a value whose JSON text is longer than 62 bytes, which is not kept.
     #[must_use]
-    pub fn as_value(&self) -> &Value {
-        &self.0
+    pub fn as_value(&self) -> Option<Value> {
+        self.text().and_then(|text| serde_json::from_str(text).ok())
+    }
+
+    /// Whether the value was kept: its JSON text is at most 62 bytes long.
+    #[must_use]
+    pub fn is_kept(&self) -> bool {
+        self.text().is_some()
+    }
+
+    /// The length in bytes of the value's compact JSON text.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        usize::try_from(self.len).unwrap_or(usize::MAX)
+    }
+
+    /// Whether the JSON text is empty; never, since every JSON value has some text.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Debug for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.text() {
+            Some(text) => f.debug_tuple("Unknown").field(&format_args!("{text}")).finish(),
+            None => f
+                .debug_struct("Unknown")
+                .field("len", &self.len)
+                .finish_non_exhaustive(),
+        }
     }
 }
 
 impl fmt::Display for Unknown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Value::String(s) => f.write_str(s),
-            other => write!(f, "{other}"),
+        match self.as_value() {
+            Some(Value::String(s)) => f.write_str(&s),
+            Some(other) => write!(f, "{other}"),
+            None => write!(f, "<a value of {} bytes>", self.len),
         }
+    }
+}
+
+impl Serialize for Unknown {
+    /// Writes the value back as received; `null` for a value too long to have been kept.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_value().unwrap_or(Value::Null).serialize(serializer)
     }
 }
 
@@ -56,7 +138,21 @@ fn fold(name: &str) -> String {
 /// assert!(!WebhookEventType::Wallet.sends_notifications());
 /// # Ok::<(), cxtn_model::ParseKindError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// It is `Copy`, `Hash` and `Ord` (in the order of CXTN's table, unknown values last), so it can key a map or
+/// be reused in a loop.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use cxtn_model::WebhookEventType;
+///
+/// let kind = WebhookEventType::Payment;
+/// let mut urls = HashMap::new();
+/// for url in ["https://a.example/cxtn", "https://b.example/cxtn"] {
+///     urls.insert(kind, url);
+/// }
+/// assert_eq!(urls[&kind], "https://b.example/cxtn");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum WebhookEventType {
     /// 0: trades (CXTN sends nothing for it).
@@ -116,7 +212,7 @@ impl WebhookEventType {
     /// The type for a number of CXTN's table.
     #[must_use]
     pub fn from_value(value: u64) -> Option<Self> {
-        usize::try_from(value).ok().and_then(|i| Self::ALL.get(i).cloned())
+        usize::try_from(value).ok().and_then(|i| Self::ALL.get(i).copied())
     }
 
     /// The name CXTN's table gives the type, as sent on the wire; for an unknown value, `None`.
@@ -161,7 +257,7 @@ impl WebhookEventType {
             Value::String(s) => Self::from_name(s),
             _ => None,
         };
-        known.unwrap_or_else(|| Self::Unknown(Unknown(value.clone())))
+        known.unwrap_or_else(|| Self::Unknown(Unknown::of(value)))
     }
 
     fn from_name(name: &str) -> Option<Self> {
@@ -207,7 +303,7 @@ impl fmt::Display for WebhookEventType {
 impl Serialize for WebhookEventType {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match (self.name(), self) {
-            (_, Self::Unknown(Unknown(value))) => value.serialize(serializer),
+            (_, Self::Unknown(unknown)) => unknown.serialize(serializer),
             (Some(name), _) => serializer.serialize_str(name),
             (None, _) => serializer.serialize_none(),
         }
@@ -224,7 +320,9 @@ impl<'de> Deserialize<'de> for WebhookEventType {
 ///
 /// Reading is lenient: names in any case; anything else (a number included, since CXTN publishes
 /// no numbering) becomes [`Unknown`](Self::Unknown) and is written back as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It is `Copy` and `Hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EndpointStatus {
     /// Notifications are delivered.
@@ -262,7 +360,7 @@ impl EndpointStatus {
             Value::String(s) => Self::from_name(s),
             _ => None,
         };
-        known.unwrap_or_else(|| Self::Unknown(Unknown(value.clone())))
+        known.unwrap_or_else(|| Self::Unknown(Unknown::of(value)))
     }
 
     fn from_name(name: &str) -> Option<Self> {
@@ -300,7 +398,7 @@ impl fmt::Display for EndpointStatus {
 impl Serialize for EndpointStatus {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match (self.name(), self) {
-            (_, Self::Unknown(Unknown(value))) => value.serialize(serializer),
+            (_, Self::Unknown(unknown)) => unknown.serialize(serializer),
             (Some(name), _) => serializer.serialize_str(name),
             (None, _) => serializer.serialize_none(),
         }
@@ -336,9 +434,9 @@ mod tests {
         }
         for wire in [json!(7), json!("Loans"), json!(null), json!(-1), json!({"a": 1})] {
             let read: WebhookEventType = serde_json::from_value(wire.clone()).unwrap();
-            assert_eq!(read, WebhookEventType::Unknown(Unknown(wire.clone())));
+            assert_eq!(read, WebhookEventType::Unknown(Unknown::of(&wire)));
             assert_eq!(
-                serde_json::to_value(&read).unwrap(),
+                serde_json::to_value(read).unwrap(),
                 wire,
                 "unknown values are written back"
             );
@@ -346,9 +444,52 @@ mod tests {
     }
 
     #[test]
+    fn unknown_values_are_kept_up_to_62_bytes_of_json() {
+        let short = json!({"id": 7, "name": "Loans", "note": "fits in the inline text"});
+        assert!(short.to_string().len() <= 62);
+        let kind = WebhookEventType::from_wire(&short);
+        let WebhookEventType::Unknown(unknown) = kind else {
+            panic!("{kind:?} should be unknown")
+        };
+        assert!(unknown.is_kept());
+        assert_eq!(unknown.as_value(), Some(short.clone()));
+        assert_eq!(serde_json::to_value(kind).unwrap(), short);
+
+        let long = json!("a name far longer than any of CXTN's tables would ever hold, really");
+        let kind = WebhookEventType::from_wire(&long);
+        let WebhookEventType::Unknown(unknown) = kind else {
+            panic!("{kind:?} should be unknown")
+        };
+        assert!(!unknown.is_kept());
+        assert_eq!(unknown.len(), long.to_string().len());
+        assert_eq!(unknown.as_value(), None);
+        assert_eq!(kind.to_string(), format!("<a value of {} bytes>", unknown.len()));
+    }
+
+    #[test]
+    fn kinds_are_copy_hash_and_ordered_as_the_table() {
+        use std::collections::{BTreeSet, HashSet};
+        let set: HashSet<WebhookEventType> = WebhookEventType::ALL.into_iter().chain(WebhookEventType::ALL).collect();
+        assert_eq!(set.len(), 7);
+        let unknown = WebhookEventType::from_wire(&json!(7));
+        let ordered: Vec<_> = [unknown, WebhookEventType::AccountTransaction, WebhookEventType::Trade]
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            ordered,
+            [WebhookEventType::Trade, WebhookEventType::AccountTransaction, unknown]
+        );
+        let status = EndpointStatus::Paused;
+        let statuses: HashSet<EndpointStatus> = [status, status, EndpointStatus::Active].into_iter().collect();
+        assert_eq!(statuses.len(), 2);
+    }
+
+    #[test]
     fn event_types_write_their_table_name() {
         for kind in WebhookEventType::ALL {
-            let wire = serde_json::to_value(&kind).unwrap();
+            let wire = serde_json::to_value(kind).unwrap();
             assert_eq!(wire, json!(kind.name().unwrap()));
             assert_eq!(
                 WebhookEventType::from_value(u64::from(kind.value().unwrap())),
@@ -398,7 +539,7 @@ mod tests {
         for wire in [json!(1), json!("Suspended")] {
             let read: EndpointStatus = serde_json::from_value(wire.clone()).unwrap();
             assert!(matches!(read, EndpointStatus::Unknown(_)));
-            assert_eq!(serde_json::to_value(&read).unwrap(), wire);
+            assert_eq!(serde_json::to_value(read).unwrap(), wire);
         }
     }
 }

@@ -130,7 +130,7 @@ pub(crate) fn apply(state: &mut State, operation: Operation, body: &[u8]) -> Res
                 ));
             }
             let endpoint = find(state, &request.event_type)?;
-            endpoint.status = request.status.clone();
+            endpoint.status = request.status;
             let released = match request.status {
                 EndpointStatus::Active => state.release_held(&request.event_type),
                 EndpointStatus::Paused => Vec::new(),
@@ -142,7 +142,7 @@ pub(crate) fn apply(state: &mut State, operation: Operation, body: &[u8]) -> Res
             Ok((Reply::Done, released))
         }
         Operation::Deactivate => {
-            let types: Vec<WebhookEventType> = state.endpoints.iter().map(|e| e.event_type.clone()).collect();
+            let types: Vec<WebhookEventType> = state.endpoints.iter().map(|e| e.event_type).collect();
             for event_type in &types {
                 if let Some(endpoint) = state.endpoint_mut(event_type) {
                     endpoint.status = EndpointStatus::Inactive;

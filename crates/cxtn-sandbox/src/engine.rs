@@ -182,7 +182,7 @@ impl Shared {
     async fn deliver(&self, id: DeliveryId) {
         let target = {
             let mut state = self.state();
-            let event_type = state.delivery(id).and_then(|d| d.event_type.clone());
+            let event_type = state.delivery(id).and_then(|d| d.event_type);
             let url = event_type.and_then(|t| state.endpoint(&t).map(|e| e.url.clone()));
             match (state.delivery_mut(id), url) {
                 (None, _) => None,

@@ -302,7 +302,7 @@ impl Scenario {
         let types = [WebhookEventType::Payment, WebhookEventType::AccountTransaction];
         management.enable().await?;
         for event_type in &types {
-            management.create(event_type.clone(), url).await?;
+            management.create(*event_type, url).await?;
         }
         progress(Progress::Registered(&types));
 

@@ -20,7 +20,7 @@ pub(crate) struct EndpointEntry {
 
 impl EndpointEntry {
     pub(crate) fn to_model(&self) -> Endpoint {
-        Endpoint::new(self.event_type.clone(), self.url.clone(), self.status.clone())
+        Endpoint::new(self.event_type, self.url.clone(), self.status)
     }
 }
 
@@ -93,7 +93,7 @@ impl State {
             id,
             event_id: prepared.event_id.clone(),
             event: prepared.event.clone(),
-            event_type: prepared.subscription.clone(),
+            event_type: prepared.subscription,
             url,
             attempts: 0,
             last_status: None,

@@ -275,7 +275,7 @@ impl Trigger {
                     ),
                 ));
             }
-            Some(kind) => Some(kind.clone()),
+            Some(kind) => Some(*kind),
             None => EventKind::from_name(&self.event).map(EventKind::subscription),
         };
         let data = self.data_raw()?;

@@ -83,6 +83,8 @@ pub struct Created {
 pub struct Ensured {
     /// The endpoint's event type.
     pub event_type: WebhookEventType,
+    /// Whether webhooks had to be enabled on the account first.
+    pub enabled: bool,
     /// Whether the endpoint had to be created.
     pub created: bool,
     /// Whether the URL had to be changed.
@@ -97,7 +99,7 @@ impl Ensured {
     /// Whether nothing had to change.
     #[must_use]
     pub fn is_unchanged(&self) -> bool {
-        !self.created && !self.url_changed && !self.activated
+        !self.enabled && !self.created && !self.url_changed && !self.activated
     }
 }
 
@@ -145,7 +147,7 @@ impl Client {
     pub async fn create(&self, event_type: WebhookEventType, url: impl AsRef<str>) -> Result<Created, Error> {
         let url = self.check_url(Operation::Create, url.as_ref())?;
         check_event_type(Operation::Create, &event_type)?;
-        let body = EndpointRequest::new(event_type.clone(), url);
+        let body = EndpointRequest::new(event_type, url);
         self.call::<StatusModel>(Operation::Create, Some(&body), Some(&event_type))
             .await?;
         Ok(Created {
@@ -162,7 +164,7 @@ impl Client {
     pub async fn edit(&self, event_type: WebhookEventType, url: impl AsRef<str>) -> Result<(), Error> {
         let url = self.check_url(Operation::Edit, url.as_ref())?;
         check_event_type(Operation::Edit, &event_type)?;
-        let body = EndpointRequest::new(event_type.clone(), url);
+        let body = EndpointRequest::new(event_type, url);
         self.call::<StatusModel>(Operation::Edit, Some(&body), Some(&event_type))
             .await
             .map(drop)
@@ -182,7 +184,7 @@ impl Client {
             )
             .for_operation(Operation::SetStatus));
         }
-        let body = EndpointStatusRequest::new(event_type.clone(), status);
+        let body = EndpointStatusRequest::new(event_type, status);
         self.call::<StatusModel>(Operation::SetStatus, Some(&body), Some(&event_type))
             .await
             .map(drop)
@@ -210,7 +212,15 @@ impl Client {
     }
 
     /// Makes sure the endpoint of an event type exists, points at `url`, and is Active:
-    /// lists, then creates or edits as needed, then activates. Safe to run at every start of an application.
+    /// lists, then creates or edits as needed, then activates. Safe to run at every start of an application:
+    /// when nothing has to change, it makes one call (the list).
+    ///
+    /// On an account where webhooks are not enabled yet, CXTN refuses with `WebhooksNotEnabled`: `ensure` then
+    /// enables them ([`Client::enable`], one more call) and starts again from the list, once;
+    /// [`Ensured::enabled`] says it did.
+    /// CXTN publishes no error codes, so the refusal is recognised by its `ApiStatus` name alone, the name the
+    /// local simulator answers with.
+    /// When enabling fails too (CXTN has not approved webhooks for the account), that error is returned.
     ///
     /// # Errors
     ///
@@ -219,21 +229,36 @@ impl Client {
         let url = url.as_ref();
         self.check_url(Operation::Create, url)?;
         check_event_type(Operation::Create, &event_type)?;
+        match self.ensure_once(event_type, url).await {
+            Err(e) if is_webhooks_not_enabled(&e) => {
+                tracing::info!(event_type = %event_type, "webhooks are not enabled on the account; enabling them");
+                self.enable().await?;
+                let mut ensured = self.ensure_once(event_type, url).await?;
+                ensured.enabled = true;
+                Ok(ensured)
+            }
+            result => result,
+        }
+    }
+
+    /// One pass of [`ensure`](Self::ensure): list, create or edit, activate.
+    async fn ensure_once(&self, event_type: WebhookEventType, url: &str) -> Result<Ensured, Error> {
         let existing = self.list().await?.into_iter().find(|e| e.event_type == event_type);
         let mut ensured = Ensured {
             sends_notifications: event_type.sends_notifications(),
-            event_type: event_type.clone(),
+            event_type,
+            enabled: false,
             created: false,
             url_changed: false,
             activated: false,
         };
         match &existing {
             None => {
-                self.create(event_type.clone(), url).await?;
+                self.create(event_type, url).await?;
                 ensured.created = true;
             }
             Some(endpoint) if endpoint.endpoint_url.as_str() != url => {
-                self.edit(event_type.clone(), url).await?;
+                self.edit(event_type, url).await?;
                 ensured.url_changed = true;
             }
             Some(_) => {}
@@ -336,6 +361,14 @@ impl Client {
 
 fn http_name(name: &'static str) -> cxtn_transport::HeaderName {
     cxtn_transport::HeaderName::from_static(name)
+}
+
+/// Whether CXTN refused because webhooks are not enabled on the account: `ApiStatus` `WebhooksNotEnabled` (in
+/// any case). CXTN publishes no error codes; this is the name the local simulator answers with.
+fn is_webhooks_not_enabled(e: &Error) -> bool {
+    e.kind() == ErrorKind::Api
+        && e.api_status()
+            .is_some_and(|status| status.trim().eq_ignore_ascii_case("WebhooksNotEnabled"))
 }
 
 fn check_event_type(operation: Operation, event_type: &WebhookEventType) -> Result<(), Error> {

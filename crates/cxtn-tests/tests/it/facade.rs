@@ -37,7 +37,7 @@ async fn the_default_client_manages_endpoints_on_the_sandbox() {
     endpoints.sort_by_key(|e| e.event_type.value());
     let seen: Vec<_> = endpoints
         .iter()
-        .map(|e| (e.event_type.clone(), e.status.clone()))
+        .map(|e| (e.event_type, e.status))
         .collect();
     assert_eq!(
         seen,

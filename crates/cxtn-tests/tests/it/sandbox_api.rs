@@ -154,9 +154,9 @@ async fn every_operation_round_trips(h: Harness) {
         .iter()
         .map(|e| {
             (
-                e.event_type.clone(),
+                e.event_type,
                 e.endpoint_url.as_str().to_owned(),
-                e.status.clone(),
+                e.status,
             )
         })
         .collect();
