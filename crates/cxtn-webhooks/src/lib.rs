@@ -12,7 +12,10 @@
 //! - CXTN publishes only some routes: the others are assumptions listed on [`Routes`], each overridable.
 //! - Endpoints as code: [`Desired`] (a `cxtn-webhooks.toml` file, or code) and [`Plan`], in the [`plan`] module.
 //!
-//! This crate has no features.
+//! # Features
+//!
+//! - `test-util`: [`testing::FakeCxtn`], a scripted, in-process fake of CXTN's management API to build a
+//!   [`Client`] on, with the calls it received to assert on.
 #![deny(missing_docs)]
 
 mod builder;
@@ -21,6 +24,8 @@ mod envelope;
 mod error;
 pub mod plan;
 mod routes;
+#[cfg(feature = "test-util")]
+pub mod testing;
 mod token;
 
 pub use async_trait::async_trait;

@@ -8,6 +8,8 @@
 )]
 #![allow(unreachable_pub, missing_debug_implementations)]
 
+#[cfg(feature = "test-util")]
+mod fake;
 mod plan;
 mod server;
 mod suite;
