@@ -178,7 +178,6 @@ impl KeysHandle {
     }
 
     /// The keys accepted now.
-    #[must_use]
     pub fn current(&self) -> Keys {
         Keys::clone(&self.keys.load())
     }

@@ -1,14 +1,15 @@
 //! `cxtn listen`: the receiver with a durable inbox, one line per delivery, publishing to brokers and forwarding.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use cxtn::outlets::{ErrorKind as OutletErrorKind, Outlet, Publish, redacted_url};
 use cxtn::receiver::metrics::{Counter, Metrics};
 use cxtn::receiver::{
-    Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, PrunePolicy, QuarantinedEvent, Receiver,
-    ReceiverBuilder, Running, WorkerPolicy, async_trait,
+    Arrival, ArrivalOutcome, Event, Handler, HandlerError, Inbox, Keys, KeysHandle, PrunePolicy, QuarantinedEvent,
+    Receiver, ReceiverBuilder, Running, WorkerPolicy, async_trait,
 };
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -36,49 +37,22 @@ const PATH_PREFIX: &str = "/cxtn";
 const RETAIN_EVERY: Duration = Duration::from_secs(3600);
 
 pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
-    let path_token = match &args.path_token_file {
-        Some(path) => Some(read_secret(path, "--path-token-file")?),
-        None => args.path_token.as_deref().map(str::trim).map(str::to_owned),
-    }
-    .filter(|t| !t.is_empty());
-    let path_token = path_token.as_deref();
-    let basic_auth = match &args.basic_auth_file {
-        Some(path) => Some(
-            crate::cli::parse_basic_auth(&read_secret(path, "--basic-auth-file")?).map_err(|e| {
-                CliError::usage(format!(
-                    "the file {} given to --basic-auth-file is not USER:PASS",
-                    path.display()
-                ))
-                .hint(format!("Write the credentials on its first line; {e}."))
-            })?,
-        ),
-        None => args.basic_auth.clone(),
-    };
-    if path_token.is_none() && basic_auth.is_none() && !args.insecure_no_auth {
+    let sources = KeySources::from_args(&args);
+    let loaded = sources.load()?;
+    if loaded.keys.is_empty() && !args.insecure_no_auth {
         return Err(CliError::usage(
             "refusing to listen without authentication: anyone who finds the URL could inject events",
         )
         .hint("Pass --path-token TOKEN (or set CXTN_PATH_TOKEN, or --path-token-file PATH) and/or --basic-auth USER:PASS; --insecure-no-auth runs without."));
     }
-    if let Some(token) = path_token {
-        check_token(token)?;
-        if token.len() < SHORT_TOKEN && !args.allow_short_path_token {
-            return Err(CliError::usage(format!(
-                "the path token is too short ({} characters): a short token can be guessed",
-                token.len()
-            ))
-            .hint("Use 32 or more random characters, such as `openssl rand -hex 24` gives; --allow-short-path-token accepts it anyway."));
-        }
-        if token.len() < SHORT_TOKEN {
-            ui.warn(format!(
-                "the path token is short ({} characters); use 32 or more random characters",
-                token.len()
-            ));
-        }
+    for length in &loaded.short {
+        ui.warn(short_token_warning(*length));
     }
-    if path_token.is_none() && basic_auth.is_none() {
+    if loaded.keys.is_empty() {
         ui.warn("listening without authentication: anyone who can reach the port can inject events");
     }
+    let has_token = loaded.keys.path_token_count() > 0;
+    let basic_auth = loaded.first_basic.clone();
     let forward = args
         .forward_to
         .as_deref()
@@ -94,7 +68,7 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     let inbox = store::open(&args.db, &args.schema, Access::Create).await?;
     let metrics = Metrics::new();
     let mut builder = Receiver::builder(inbox.clone()).metrics(metrics.clone());
-    builder = authenticate(builder, path_token, basic_auth.as_ref(), args.insecure_no_auth);
+    builder = builder.keys(loaded.keys).allow_unauthenticated(args.insecure_no_auth);
     builder = builder.max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX));
     builder = admin(builder, &args)?;
     if let Some(age) = args.retain_processed {
@@ -144,6 +118,7 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
         .worker_policy(policy);
     }
     let receiver = builder.build()?;
+    watch_key_files(receiver.keys(), sources)?;
     let mut arrivals = receiver.subscribe();
     let running = receiver.bind(args.addr.as_str()).await.map_err(|e| {
         CliError::from(e).hint(format!(
@@ -153,16 +128,8 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     })?;
     let mut signals = crate::cmd::Signals::new();
     crate::cmd::warn_secret_flags(ui, &args.secret_flags);
-    let url = endpoint_url(running.addr(), path_token.is_some(), basic_auth.as_ref());
-    announce(
-        ui,
-        &running,
-        &url,
-        &args,
-        &basic_auth,
-        path_token.is_some(),
-        forward.as_ref(),
-    )?;
+    let url = endpoint_url(running.addr(), has_token, basic_auth.as_ref());
+    announce(ui, &running, &url, &args, &basic_auth, has_token, forward.as_ref())?;
     let dropped_lines = metrics.counter(
         "cxtn_stdout_dropped_lines",
         "Per-delivery lines not printed because stdout was not read; the deliveries are in the inbox",
@@ -244,6 +211,189 @@ fn read_secret(path: &std::path::Path, flag: &str) -> Result<String, CliError> {
     Ok(secret.to_owned())
 }
 
+/// Where the receiver's keys come from: flags and variables, and the files SIGHUP reads again.
+#[derive(Debug, Clone)]
+struct KeySources {
+    tokens: Vec<String>,
+    token_file: Option<PathBuf>,
+    basic: Vec<BasicAuth>,
+    basic_file: Option<PathBuf>,
+    allow_short: bool,
+}
+
+/// The keys read from their sources, checked.
+#[derive(Debug)]
+struct Loaded {
+    keys: Keys,
+    /// The length of each path token shorter than [`SHORT_TOKEN`], accepted with `--allow-short-path-token`.
+    short: Vec<usize>,
+    /// The first Basic credentials, whose user the printed endpoint URL shows.
+    first_basic: Option<BasicAuth>,
+}
+
+impl KeySources {
+    fn from_args(args: &ListenArgs) -> Self {
+        Self {
+            tokens: args
+                .path_token
+                .iter()
+                .map(|token| token.trim().to_owned())
+                .filter(|token| !token.is_empty())
+                .collect(),
+            token_file: args.path_token_file.clone(),
+            basic: args.basic_auth.clone(),
+            basic_file: args.basic_auth_file.clone(),
+            allow_short: args.allow_short_path_token,
+        }
+    }
+
+    fn has_files(&self) -> bool {
+        self.token_file.is_some() || self.basic_file.is_some()
+    }
+
+    /// Reads the files and checks every token; the error names the file and line, never a secret.
+    fn load(&self) -> Result<Loaded, CliError> {
+        let mut tokens: Vec<(String, Option<(usize, &Path)>)> =
+            self.tokens.iter().map(|token| (token.clone(), None)).collect();
+        if let Some(path) = &self.token_file {
+            let text = read_key_file(path, "--path-token-file")?;
+            tokens.extend(token_lines(&text).map(|(line, token)| (token.to_owned(), Some((line, path.as_path())))));
+            if tokens.is_empty() {
+                return Err(CliError::usage(format!(
+                    "the file {} given to --path-token-file is empty",
+                    path.display()
+                ))
+                .hint("Write one path token a line; blank lines and lines starting with # are skipped."));
+            }
+        }
+        let mut short = Vec::new();
+        for (token, place) in &tokens {
+            let which = match place {
+                Some((line, path)) => format!("the path token on line {line} of {}", path.display()),
+                None => "the path token".to_owned(),
+            };
+            check_token(token).map_err(|e| {
+                CliError::usage(format!("{which} may hold only letters, digits, and - . _ ~"))
+                    .hint(e.hint_text().unwrap_or_default().to_owned())
+            })?;
+            if token.len() < SHORT_TOKEN {
+                if !self.allow_short {
+                    return Err(CliError::usage(format!(
+                        "{which} is too short ({} characters): a short token can be guessed",
+                        token.len()
+                    ))
+                    .hint("Use 32 or more random characters, such as `openssl rand -hex 24` gives; --allow-short-path-token accepts it anyway."));
+                }
+                short.push(token.len());
+            }
+        }
+        let mut basic = self.basic.clone();
+        if let Some(path) = &self.basic_file {
+            let text = read_key_file(path, "--basic-auth-file")?;
+            let before = basic.len();
+            for (line, pair) in token_lines(&text) {
+                basic.push(crate::cli::parse_basic_auth(pair).map_err(|e| {
+                    CliError::usage(format!(
+                        "the file {} given to --basic-auth-file is not USER:PASS",
+                        path.display()
+                    ))
+                    .hint(format!("Write one USER:PASS a line; line {line}: {e}."))
+                })?);
+            }
+            if basic.len() == before {
+                return Err(CliError::usage(format!(
+                    "the file {} given to --basic-auth-file is empty",
+                    path.display()
+                ))
+                .hint("Write one USER:PASS a line; blank lines and lines starting with # are skipped."));
+            }
+        }
+        let mut keys = Keys::new().path_tokens(tokens.into_iter().map(|(token, _)| token));
+        for credentials in &basic {
+            keys = keys.basic_auth(credentials.user.clone(), credentials.password.clone());
+        }
+        Ok(Loaded {
+            keys,
+            short,
+            first_basic: basic.into_iter().next(),
+        })
+    }
+}
+
+/// The lines of a key file that hold a key, numbered from 1, trimmed: blank lines and `#` comments skipped.
+pub(crate) fn token_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+}
+
+/// A key file's text; `flag` names the option that gave the file.
+fn read_key_file(path: &Path, flag: &str) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        CliError::usage(format!("cannot read the file {} given to {flag}: {e}", path.display())).hint(format!(
+            "Check the path given to {flag}, and that this user may read it."
+        ))
+    })
+}
+
+fn short_token_warning(length: usize) -> String {
+    format!("the path token is short ({length} characters); use 32 or more random characters")
+}
+
+/// Reads the key files again on each SIGHUP, and makes what they hold the keys the receiver accepts.
+/// A file that became unreadable, empty or wrong keeps the keys in use, and says so in the log.
+fn watch_key_files(keys: KeysHandle, sources: KeySources) -> Result<(), CliError> {
+    if !sources.has_files() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup())
+            .map_err(|e| CliError::failed(format!("cannot catch SIGHUP to read the key files again: {e}")))?;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                reload_keys(&keys, &sources);
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (keys, sources);
+    Ok(())
+}
+
+fn reload_keys(keys: &KeysHandle, sources: &KeySources) {
+    let loaded = sources.load().and_then(|loaded| {
+        keys.replace(loaded.keys.clone())
+            .map(|()| loaded)
+            .map_err(CliError::from)
+    });
+    let now = keys.current();
+    match loaded {
+        Ok(loaded) => {
+            for length in &loaded.short {
+                tracing::warn!("{}", short_token_warning(*length));
+            }
+            tracing::info!(
+                path_tokens = now.path_token_count(),
+                basic_credentials = now.basic_auth_count(),
+                "SIGHUP: read the key files again; {} path tokens and {} Basic credentials are accepted",
+                now.path_token_count(),
+                now.basic_auth_count()
+            );
+        }
+        Err(e) => tracing::error!(
+            path_tokens = now.path_token_count(),
+            basic_credentials = now.basic_auth_count(),
+            "SIGHUP: the key files were not taken: {}; the {} path tokens and {} Basic credentials in use stay",
+            e.message(),
+            now.path_token_count(),
+            now.basic_auth_count()
+        ),
+    }
+}
+
 /// Counts the lines dropped because stdout is not read into `count`, and says so on stderr at most every
 /// [`DROPPED_WARNING`]; runs until aborted.
 async fn count_dropped_lines(ui: Ui, count: impl Fn(u64)) {
@@ -301,21 +451,6 @@ fn check_token(token: &str) -> Result<(), CliError> {
                 .hint("Generate one with, for example, `openssl rand -hex 24`."),
         )
     }
-}
-
-fn authenticate(
-    mut builder: ReceiverBuilder,
-    path_token: Option<&str>,
-    basic: Option<&BasicAuth>,
-    insecure: bool,
-) -> ReceiverBuilder {
-    if let Some(token) = path_token {
-        builder = builder.path_token(token);
-    }
-    if let Some(basic) = basic {
-        builder = builder.basic_auth(basic.user.clone(), basic.password.clone());
-    }
-    builder.allow_unauthenticated(insecure)
 }
 
 /// The endpoint URL to register, with its secrets replaced by placeholders.

@@ -23,6 +23,7 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
     match args.command {
         WebhooksCommand::Plan(args) => super::plan::plan(&client, args, urls.show, ui).await,
         WebhooksCommand::Apply(args) => super::plan::apply(&client, args, urls.show, ui).await,
+        WebhooksCommand::Rotate(args) => super::rotate::run(&client, args, urls.show, ui).await,
         WebhooksCommand::Enable => {
             call(ui, client.webhooks().enable()).await?;
             ui.render(&Done::new("enable", place))

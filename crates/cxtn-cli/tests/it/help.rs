@@ -12,6 +12,7 @@ const COMMANDS: &[&[&str]] = &[
     &["webhooks", "deactivate"],
     &["webhooks", "list"],
     &["webhooks", "ensure"],
+    &["webhooks", "rotate"],
     &["webhooks", "plan"],
     &["webhooks", "apply"],
     &["events"],

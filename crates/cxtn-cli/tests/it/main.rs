@@ -22,6 +22,7 @@ mod logs;
 mod plan;
 mod prune;
 mod publish;
+mod rotate;
 mod replay;
 mod sandbox;
 mod secrets;

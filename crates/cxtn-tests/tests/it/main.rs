@@ -3,5 +3,6 @@
 
 mod facade;
 mod plan;
+mod rotation;
 mod sandbox_api;
 mod whole_loop;

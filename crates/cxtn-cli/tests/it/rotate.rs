@@ -1,0 +1,367 @@
+//! Rotating the path token without downtime: `cxtn listen` reads its token file again on SIGHUP, and
+//! `cxtn webhooks rotate` moves an endpoint to a new token while the sandbox delivers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use cxtn::WebhookEventType;
+use cxtn::receiver::{EventFilter, Inbox, SqliteInbox};
+use cxtn::sandbox::Trigger;
+use serde_json::json;
+use tokio::io::AsyncReadExt as _;
+
+use crate::{Background, eventually, post_raw, sandbox, webhooks};
+
+const OLD: &str = "oldTokenOldTokenOldTokenOldToken";
+const NEW: &str = "newTokenNewTokenNewTokenNewToken_and_longer";
+const OTHER: &str = "otherTokenOtherTokenOtherToken00";
+
+const BODY: &str = r#"{"eventId":"wh_rotate_1","event":"payment_completed","subscription":"Payment","data":{"objectId":1,"userId":"C1","amount":10.00,"currency":"GBP"}}"#;
+
+/// Starts `cxtn listen -v --json --path-token-file FILE` on a free port; the process, its address, and its stderr.
+async fn listen_with_file(db: &str, file: &str) -> (Background, String, tokio::task::JoinHandle<String>) {
+    let mut listen = Background::spawn(
+        &[
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            db,
+            "--json",
+            "-v",
+            "--path-token-file",
+            file,
+        ],
+        &[],
+    );
+    let mut stderr = listen.child.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let first = listen.json_line().await;
+    assert_eq!(first["type"], json!("listening"), "{first}");
+    assert_eq!(first["auth"], json!(["path_token"]));
+    (listen, first["addr"].as_str().unwrap().to_owned(), stderr)
+}
+
+/// The status a POST with `token` gets.
+async fn status(addr: &str, token: &str) -> u16 {
+    post_raw(&format!("http://{addr}/cxtn/{token}"), BODY).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reads_the_token_file_again_and_a_bad_file_keeps_the_tokens_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let file = dir.path().join("path-tokens");
+    std::fs::write(&file, format!("# the receiver's tokens\n{OLD}\n")).unwrap();
+    let (listen, addr, stderr) = listen_with_file(db.to_str().unwrap(), file.to_str().unwrap()).await;
+    assert_eq!(status(&addr, OLD).await, 200);
+    assert_eq!(status(&addr, NEW).await, 401);
+
+    // Both tokens, with a blank line and a comment: both accepted once the receiver has read the file.
+    std::fs::write(
+        &file,
+        format!("# the receiver's tokens\n\n{OLD}\n  # the new one\n{NEW}\n"),
+    )
+    .unwrap();
+    listen.signal("HUP");
+    let a = addr.clone();
+    eventually("the new token accepted", || {
+        let a = a.clone();
+        async move { status(&a, NEW).await == 200 }
+    })
+    .await;
+    assert_eq!(status(&addr, OLD).await, 200);
+    assert_eq!(status(&addr, OTHER).await, 401);
+
+    // A file that became empty, holds a bad or short token, or is gone keeps the tokens in use.
+    for bad in [
+        Some("# nothing but a comment\n\n".to_owned()),
+        Some(format!("{NEW}\nhas/slash-has/slash-has/slash-has\n")),
+        Some(format!("{NEW}\nshort\n")),
+        None,
+    ] {
+        match &bad {
+            Some(text) => std::fs::write(&file, text).unwrap(),
+            None => std::fs::remove_file(&file).unwrap(),
+        }
+        listen.signal("HUP");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(status(&addr, OLD).await, 200, "{bad:?}");
+        assert_eq!(status(&addr, NEW).await, 200, "{bad:?}");
+    }
+
+    // The old token leaves the file: refused from then on.
+    std::fs::write(&file, format!("{NEW}\n")).unwrap();
+    listen.signal("HUP");
+    let a = addr.clone();
+    eventually("the old token refused", || {
+        let a = a.clone();
+        async move { status(&a, OLD).await == 401 }
+    })
+    .await;
+    assert_eq!(status(&addr, NEW).await, 200);
+
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+    let stderr = stderr.await.unwrap();
+    assert!(
+        stderr.contains("2 path tokens and 0 Basic credentials are accepted"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 path tokens and 0 Basic credentials are accepted"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is empty"), "{stderr}");
+    assert!(stderr.contains("on line 2"), "{stderr}");
+    assert!(stderr.contains("is too short"), "{stderr}");
+    assert!(stderr.contains("cannot read the file"), "{stderr}");
+    assert!(
+        stderr.contains("the 2 path tokens and 0 Basic credentials in use stay"),
+        "{stderr}"
+    );
+    for secret in [OLD, NEW, "has/slash", "short\n"] {
+        assert!(!stderr.contains(secret), "{secret} in {stderr}");
+    }
+}
+
+/// The last token line of a token file.
+fn last_token(file: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .last()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_moves_the_endpoint_to_a_new_token_while_deliveries_flow_and_none_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let file = dir.path().join("path-tokens");
+    std::fs::write(&file, format!("{OLD}\n")).unwrap();
+    let (listen, addr, stderr) = listen_with_file(db.to_str().unwrap(), file.to_str().unwrap()).await;
+    let pid = listen.child.id().unwrap().to_string();
+
+    let sandbox = Arc::new(sandbox().await);
+    sandbox.enable_webhooks().unwrap();
+    let old_url = format!("http://{addr}/cxtn/{OLD}");
+    sandbox.create_endpoint(WebhookEventType::Payment, &old_url).unwrap();
+    sandbox
+        .create_endpoint(WebhookEventType::AccountTransaction, &old_url)
+        .unwrap();
+
+    // Deliveries flow the whole time: a payment every 10 ms, and an account credit beside it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let triggering = {
+        let (sandbox, stop) = (sandbox.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut sent = 0_usize;
+            while !stop.load(Ordering::SeqCst) {
+                sandbox.trigger(Trigger::new("payment_completed")).await.unwrap();
+                sandbox.trigger(Trigger::new("account_credit")).await.unwrap();
+                sent += 2;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            sent
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let template = format!("http://{addr}/cxtn/{{token}}");
+    let run = webhooks(
+        &sandbox,
+        &[
+            "rotate",
+            "--event-type",
+            "Payment",
+            "--url-template",
+            &template,
+            "--path-token-file",
+            file.to_str().unwrap(),
+            "--reload-pid",
+            &pid,
+            "--timeout",
+            "20s",
+            "--json",
+        ],
+    )
+    .await;
+    run.assert_code(0);
+    let rotated = run.json();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let sent = triggering.await.unwrap();
+
+    let new = last_token(&file);
+    assert_ne!(new, OLD);
+    assert_eq!(new.len(), 43, "32 random bytes in URL-safe base64");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with(&format!("{OLD}\n# sha256:")),
+        "the old line is kept: {text}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let fingerprint = rotated["newToken"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains(&format!("# {fingerprint} added by cxtn webhooks rotate for Payment")),
+        "{text}"
+    );
+    assert_eq!(rotated["operation"], json!("rotate"));
+    assert_eq!(rotated["eventType"], json!("Payment"));
+    assert_eq!(rotated["url"], json!(format!("http://{addr}/<redacted>")));
+    assert_eq!(rotated["oldTokenInFile"], json!(true));
+    assert_eq!(rotated["oldTokenUsedBy"], json!(["AccountTransaction"]));
+    assert_eq!(rotated["sighupSentTo"], json!(listen.child.id().unwrap()));
+    assert_eq!(rotated["retireAfterSeconds"], json!(3 * 24 * 3600));
+    let old_fingerprint = rotated["oldToken"].as_str().unwrap();
+    assert!(
+        old_fingerprint.starts_with("sha256:") && old_fingerprint.len() == 15,
+        "{rotated}"
+    );
+    assert_ne!(old_fingerprint, fingerprint);
+    assert!(rotated["removeOldAfter"].as_str().unwrap().ends_with('Z'), "{rotated}");
+
+    // The endpoint now uses the new token; the other one still the old.
+    let endpoints = sandbox.endpoints();
+    let url_of = |kind: WebhookEventType| {
+        endpoints
+            .iter()
+            .find(|e| e.event_type == kind)
+            .unwrap()
+            .endpoint_url
+            .as_str()
+            .to_owned()
+    };
+    assert_eq!(url_of(WebhookEventType::Payment), format!("http://{addr}/cxtn/{new}"));
+    assert_eq!(url_of(WebhookEventType::AccountTransaction), old_url);
+
+    // Every delivery was accepted at its first attempt: nothing was refused at any moment.
+    sandbox.wait_until_settled(Duration::from_secs(20)).await.unwrap();
+    let deliveries = sandbox.deliveries();
+    assert_eq!(deliveries.len(), sent, "one delivery per notification");
+    assert!(sent >= 20, "deliveries flowed during the rotation: {sent}");
+    for delivery in &deliveries {
+        assert!(
+            delivery.outcome.is_delivered() && delivery.attempts == 1 && delivery.last_status == Some(200),
+            "{delivery:?}"
+        );
+    }
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+    let inbox = SqliteInbox::open(&db).unwrap();
+    let stored = inbox.events(EventFilter::all().limit(10_000)).await.unwrap();
+    assert_eq!(stored.len(), sent, "every notification is in the inbox");
+
+    let stderr = stderr.await.unwrap();
+    for output in [&run.stdout, &run.stderr, &stderr] {
+        assert!(
+            !output.contains(&new) && !output.contains(OLD),
+            "a token was printed: {output}"
+        );
+    }
+    assert!(run.stderr.contains("Sent SIGHUP to process"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_changes_nothing_when_the_receiver_never_accepts_the_new_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let file = dir.path().join("path-tokens");
+    std::fs::write(&file, format!("{OLD}\n")).unwrap();
+    let (listen, addr, _stderr) = listen_with_file(db.to_str().unwrap(), file.to_str().unwrap()).await;
+    let sandbox = sandbox().await;
+    sandbox.enable_webhooks().unwrap();
+    let old_url = format!("http://{addr}/cxtn/{OLD}");
+    sandbox.create_endpoint(WebhookEventType::Payment, &old_url).unwrap();
+
+    let template = format!("http://{addr}/cxtn/{{token}}");
+    let file_arg = file.to_str().unwrap();
+    let args = [
+        "rotate",
+        "--event-type",
+        "Payment",
+        "--url-template",
+        &template,
+        "--path-token-file",
+        file_arg,
+        "--timeout",
+        "1s",
+    ];
+    let run = webhooks(&sandbox, &args).await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("error: the receiver did not accept the new token"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Send SIGHUP to the receiver"), "{}", run.stderr);
+    assert!(run.stderr.contains("HTTP 401"), "{}", run.stderr);
+    assert!(run.stderr.contains("The endpoint was not changed"), "{}", run.stderr);
+    assert_eq!(sandbox.endpoints()[0].endpoint_url.as_str(), old_url);
+    let new = last_token(&file);
+    assert_ne!(new, OLD, "the new token stays in the file");
+    assert!(!run.stderr.contains(&new));
+
+    // Wrong usage: exit 2, the file untouched.
+    let before = std::fs::read_to_string(&file).unwrap();
+    for (bad, mentions) in [
+        (
+            [
+                "--url-template",
+                "http://127.0.0.1:1/cxtn/static",
+                "--path-token-file",
+                file_arg,
+            ],
+            "{token} exactly once",
+        ),
+        (
+            [
+                "--url-template",
+                "https://hooks.example.com/{token}/x",
+                "--path-token-file",
+                file_arg,
+            ],
+            "must end its path with {token}",
+        ),
+        (
+            ["--url-template", &template, "--path-token-file", "/nonexistent/tokens"],
+            "cannot read the file /nonexistent/tokens",
+        ),
+    ] {
+        let mut args = vec!["rotate", "--event-type", "Payment"];
+        args.extend_from_slice(&bad);
+        webhooks(&sandbox, &args).await.assert_error(2, mentions);
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+
+    // No endpoint to rotate: exit 1, the file untouched.
+    let run = webhooks(
+        &sandbox,
+        &[
+            "rotate",
+            "--event-type",
+            "AccountTransaction",
+            "--url-template",
+            &template,
+            "--path-token-file",
+            file_arg,
+        ],
+    )
+    .await;
+    run.assert_error(1, "the AccountTransaction endpoint does not exist");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+}
