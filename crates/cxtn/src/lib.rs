@@ -10,6 +10,8 @@
 //! - `sandbox` (feature `sandbox`): a local CXTN simulator that manages endpoints and delivers notifications.
 //! - `outlets` (feature `outlets`): publish stored events to NATS JetStream, RabbitMQ or Redis Streams, exactly as
 //!   received, as a receiver handler you can combine with your own.
+//! - `console` (feature `console`): the inbox console, a web page over an inbox: what arrived, what failed and why,
+//!   with replay.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,12 +46,16 @@
 //! - `nats`: the NATS JetStream outlet, `nats://` URLs (turns on `outlets`).
 //! - `rabbitmq`: the RabbitMQ outlet, `amqp://` URLs (turns on `outlets`).
 //! - `redis`: the Redis Streams outlet, `redis://` URLs (turns on `outlets`).
+//! - `console`: `cxtn::console`, the inbox console (turns on `receiver`).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "console")]
+#[cfg_attr(docsrs, doc(cfg(feature = "console")))]
+pub use cxtn_console as console;
 pub use cxtn_events as events;
 pub use cxtn_model as model;
 #[cfg(feature = "outlets")]

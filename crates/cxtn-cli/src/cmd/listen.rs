@@ -70,7 +70,7 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
     let mut builder = Receiver::builder(inbox.clone()).metrics(metrics.clone());
     builder = builder.keys(loaded.keys).allow_unauthenticated(args.insecure_no_auth);
     builder = builder.max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX));
-    builder = admin(builder, &args)?;
+    builder = admin(builder, &args, &inbox)?;
     if let Some(age) = args.retain_processed {
         builder = builder.retention(PrunePolicy::default().processed_older_than(age), RETAIN_EVERY);
     }
@@ -420,7 +420,11 @@ async fn count_dropped_lines(ui: Ui, count: impl Fn(u64)) {
 
 /// The admin listener, when `--admin-addr` asks for one, with its token from `--admin-token-file` or
 /// `CXTN_ADMIN_TOKEN`.
-fn admin(builder: ReceiverBuilder, args: &ListenArgs) -> Result<ReceiverBuilder, CliError> {
+fn admin(
+    builder: ReceiverBuilder,
+    args: &ListenArgs,
+    inbox: &std::sync::Arc<dyn cxtn::receiver::Inbox>,
+) -> Result<ReceiverBuilder, CliError> {
     let Some(addr) = args.admin_addr else {
         return Ok(builder);
     };
@@ -431,11 +435,41 @@ fn admin(builder: ReceiverBuilder, args: &ListenArgs) -> Result<ReceiverBuilder,
             .map(|token| token.trim().to_owned())
             .filter(|token| !token.is_empty()),
     };
-    let builder = builder.admin_addr(addr);
+    let mut builder = builder.admin_addr(addr);
+    if args.console {
+        builder = builder.admin_mount(CONSOLE_PATH, console(inbox, addr, token.as_deref())?);
+    }
     Ok(match token {
         Some(token) => builder.admin_token(token),
         None => builder,
     })
+}
+
+/// Where `--console` serves the inbox console on the admin listener.
+const CONSOLE_PATH: &str = "/console";
+
+/// The inbox console for the admin listener at `addr`: under the admin token when there is one, and refused on an
+/// address other than loopback without one.
+fn console(
+    inbox: &std::sync::Arc<dyn cxtn::receiver::Inbox>,
+    addr: std::net::SocketAddr,
+    token: Option<&str>,
+) -> Result<cxtn::console::Console, CliError> {
+    if token.is_none() && !addr.ip().is_loopback() {
+        return Err(CliError::usage(format!(
+            "--console on the admin address {addr}, which is not a loopback address, needs an admin token"
+        ))
+        .hint(
+            "Set CXTN_ADMIN_TOKEN or pass --admin-token-file, or give a loopback --admin-addr such as 127.0.0.1:9090.",
+        ));
+    }
+    let mut builder = cxtn::console::Console::builder(inbox.clone()).base_path(CONSOLE_PATH);
+    if let Some(token) = token {
+        builder = builder.admin_token(token);
+    }
+    builder
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot serve the console: {e}")))
 }
 
 /// The path token becomes the last segment of a URL path, so it must need no escaping.
@@ -484,6 +518,10 @@ fn announce(
     ui.render(&Listening {
         kind: "listening",
         admin_addr: running.admin_addr().map(|addr| addr.to_string()),
+        console_url: running
+            .admin_addr()
+            .filter(|_| args.console)
+            .map(|addr| format!("http://{addr}{CONSOLE_PATH}/")),
         addr: running.addr().to_string(),
         url: url.to_owned(),
         inbox: store::redacted(&args.db),
@@ -601,6 +639,8 @@ struct Listening {
     #[serde(skip_serializing_if = "Option::is_none")]
     admin_addr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    console_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     retain_processed_seconds: Option<u64>,
 }
 
@@ -629,6 +669,9 @@ impl Render for Listening {
                 "admin".to_owned(),
                 format!("http://{admin} (/healthz, /readyz, /metrics)"),
             ));
+        }
+        if let Some(console) = &self.console_url {
+            fields.push(("console".to_owned(), console.clone()));
         }
         if let Some(seconds) = self.retain_processed_seconds {
             fields.push((

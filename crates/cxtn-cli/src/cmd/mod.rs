@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub(crate) mod console;
 mod demo;
 mod events;
 pub(crate) mod inbox;
@@ -28,6 +29,7 @@ pub(crate) async fn run(cli: Cli, ui: &Ui) -> Result<(), CliError> {
         Command::Trigger(args) => trigger::run(&cli.global, args, ui).await,
         Command::Sandbox(args) => sandbox::run(args, ui).await,
         Command::Demo(args) => demo::run(args, ui).await,
+        Command::Console(args) => console::run(args, ui).await,
         Command::Replay(args) => replay::run(args, ui).await,
     }
 }

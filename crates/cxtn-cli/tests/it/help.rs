@@ -29,6 +29,7 @@ const COMMANDS: &[&[&str]] = &[
     &["trigger"],
     &["sandbox"],
     &["demo"],
+    &["console"],
     &["replay"],
 ];
 

@@ -9,6 +9,7 @@
 )]
 
 mod admin;
+mod console;
 mod demo;
 mod deploy;
 mod escaping;
