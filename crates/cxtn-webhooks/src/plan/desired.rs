@@ -484,6 +484,12 @@ fn substitute(text: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<St
     Ok(out)
 }
 
+/// [`substitute`], for the property tests, with the error's message.
+#[cfg(test)]
+pub(super) fn substitute_for_tests(text: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    substitute(text, lookup).map_err(|e| e.to_string())
+}
+
 /// A line and column, both from 1; the column counts characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Position {

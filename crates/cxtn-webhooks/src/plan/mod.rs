@@ -99,26 +99,19 @@ impl Change {
     async fn run(&self, client: &Client, enabled: &mut bool) -> Result<(), Error> {
         match self {
             Self::Create { event_type, url } => {
-                let first = client.create(WebhookEventType::clone(event_type), url.as_str()).await;
+                let first = client.create(*event_type, url.as_str()).await;
                 match first {
                     Err(e) if !*enabled && says_not_enabled(&e) => {
                         tracing::info!("webhooks are not enabled on the account; enabling them");
                         client.enable().await?;
                         *enabled = true;
-                        client
-                            .create(WebhookEventType::clone(event_type), url.as_str())
-                            .await
-                            .map(drop)
+                        client.create(*event_type, url.as_str()).await.map(drop)
                     }
                     other => other.map(drop),
                 }
             }
-            Self::Edit { event_type, to, .. } => client.edit(WebhookEventType::clone(event_type), to.as_str()).await,
-            Self::SetStatus { event_type, to, .. } => {
-                client
-                    .set_status(WebhookEventType::clone(event_type), EndpointStatus::clone(to))
-                    .await
-            }
+            Self::Edit { event_type, to, .. } => client.edit(*event_type, to.as_str()).await,
+            Self::SetStatus { event_type, to, .. } => client.set_status(*event_type, *to).await,
         }
     }
 }
@@ -151,7 +144,7 @@ fn says_not_enabled(error: &Error) -> bool {
     error.kind() == ErrorKind::Api
         && error
             .api_status()
-            .is_some_and(|status| status.eq_ignore_ascii_case("WebhooksNotEnabled"))
+            .is_some_and(|status| status.trim().eq_ignore_ascii_case("WebhooksNotEnabled"))
 }
 
 /// The calls that make CXTN's endpoints match a [`Desired`], in the order they are made: creates and URL edits,
@@ -199,19 +192,19 @@ impl Plan {
             match (desired.want(&event_type), now) {
                 (Want::Endpoint(want), None) => {
                     urls.push(Change::Create {
-                        event_type: WebhookEventType::clone(&event_type),
+                        event_type,
                         url: want.url.clone(),
                     });
                     statuses.push(Change::SetStatus {
                         event_type,
                         from: None,
-                        to: EndpointStatus::clone(&want.status),
+                        to: want.status,
                     });
                 }
                 (Want::Endpoint(want), Some(now)) => {
                     if now.endpoint_url.as_str() != want.url.as_str() {
                         urls.push(Change::Edit {
-                            event_type: WebhookEventType::clone(&event_type),
+                            event_type,
                             from: now.endpoint_url.clone(),
                             to: want.url.clone(),
                         });
@@ -219,15 +212,15 @@ impl Plan {
                     if now.status != want.status {
                         statuses.push(Change::SetStatus {
                             event_type,
-                            from: Some(EndpointStatus::clone(&now.status)),
-                            to: EndpointStatus::clone(&want.status),
+                            from: Some(now.status),
+                            to: want.status,
                         });
                     }
                 }
                 (Want::Inactive, Some(now)) if now.status != EndpointStatus::Inactive => {
                     statuses.push(Change::SetStatus {
                         event_type,
-                        from: Some(EndpointStatus::clone(&now.status)),
+                        from: Some(now.status),
                         to: EndpointStatus::Inactive,
                     });
                 }

@@ -374,6 +374,35 @@ fn not_enabled_is_read_from_the_api_status() {
     )));
 }
 
+proptest::proptest! {
+    #[test]
+    fn any_text_reads_or_says_where_it_is_wrong(text in "(?s).{0,200}") {
+        if let Err(e) = Desired::from_toml_str(&text, env)
+            && let (Some(line), Some(column)) = (e.line(), e.column())
+        {
+            proptest::prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "{e}");
+            proptest::prop_assert!(column >= 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn file_shaped_text_never_panics(
+        key in "[a-zA-Z_ ]{0,20}",
+        url in "[ -~]{0,60}",
+        status in "[a-z]{0,9}",
+    ) {
+        let text = format!("[endpoints.\"{key}\"]\nurl = \"{}\"\nstatus = \"{status}\"\n", url.replace(['\\', '"'], ""));
+        let _ = Desired::from_toml_str(&text, env);
+    }
+
+    #[test]
+    fn doubled_dollars_read_back_as_written(text in "[ -~]{0,60}") {
+        let escaped = text.replace('$', "$$");
+        let read = desired::substitute_for_tests(&escaped, &env);
+        proptest::prop_assert_eq!(read.as_deref(), Ok(text.as_str()));
+    }
+}
+
 const fn assert_send_sync<T: Send + Sync>() {}
 const _: () = {
     assert_send_sync::<Desired>();
