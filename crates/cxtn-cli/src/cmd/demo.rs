@@ -54,7 +54,7 @@ pub(crate) async fn run(args: DemoArgs, ui: &Ui) -> Result<(), CliError> {
         .delivery_timeout(Duration::from_secs(2))
         .start()
         .await?;
-    steps.check(true, "a sandbox stands in for CXTN", &sandbox.base_url());
+    steps.check(true, "the local simulator stands in for CXTN", &sandbox.base_url());
 
     let inbox = store::open(&db_text, crate::cli::DEFAULT_SCHEMA, Access::Create).await?;
     let handled = Handled::default();
@@ -260,7 +260,7 @@ impl Steps<'_> {
                 "AccountTransaction resumed: the held account_credit is delivered",
                 event_id.as_str(),
             ),
-            Progress::Waiting => self.waiting = Some(self.ui.spinner("waiting for the sandbox's deliveries")),
+            Progress::Waiting => self.waiting = Some(self.ui.spinner("waiting for the simulator's deliveries")),
             _ => self.waiting = None,
         }
     }

@@ -205,11 +205,11 @@ struct Simulator {
 
 impl Simulator {
     fn new(base_url: &str) -> Result<Self, CliError> {
-        let base = base_url.trim_end_matches('/');
+        // Checks the URL the same way --to is checked; the simulator's own routes take no credentials.
+        Target::parse(base_url, "--base-url")?;
+        let base = base_url.trim().trim_end_matches('/');
         let root = base.strip_suffix("/api").unwrap_or(base);
         let control = format!("{root}/sandbox/");
-        // Checks the URL the same way --to is checked; the simulator's own routes take no credentials.
-        Target::parse(&control, "--base-url")?;
         let backend = HyperTransport::builder()
             .connect_timeout(TIMEOUT)
             .max_response_bytes(MAX_ANSWER)
@@ -397,6 +397,16 @@ async fn through_simulator(base_url: &str, args: &TriggerArgs, ui: &Ui) -> Resul
             followed.insert(*id, Followed::default());
         }
     }
+    if args.wait.is_zero() {
+        ui.human(format!(
+            "The simulator took {} notification(s); their deliveries are not followed (--wait 0s).",
+            args.count
+        ));
+        return match skipped.first() {
+            Some((reason, event_type)) => Err(skip_error(reason, event_type.as_deref())),
+            None => Ok(()),
+        };
+    }
     let deadline = tokio::time::Instant::now() + args.wait;
     let mut last: BTreeMap<u64, Delivery> = BTreeMap::new();
     let spinner = ui.spinner("following the deliveries");
@@ -456,9 +466,7 @@ fn outcome(
         skipped.len()
     ));
     if let Some((reason, event_type)) = skipped.first() {
-        let event_type = event_type.as_deref().unwrap_or("Payment");
-        let (what, hint) = skip_advice(reason, event_type);
-        return Err(CliError::new(Kind::Delivery, format!("the simulator sent nothing: {what}")).hint(hint));
+        return Err(skip_error(reason, event_type.as_deref()));
     }
     if failed_count > 0 {
         let statuses: BTreeSet<u16> = deliveries
@@ -493,6 +501,12 @@ fn outcome(
         );
     }
     Ok(())
+}
+
+/// The error for a notification the simulator did not send.
+fn skip_error(reason: &str, event_type: Option<&str>) -> CliError {
+    let (what, hint) = skip_advice(reason, event_type.unwrap_or("TYPE"));
+    CliError::new(Kind::Delivery, format!("the simulator sent nothing: {what}")).hint(hint)
 }
 
 /// What a skip reason means, and the command that fixes it.

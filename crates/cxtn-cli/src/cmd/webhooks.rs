@@ -29,7 +29,7 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
             ui.render(&Done::new("enable", place))
         }
         WebhooksCommand::Create(EndpointArgs { event_type, url }) => {
-            let created = call(ui, client.webhooks().create(event_type.clone(), &url)).await?;
+            let created = call(ui, client.webhooks().create(event_type, &url)).await?;
             if !created.sends_notifications {
                 warn_silent(ui, &event_type);
             }
@@ -40,7 +40,7 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
             })
         }
         WebhooksCommand::Edit(EndpointArgs { event_type, url }) => {
-            call(ui, client.webhooks().edit(event_type.clone(), &url)).await?;
+            call(ui, client.webhooks().edit(event_type, &url)).await?;
             ui.render(&Changed {
                 url: Some(urls.show(&url)),
                 ..Changed::new("edit", &event_type)
@@ -50,7 +50,7 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
             let status = args.status.to_status();
             call(
                 ui,
-                client.webhooks().set_status(args.event_type.clone(), status.clone()),
+                client.webhooks().set_status(args.event_type, status),
             )
             .await?;
             ui.render(&Changed {
@@ -71,7 +71,7 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
             ui.render(&Listing(endpoints.iter().map(|e| Listed::new(e, &urls)).collect()))
         }
         WebhooksCommand::Ensure(EndpointArgs { event_type, url }) => {
-            let ensured = call(ui, client.webhooks().ensure(event_type.clone(), &url)).await?;
+            let ensured = call(ui, client.webhooks().ensure(event_type, &url)).await?;
             if !ensured.sends_notifications {
                 warn_silent(ui, &event_type);
             }
@@ -285,7 +285,7 @@ impl Listed {
             url: urls.show(endpoint.endpoint_url.as_str()),
             sends_notifications: endpoint.event_type.sends_notifications(),
             events: endpoint.event_type.events(),
-            endpoint_status: endpoint.status.clone(),
+            endpoint_status: endpoint.status,
         }
     }
 }

@@ -12,9 +12,9 @@ const COMMANDS: &[&[&str]] = &[
     &["webhooks", "deactivate"],
     &["webhooks", "list"],
     &["webhooks", "ensure"],
-    &["webhooks", "rotate"],
     &["webhooks", "plan"],
     &["webhooks", "apply"],
+    &["webhooks", "rotate"],
     &["events"],
     &["events", "parse"],
     &["listen"],
@@ -89,7 +89,6 @@ async fn wrong_usage_exits_2() {
             "cannot be used with",
         ),
         (&["inbox", "list", "--limit", "0"], "--limit"),
-        (&["trigger", "account_credit"], "--to"),
         (
             &[
                 "trigger",
@@ -126,6 +125,36 @@ async fn wrong_usage_exits_2() {
             run.stderr
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_usage_under_json_is_a_json_error_on_stderr() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["inbox", "list", "--json", "--limit", "0"], "--limit"),
+        (&["--json", "nothing"], "unrecognized subcommand"),
+        (
+            &["trigger", "account_credit", "--json", "--set", "amount"],
+            "FIELD=VALUE",
+        ),
+    ];
+    for (args, mentions) in cases {
+        let run = run(args, &[]).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        let error: serde_json::Value = serde_json::from_str(&run.stderr).unwrap();
+        let error = &error["error"];
+        assert_eq!(error["kind"], "usage", "{args:?}: {error}");
+        assert_eq!(error["exitCode"], 2, "{args:?}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{args:?}: {message}");
+        assert!(!message.starts_with("error:"), "{message}");
+        assert!(error["hint"].is_string(), "{args:?}: {error}");
+    }
+    // Help is help, with or without --json.
+    let run = run(&["trigger", "--help", "--json"], &[]).await;
+    run.assert_code(0);
+    assert!(run.stdout.starts_with("Send a sample notification"), "{}", run.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -548,3 +548,25 @@ async fn without_a_simulator_or_a_receiver_it_says_which_to_give() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_0s_returns_once_the_simulator_took_it() {
+    let sandbox = sandbox().await;
+    let (inbox, _running, url) = memory_receiver().await;
+    sandbox.enable_webhooks().unwrap();
+    sandbox.create_endpoint(WebhookEventType::Payment, &url).unwrap();
+    let run = trigger_at(&sandbox, &["trade_settled", "--count", "2", "--wait", "0s"]).await;
+    run.assert_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert!(lines[0].contains("sending to the Payment endpoint"), "{}", lines[0]);
+    assert_eq!(
+        lines[2],
+        "The simulator took 2 notification(s); their deliveries are not followed (--wait 0s)."
+    );
+    eventually("both to arrive", || {
+        let inbox = inbox.clone();
+        async move { inbox.stats().await.unwrap().pending == 2 }
+    })
+    .await;
+}
