@@ -135,8 +135,7 @@ fn last_token(file: &std::path::Path) -> String {
     let text = std::fs::read_to_string(file).unwrap();
     text.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .last()
+        .rfind(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap()
         .to_owned()
 }
