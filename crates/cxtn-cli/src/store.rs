@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cxtn::receiver::{Inbox, InboxErrorKind, SqliteInbox};
 
-use crate::error::CliError;
+use crate::error::{CliError, Kind};
 
 /// Whether the command may create the inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub(crate) async fn open(db: &str, schema: &str, access: Access) -> Result<Arc<d
                 .connect()
                 .await
                 .map_err(|e| {
-                    CliError::failed(format!("cannot open the PostgreSQL inbox: {e}")).hint(
+                    CliError::new(Kind::Inbox, format!("cannot open the PostgreSQL inbox: {e}")).hint(
                         "Check the URL in --db, that PostgreSQL is running, and that the user may create the schema.",
                     )
                 })?;
@@ -98,8 +98,10 @@ pub(crate) async fn open(db: &str, schema: &str, access: Access) -> Result<Arc<d
         }
         Location::Sqlite(path) => {
             if access != Access::Create && !path.exists() {
-                return Err(CliError::failed(format!("there is no inbox at {}", path.display()))
-                    .hint("Pass --db with the file `cxtn listen` writes, or start `cxtn listen` to create one."));
+                return Err(
+                    CliError::new(Kind::Inbox, format!("there is no inbox at {}", path.display()))
+                        .hint("Pass --db with the file `cxtn listen` writes, or start `cxtn listen` to create one."),
+                );
             }
             if path.is_dir() {
                 return Err(
@@ -136,8 +138,10 @@ pub(crate) async fn vacuum(db: &str) -> Result<Option<cxtn::receiver::Vacuumed>,
         return Ok(None);
     };
     if !path.is_file() {
-        return Err(CliError::failed(format!("there is no inbox at {}", path.display()))
-            .hint("Pass --db with the file `cxtn listen` writes."));
+        return Err(
+            CliError::new(Kind::Inbox, format!("there is no inbox at {}", path.display()))
+                .hint("Pass --db with the file `cxtn listen` writes."),
+        );
     }
     let inbox = SqliteInbox::open(path)?;
     let vacuumed = inbox.vacuum().await.map_err(|e| {

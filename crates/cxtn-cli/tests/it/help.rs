@@ -158,6 +158,28 @@ async fn wrong_usage_under_json_is_a_json_error_on_stderr() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn failures_under_json_carry_their_kind_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.sqlite");
+    let missing = missing.to_str().unwrap();
+    let cases: &[(&[&str], &str, i64)] = &[
+        (&["inbox", "stats", "--db", missing, "--json"], "inbox", 1),
+        (&["events", "parse", missing, "--json"], "io", 1),
+        (&["webhooks", "list", "--json"], "usage", 2),
+    ];
+    for (args, kind, code) in cases {
+        let run = run(args, &[]).await;
+        assert_eq!(i64::from(run.code), *code, "{args:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        let error: serde_json::Value = serde_json::from_str(&run.stderr).unwrap();
+        assert_eq!(error["error"]["kind"], *kind, "{args:?}: {error}");
+        assert_eq!(error["error"]["exitCode"], *code, "{args:?}: {error}");
+        assert!(error["error"]["hint"].is_string(), "{args:?}: {error}");
+        assert!(error["error"]["details"].is_array(), "{args:?}: {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_version_is_the_workspace_version() {
     let run = run(&["--version"], &[]).await;
     run.assert_code(0);
