@@ -29,7 +29,9 @@
 //! let inbox = Arc::new(SqliteInbox::open("cxtn-inbox.sqlite")?);
 //! let console = Console::builder(inbox).build()?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8090").await?;
-//! console.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! # drop(stop);
+//! console.serve(listener, async move { let _ = stopped.await; }).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -71,6 +73,31 @@ pub const DEFAULT_LIVE_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// The console over one inbox: serve it on a listener of its own with [`Console::serve`], or mount it as a
 /// [`tower_service::Service`] in another server (every path it answers starts with its
 /// [base path](ConsoleBuilder::base_path)).
+///
+/// Mounted on a receiver's admin listener, beside `/healthz`, `/readyz` and `/metrics`:
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use cxtn_console::Console;
+/// use cxtn_receiver::{Inbox, Receiver, SqliteInbox};
+///
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open("cxtn-inbox.sqlite")?);
+/// let admin_token = std::env::var("CXTN_ADMIN_TOKEN")?;
+/// let console = Console::builder(inbox.clone())
+///     .base_path("/console")
+///     .admin_token(admin_token.as_str())
+///     .build()?;
+/// let receiver = Receiver::builder(inbox)
+///     .path_token(std::env::var("CXTN_PATH_TOKEN")?)
+///     .admin_addr("127.0.0.1:9090".parse()?)
+///     .admin_token(admin_token.as_str())
+///     .admin_mount("/console", console)
+///     .build()?;
+/// # let _ = receiver;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Console {
     shared: Arc<Shared>,
