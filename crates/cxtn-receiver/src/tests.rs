@@ -133,6 +133,8 @@ const _: () = {
     assert_send_sync::<Error>();
     assert_send_sync::<ReceiverService>();
     assert_send_sync::<Worker>();
+    assert_send_sync::<crate::Keys>();
+    assert_send_sync::<crate::KeysHandle>();
     #[cfg(feature = "sqlite")]
     assert_send_sync::<SqliteInbox>();
 };
