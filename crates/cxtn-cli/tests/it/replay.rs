@@ -34,6 +34,12 @@ async fn captured() -> Captured {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.sqlite").to_str().unwrap().to_owned();
     let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(&db).unwrap());
+    let bodies = deliver(inbox).await;
+    Captured { dir, db, bodies }
+}
+
+/// Posts the captured traffic to a receiver over `inbox`; the bodies, in order, the conflict last.
+async fn deliver(inbox: Arc<dyn Inbox>) -> Vec<String> {
     let (running, url) = receiver(inbox.clone()).await;
     let mut bodies: Vec<String> = GUIDE.iter().map(|s| s.body.to_owned()).collect();
     bodies.extend((1..=23).map(|n| payment(n, &format!("{n}.10"))));
@@ -47,7 +53,7 @@ async fn captured() -> Captured {
     let stats = inbox.stats().await.unwrap();
     assert_eq!((stats.duplicates, stats.conflicts), (1, 1));
     running.shutdown().await;
-    Captured { dir, db, bodies }
+    bodies
 }
 
 async fn export(captured: &Captured, args: &[&str]) -> crate::Run {
@@ -82,9 +88,7 @@ async fn export_writes_every_body_as_received_oldest_first() {
     assert_eq!(recording.events(), EVENTS);
     // Byte for byte, in the order they arrived, the conflict right after its event.
     let exported: Vec<&[u8]> = recording.bodies().collect();
-    let mut expected: Vec<&[u8]> = captured.bodies[..EVENTS].iter().map(|b| b.as_bytes()).collect();
-    expected.insert(12, captured.bodies[EVENTS].as_bytes());
-    assert_eq!(exported, expected);
+    assert_eq!(exported, expected_order(&captured.bodies));
     let deliveries = recording.deliveries();
     let firsts: Vec<i64> = deliveries
         .iter()
@@ -399,4 +403,86 @@ async fn replay_says_what_is_wrong_with_its_input() {
     run(&["replay", path, "--to", "not a url"], &[])
         .await
         .assert_error(2, "--to");
+}
+
+/// What the tests expect an export to hold: the bodies in order of arrival, the conflict after its event.
+fn expected_order(bodies: &[String]) -> Vec<&[u8]> {
+    let mut expected: Vec<&[u8]> = bodies[..EVENTS].iter().map(|b| b.as_bytes()).collect();
+    expected.insert(12, bodies[EVENTS].as_bytes());
+    expected
+}
+
+/// Replays `file` with chaos into `inbox` and checks it holds exactly the distinct events, and as many
+/// redeliveries as the report says duplicates were sent.
+async fn replay_into(inbox: Arc<dyn Inbox>, file: &std::path::Path) {
+    let (running, url) = receiver(inbox.clone()).await;
+    let args = [
+        "replay",
+        file.to_str().unwrap(),
+        "--to",
+        &url,
+        "--chaos",
+        "duplicates=0.5,reorder=10,burst=5",
+        "--speed",
+        "max",
+        "--json",
+    ];
+    let report = run(&args, &[]).await.assert_code(0).json();
+    running.shutdown().await;
+    let stored = everything(&inbox).await;
+    assert_eq!(stored.len(), EVENTS);
+    let redeliveries: u32 = stored
+        .iter()
+        .map(|(event, versions)| event.deliveries - 1 + versions.iter().map(|v| v.deliveries - 1).sum::<u32>())
+        .sum();
+    assert_eq!(u64::from(redeliveries), report["duplicates"].as_u64().unwrap());
+    assert_eq!(report["duplicates"], 16, "round(0.5 × 31)");
+}
+
+/// The PostgreSQL server the tests use: `CXTN_TEST_POSTGRES_URL`, or the local server.
+fn postgres_url() -> String {
+    std::env::var("CXTN_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+async fn postgres_inbox(url: &str, schema: &str) -> Arc<dyn Inbox> {
+    let inbox = cxtn::receiver::PostgresInbox::builder(url)
+        .schema(schema)
+        .connect()
+        .await
+        .expect("a PostgreSQL server on 127.0.0.1:5432, or CXTN_TEST_POSTGRES_URL naming one");
+    Arc::new(inbox)
+}
+
+async fn drop_schemas(url: &str, schemas: &[&str]) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    for schema in schemas {
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_inbox_exports_and_takes_a_replay_the_same_way() {
+    let url = postgres_url();
+    let suffix: String = std::iter::repeat_with(fastrand::lowercase).take(10).collect();
+    let (schema_a, schema_b) = (format!("cxtn_export_{suffix}"), format!("cxtn_replay_{suffix}"));
+    let bodies = deliver(postgres_inbox(&url, &schema_a).await).await;
+
+    let exported = run(&["inbox", "--db", &url, "--schema", &schema_a, "export"], &[]).await;
+    let recording = traffic::read_jsonl(exported.assert_code(0).stdout.as_bytes()).unwrap();
+    assert_eq!(recording.bodies().collect::<Vec<_>>(), expected_order(&bodies));
+    assert_eq!(recording.deliveries()[10].deliveries, 2);
+    assert!(recording.deliveries()[12].conflict);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("traffic.jsonl");
+    std::fs::write(&file, exported.stdout.as_bytes()).unwrap();
+    replay_into(postgres_inbox(&url, &schema_b).await, &file).await;
+    drop_schemas(&url, &[&schema_a, &schema_b]).await;
 }
