@@ -63,7 +63,7 @@ async fn handle(shared: &Arc<Shared>, request: hyper::Request<Incoming>) -> hype
     };
     match segments.split_first() {
         Some((&"api", rest)) => management(shared, &parts, rest, &body),
-        Some((&"sandbox", rest)) => control(shared, &parts.method, rest, &body),
+        Some((&"sandbox", rest)) => control(shared, &parts.method, rest, parts.uri.query(), &body),
         _ => refused(
             shared,
             &Refusal::new(
@@ -137,10 +137,16 @@ fn authorised(shared: &Shared, parts: &http::request::Parts) -> bool {
 }
 
 /// The routes under `/sandbox/`.
-fn control(shared: &Arc<Shared>, method: &Method, rest: &[&str], body: &[u8]) -> hyper::Response<Body> {
+fn control(
+    shared: &Arc<Shared>,
+    method: &Method,
+    rest: &[&str],
+    query: Option<&str>,
+    body: &[u8],
+) -> hyper::Response<Body> {
     let (allow, answer) = match rest {
         ["health"] => ("GET", (*method == Method::GET).then(|| Ok(health(shared)))),
-        ["deliveries"] => ("GET", (*method == Method::GET).then(|| Ok(deliveries(shared)))),
+        ["deliveries"] => ("GET", (*method == Method::GET).then(|| deliveries(shared, query))),
         ["trigger"] => ("POST", (*method == Method::POST).then(|| trigger(shared, body))),
         _ => {
             let refusal = Refusal::new(
@@ -184,10 +190,35 @@ fn health(shared: &Shared) -> String {
     })
 }
 
-fn deliveries(shared: &Shared) -> String {
+/// The delivery log, oldest first; with `?from=ID`, only the entries from that number on, so a client that
+/// follows its own deliveries does not read the whole log each time.
+fn deliveries(shared: &Shared, query: Option<&str>) -> Result<String, Refusal> {
+    let mut from = 0_u64;
+    for pair in query.unwrap_or_default().split('&').filter(|pair| !pair.is_empty()) {
+        match pair.split_once('=') {
+            Some(("from", value)) => {
+                from = value.parse().map_err(|_| {
+                    Refusal::new(
+                        ApiCode::InvalidBody,
+                        format!("`from` must be a delivery number, such as from=1, not `{value}`"),
+                    )
+                })?;
+            }
+            _ => {
+                return Err(Refusal::new(
+                    ApiCode::InvalidBody,
+                    "the delivery log takes one query parameter, `from`: the first delivery number to list",
+                ));
+            }
+        }
+    }
     let state = shared.state();
-    let views: Vec<DeliveryView<'_>> = state.deliveries().map(DeliveryView::from).collect();
-    to_json(&views)
+    let views: Vec<DeliveryView<'_>> = state
+        .deliveries()
+        .filter(|delivery| delivery.id.get() >= from)
+        .map(DeliveryView::from)
+        .collect();
+    Ok(to_json(&views))
 }
 
 /// The body of `POST /sandbox/trigger`: one of these, or an array of them for a shuffled batch.

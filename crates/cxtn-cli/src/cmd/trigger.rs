@@ -282,8 +282,9 @@ impl Simulator {
         self.call(request, &self.trigger).await
     }
 
-    async fn deliveries(&self) -> Result<Vec<Delivery>, CliError> {
-        let request = Request::new(Method::GET, self.deliveries.clone())
+    /// The delivery log from delivery `from` on.
+    async fn deliveries(&self, from: u64) -> Result<Vec<Delivery>, CliError> {
+        let request = Request::new(Method::GET, format!("{}?from={from}", self.deliveries))
             .header("user-agent", concat!("cxtn-cli/", env!("CARGO_PKG_VERSION")));
         self.call(request, &self.deliveries).await
     }
@@ -408,10 +409,11 @@ async fn through_simulator(base_url: &str, args: &TriggerArgs, ui: &Ui) -> Resul
         };
     }
     let deadline = tokio::time::Instant::now() + args.wait;
+    let from = followed.keys().next().copied().unwrap_or(1);
     let mut last: BTreeMap<u64, Delivery> = BTreeMap::new();
     let spinner = ui.spinner("following the deliveries");
     loop {
-        let log = simulator.deliveries().await?;
+        let log = simulator.deliveries(from).await?;
         for delivery in log {
             let Some(state) = followed.get_mut(&delivery.id) else {
                 continue;

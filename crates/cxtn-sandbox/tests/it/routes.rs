@@ -117,6 +117,23 @@ async fn the_trigger_route_takes_a_batch_duplicates_and_free_form_events() {
         .collect();
     assert_eq!(outcomes.iter().filter(|o| **o == "delivered").count(), 4);
     assert_eq!(outcomes.iter().filter(|o| **o == "skipped").count(), 1);
+
+    let tail = s.call(Method::GET, "deliveries?from=4", None).await;
+    assert_eq!(tail.status, 200);
+    let ids: Vec<u64> = tail
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [4, 5], "the log from delivery 4 on");
+    assert_eq!(s.call(Method::GET, "deliveries?from=99", None).await.json, json!([]));
+    for bad in ["deliveries?from=x", "deliveries?from=-1", "deliveries?limit=2"] {
+        let refused = s.call(Method::GET, bad, None).await;
+        assert_eq!(refused.status, 400, "{bad}");
+        assert_eq!(refused.json["Content"]["Model"]["ApiStatus"], "InvalidBody", "{bad}");
+    }
 }
 
 #[tokio::test]
