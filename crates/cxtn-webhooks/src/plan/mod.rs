@@ -147,6 +147,26 @@ fn says_not_enabled(error: &Error) -> bool {
             .is_some_and(|status| status.trim().eq_ignore_ascii_case("WebhooksNotEnabled"))
 }
 
+/// Whether two endpoint URLs are the same URL: the same text, or the same once read as the WHATWG URL standard
+/// reads them (scheme and host in lower case, default port dropped, escapes normalised) with the same credentials,
+/// so an API that stores a URL in its normal form is not seen as drift.
+fn same_url(a: &EndpointUrl, b: &EndpointUrl) -> bool {
+    if a.as_str() == b.as_str() {
+        return true;
+    }
+    let (Some((a, a_credentials)), Some((b, b_credentials))) = (a.split_credentials(), b.split_credentials()) else {
+        return false;
+    };
+    a == b
+        && match (a_credentials, b_credentials) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.user == b.user && bool::from(a.password.ct_eq(b.password.expose_secret().as_bytes()))
+            }
+            _ => false,
+        }
+}
+
 /// The calls that make CXTN's endpoints match a [`Desired`], in the order they are made: creates and URL edits,
 /// then status changes, each group in the order of CXTN's table of event types. Empty when they match.
 ///
@@ -181,6 +201,8 @@ pub struct Plan {
 impl Plan {
     /// The changes that make `current` (the endpoints CXTN lists) match `desired`. Makes no call.
     ///
+    /// A URL is changed only when it is another URL: scheme and host case, a default port and escapes written
+    /// differently are the same URL, so an API that keeps URLs in their normal form shows no drift.
     /// Endpoints of event types outside CXTN's table are left alone and listed by [`Plan::ignored`];
     /// when CXTN lists one event type twice, the first is taken.
     #[must_use]
@@ -202,7 +224,7 @@ impl Plan {
                     });
                 }
                 (Want::Endpoint(want), Some(now)) => {
-                    if now.endpoint_url.as_str() != want.url.as_str() {
+                    if !same_url(&now.endpoint_url, &want.url) {
                         urls.push(Change::Edit {
                             event_type,
                             from: now.endpoint_url.clone(),

@@ -1,4 +1,4 @@
-use cxtn_model::{Endpoint, EndpointStatus, WebhookEventType};
+use cxtn_model::{Endpoint, EndpointStatus, EndpointUrl, WebhookEventType};
 
 use super::*;
 
@@ -289,6 +289,43 @@ fn drift_is_undone_edits_before_statuses() {
     );
     let text = format!("{:?}", Plan::compute(&desired, &current));
     assert!(!text.contains(TOKEN) && !text.contains("old-host-token"), "{text}");
+}
+
+#[test]
+fn urls_are_compared_as_urls() {
+    let same = |a: &str, b: &str| same_url(&EndpointUrl::new(a), &EndpointUrl::new(b));
+    assert!(same(
+        "https://hooks.example.com/cxtn/x",
+        "https://hooks.example.com/cxtn/x"
+    ));
+    assert!(same(
+        "HTTPS://Hooks.Example.com:443/cxtn/x",
+        "https://hooks.example.com/cxtn/x"
+    ));
+    assert!(same(
+        "https://u:p%40ss@hooks.example.com/x",
+        "https://u:p@ss@hooks.example.com/x"
+    ));
+    assert!(!same(
+        "https://hooks.example.com/cxtn/x",
+        "https://hooks.example.com/cxtn/X"
+    ));
+    assert!(!same(
+        "https://u:one@hooks.example.com/x",
+        "https://u:two@hooks.example.com/x"
+    ));
+    assert!(!same(
+        "https://u:one@hooks.example.com/x",
+        "https://hooks.example.com/x"
+    ));
+    assert!(!same("not a url", "not a url "));
+    let desired = desired("[endpoints.payment]\nurl = \"https://hooks.example.com/cxtn/x\"\n");
+    let current = [Endpoint::new(
+        WebhookEventType::Payment,
+        "https://HOOKS.example.com:443/cxtn/x",
+        EndpointStatus::Active,
+    )];
+    assert!(Plan::compute(&desired, &current).is_in_sync());
 }
 
 #[test]
