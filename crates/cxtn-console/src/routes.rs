@@ -231,18 +231,24 @@ where
         ),
     };
     match caller.new_cookie {
-        Some(cookie) => reply.header(header::SET_COOKIE, &session_cookie(shared, &cookie)),
+        Some(cookie) => reply.header(header::SET_COOKIE, &session_cookie(shared, &asked.headers, &cookie)),
         None => reply,
     }
 }
 
 /// The `Set-Cookie` value of a session.
-fn session_cookie(shared: &Shared, value: &str) -> String {
+fn session_cookie(shared: &Shared, headers: &HeaderMap, value: &str) -> String {
+    // Behind a reverse proxy that speaks TLS to the browser, the cookie is never sent over plain HTTP.
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
     format!(
-        "{}={value}; Path={}/; HttpOnly; SameSite=Strict; Max-Age={}",
+        "{}={value}; Path={}/; HttpOnly; SameSite=Strict; Max-Age={}{}",
         auth::COOKIE,
         shared.base,
-        auth::SESSION_SECS
+        auth::SESSION_SECS,
+        if secure { "; Secure" } else { "" }
     )
 }
 
@@ -355,9 +361,8 @@ where
         );
     }
     match shared.keys.new_session(true) {
-        Some(cookie) => {
-            Reply::redirect(&format!("{}/", shared.base)).header(header::SET_COOKIE, &session_cookie(shared, &cookie))
-        }
+        Some(cookie) => Reply::redirect(&format!("{}/", shared.base))
+            .header(header::SET_COOKIE, &session_cookie(shared, &asked.headers, &cookie)),
         None => error_page(
             shared,
             None,

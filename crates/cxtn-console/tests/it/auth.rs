@@ -115,6 +115,15 @@ async fn a_bearer_token_or_a_signed_in_session_is_accepted() {
     assert!(set_cookie.contains("SameSite=Strict"));
     assert!(set_cookie.contains("Path=/"));
     assert!(!set_cookie.contains(TOKEN), "the cookie is not the token");
+    assert!(!set_cookie.contains("Secure"), "plain HTTP on loopback");
+    let proxied = request(
+        "POST",
+        &served.url("login"),
+        &[("origin", &origin), ("x-forwarded-proto", "https")],
+        Some(&format!("csrf={csrf}&token={TOKEN}")),
+    )
+    .await;
+    assert!(proxied.header("set-cookie").contains("; Secure"), "behind a TLS proxy");
     let cookie = right.cookie().unwrap();
     let overview = get_with(&served.url(""), &[("cookie", &cookie)]).await;
     assert_eq!(overview.status, 200);
