@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_console;
 mod bench_outlets;
 mod bench_prune;
 mod bench_receiver;
@@ -31,6 +32,9 @@ commands:
   bench-prune [--rows N] [--writers N] [--seconds N] [--targets sqlite,postgres]
                            prune N old processed events (default 1000000) while W tasks store (default 16),
                            and the stores' p50/p99 then against N s without a prune (default 5)
+  bench-console [--events N] [--runs N] [--db PATH]
+                           p50/p99 of the console's queries on a SQLite inbox of N events (default 1000000),
+                           each run N times (default 50); --db keeps the inbox there and reuses it when full
   bench-outlets [--events N] [--paced N] [--targets nats,rabbitmq,redis]
                            events/s from a SQLite inbox of N events (default 20000) through a worker to each
                            local broker, and store-to-ack p50/p99 of N events stored every 2 ms (default 2000)
@@ -82,6 +86,14 @@ fn run(args: Vec<String>) -> Result<()> {
                 writers: number_arg(&rest, "--writers", 16)?,
                 seconds: seconds_arg(&rest, 5)?,
                 targets: list_arg(&rest, "--targets"),
+            })
+        }
+        Some("bench-console") => {
+            let rest: Vec<String> = args.collect();
+            bench_console::run(&bench_console::Selection {
+                events: number_arg(&rest, "--events", 1_000_000)?,
+                runs: number_arg(&rest, "--runs", 50)?,
+                db: flag_value(&rest, "--db").map(PathBuf::from),
             })
         }
         Some("bench-outlets") => {

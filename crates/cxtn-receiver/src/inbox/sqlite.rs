@@ -1,6 +1,7 @@
 //! The durable SQLite inbox: group commit for writes, a read-only connection for reads.
 
 mod identity;
+mod list;
 mod prune;
 mod read;
 mod schema;
@@ -258,81 +259,6 @@ fn millis(duration: Duration) -> i64 {
 
 fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-/// The statement that lists what `filter` asks for, and its values in order.
-///
-/// Every condition is one the indexes of migration 4 serve: each filter's index ends with
-/// `(received_at_ms, event_id)`, the listing's order, so a page reads the rows it returns and few more.
-/// The search looks `eventId` up by range (a prefix) and `objectId` by its own index. A file opened read-only
-/// before migration 4 searches `eventId` only.
-fn listing(filter: &EventFilter, schema: Schema) -> (String, Vec<Value>) {
-    let mut conditions: Vec<String> = Vec::new();
-    let mut values: Vec<Value> = Vec::new();
-    let bind = |value: Value, values: &mut Vec<Value>| {
-        values.push(value);
-        format!("?{}", values.len())
-    };
-    if let Some(status) = filter.status {
-        let p = bind(Value::Text(status.as_str().to_owned()), &mut values);
-        conditions.push(format!("status = {p}"));
-    }
-    if let Some(name) = &filter.event {
-        let p = bind(Value::Text(name.clone()), &mut values);
-        conditions.push(format!("event = {p}"));
-    }
-    if let Some(subscription) = &filter.subscription {
-        let p = bind(Value::Text(subscription.clone()), &mut values);
-        conditions.push(format!("subscription = {p}"));
-    }
-    if let Some(from) = filter.received_from_ms {
-        let p = bind(Value::Integer(from), &mut values);
-        conditions.push(format!("received_at_ms >= {p}"));
-    }
-    if let Some(until) = filter.received_until_ms {
-        let p = bind(Value::Integer(until), &mut values);
-        conditions.push(format!("received_at_ms < {p}"));
-    }
-    if filter.conflicts_only {
-        conditions.push("conflicts > 0".to_owned());
-    }
-    if let Some(text) = filter.search_text() {
-        let start = bind(Value::Text(text.to_owned()), &mut values);
-        let by_id = match super::query::prefix_end(text) {
-            Some(end) => {
-                let end = bind(Value::Text(end), &mut values);
-                format!("(event_id >= {start} AND event_id < {end})")
-            }
-            None => format!("event_id >= {start}"),
-        };
-        conditions.push(if schema == Schema::Current {
-            format!("({by_id} OR object_id = {start})")
-        } else {
-            by_id
-        });
-    }
-    if let Some(after) = &filter.after {
-        let at = bind(Value::Integer(after.received_at_ms), &mut values);
-        let id = bind(Value::Text(after.event_id.as_str().to_owned()), &mut values);
-        let (strict, beyond) = if filter.oldest_first { (">", ">=") } else { ("<", "<=") };
-        conditions.push(format!(
-            "received_at_ms {beyond} {at} AND (received_at_ms {strict} {at} OR event_id {strict} {id})"
-        ));
-    }
-    let limit = bind(Value::Integer(sql_limit(filter.effective_limit())), &mut values);
-    let order = if filter.oldest_first { "ASC" } else { "DESC" };
-    let conditions = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
-    (
-        format!(
-            "SELECT {} FROM events {conditions} ORDER BY received_at_ms {order}, event_id {order} LIMIT {limit}",
-            schema.event_columns()
-        ),
-        values,
-    )
 }
 
 #[async_trait]
@@ -597,10 +523,7 @@ impl Inbox for SqliteInbox {
                 if filter.conflicts_only && schema == Schema::First {
                     return Ok(Vec::new());
                 }
-                let (sql, values) = listing(&filter, schema);
-                txn.prepare_cached(&sql)?
-                    .query_map(params_from_iter(values), event_row_of(schema))?
-                    .collect()
+                list::events(txn, schema, &filter)
             })
             .await
     }
@@ -688,9 +611,31 @@ impl Inbox for SqliteInbox {
         self.reader
             .read(move |txn, schema| {
                 let mut stats = InboxStats::default();
-                let mut select = txn.prepare_cached(
-                    "SELECT status, COUNT(*), SUM(deliveries - 1), MIN(received_at_ms) FROM events GROUP BY status",
-                )?;
+                // The current schema counts from indexes: the events that are not processed by their status,
+                // the processed ones as the rest of the table (counting a million rows by status reads every
+                // entry of an index; counting the table only walks its pages), the oldest pending event from
+                // the start of its part of `events_status`, redeliveries from the duplicated events alone.
+                let by_status = if schema == Schema::Current {
+                    "SELECT status, COUNT(*), 0, NULL FROM events WHERE status < 'processed' GROUP BY status
+                     UNION ALL
+                     SELECT status, COUNT(*), 0, NULL FROM events WHERE status > 'processed' GROUP BY status"
+                } else {
+                    "SELECT status, COUNT(*), SUM(deliveries - 1), MIN(received_at_ms) FROM events GROUP BY status"
+                };
+                let mut total = None;
+                if schema == Schema::Current {
+                    let (all, duplicates, oldest): (i64, i64, Option<i64>) = txn
+                        .prepare_cached(
+                            "SELECT (SELECT COUNT(*) FROM events),
+                                (SELECT COALESCE(SUM(deliveries - 1), 0) FROM events WHERE deliveries > 1),
+                                (SELECT MIN(received_at_ms) FROM events WHERE status = 'pending')",
+                        )?
+                        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+                    total = Some(u64::try_from(all).unwrap_or(0));
+                    stats.duplicates = u64::try_from(duplicates).unwrap_or(0);
+                    stats.oldest_pending_at_ms = oldest;
+                }
+                let mut select = txn.prepare_cached(by_status)?;
                 let rows = select.query_map([], |row| {
                     let status: String = row.get(0)?;
                     let count: i64 = row.get(1)?;
@@ -712,6 +657,10 @@ impl Inbox for SqliteInbox {
                         Some(EventStatus::Dead) => stats.dead += count,
                         Some(EventStatus::Quarantined) => stats.quarantined += count,
                     }
+                }
+                if let Some(total) = total {
+                    let others = stats.pending + stats.processing + stats.dead + stats.quarantined;
+                    stats.processed = total.saturating_sub(others);
                 }
                 let (rejected, conflicts) = match schema {
                     Schema::First => ("SELECT COUNT(DISTINCT body) FROM rejections", "SELECT 0"),

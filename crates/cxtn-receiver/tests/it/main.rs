@@ -17,6 +17,7 @@ mod ledger;
 mod platform;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod query;
 mod retention;
 #[cfg(feature = "test-util")]
 mod testing;

@@ -197,6 +197,109 @@ async fn an_inbox_of_the_first_version_is_upgraded_with_its_data() {
 }
 
 #[tokio::test]
+async fn an_inbox_of_the_third_version_gets_object_ids_and_the_listing_indexes() {
+    let scratch = Scratch::new().await;
+    let quoted = format!("\"{}\"", scratch.name);
+    let earlier: Vec<String> = MIGRATIONS
+        .iter()
+        .take(3)
+        .map(|sql| sql.replace("{schema}", &quoted))
+        .collect();
+    scratch
+        .client
+        .batch_execute(&format!(
+            "CREATE SCHEMA {quoted};
+             CREATE TABLE {quoted}.cxtn_inbox_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+             INSERT INTO {quoted}.cxtn_inbox_migrations (version) VALUES (1), (2), (3);
+             {}",
+            earlier.join(";\n")
+        ))
+        .await
+        .unwrap();
+    let rows: [(&str, i64, &[u8]); 6] = [
+        ("obj", 1, br#"{"eventId":"obj","data":{"objectId":654254}}"#),
+        ("str", 2, br#"{"eventId":"str","data":"{\"objectId\":162953}"}"#),
+        ("none", 3, br#"{"eventId":"none","data":{"userId":"C1"}}"#),
+        ("text", 4, b"not json"),
+        ("bytes", 5, &[0xff, 0xfe, 0x00, 0x7b]),
+        ("nul", 6, br#"{"data":{"objectId":"a\u0000b"}}"#),
+    ];
+    for (id, at, body) in rows {
+        scratch
+            .client
+            .execute(
+                &format!(
+                    "INSERT INTO {quoted}.events (event_id, event, received_at_ms, body, body_hash, next_attempt_at_ms)
+                     VALUES ($1, 'ping', $2, $3, sha256($3), $2)"
+                ),
+                &[&id, &at, &body],
+            )
+            .await
+            .unwrap();
+    }
+
+    let inbox = scratch.builder().connect().await.unwrap();
+    let listed: Vec<(String, Option<String>)> = inbox
+        .events(EventFilter::all())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.event_id.to_string(), r.object_id))
+        .collect();
+    let some = |id: &str, object: Option<&str>| (id.to_owned(), object.map(str::to_owned));
+    assert_eq!(
+        listed,
+        [
+            some("nul", None),
+            some("bytes", None),
+            some("text", None),
+            some("none", None),
+            some("str", Some("162953")),
+            some("obj", Some("654254")),
+        ],
+        "objectIds filled in; bodies without one, or not JSON, or not text PostgreSQL holds, left empty"
+    );
+    let found = inbox.events(EventFilter::all().search("162953")).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].event_id.as_str(), "str");
+    let indexes: Vec<String> = scratch
+        .client
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 AND tablename = 'events' ORDER BY 1",
+            &[&scratch.name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for index in [
+        "events_conflicting",
+        "events_id_prefix",
+        "events_name",
+        "events_object",
+        "events_received",
+        "events_status",
+        "events_subscription",
+    ] {
+        assert!(indexes.iter().any(|i| i == index), "{index} in {indexes:?}");
+    }
+    let helper: bool = scratch
+        .client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = $1 AND p.proname = 'object_id_of')",
+            &[&scratch.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!helper, "the migration's helper is dropped");
+    drop(inbox);
+    scratch.drop_schema().await;
+}
+
+#[tokio::test]
 async fn failures_say_their_kind() {
     let scratch = Scratch::new().await;
     // A value the database refuses, and a statement stopped by the server's timeout.

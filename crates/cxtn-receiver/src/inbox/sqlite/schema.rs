@@ -81,15 +81,17 @@ const MIGRATIONS: [Migration; 4] = [
     },
     Migration {
         // 4: each event's `objectId`, and the indexes of the console's listings: every listing is ordered by
-        // `(received_at_ms, event_id)`, so each filter's index ends with both and a page reads only its rows.
+        // `(received_at_ms, event_id)`, so each filter's index goes on with both, then holds the other filters'
+        // columns (see `list.rs`); duplicated events apart, so that counting redeliveries reads only them.
         sql: "ALTER TABLE events ADD COLUMN object_id TEXT;
     DROP INDEX events_received;
     CREATE INDEX events_received ON events (received_at_ms, event_id);
     DROP INDEX events_conflicted;
     CREATE INDEX events_conflicted ON events (received_at_ms, event_id) WHERE conflicts > 0;
-    CREATE INDEX events_status ON events (status, received_at_ms, event_id);
-    CREATE INDEX events_name ON events (event, received_at_ms, event_id);
-    CREATE INDEX events_subscription ON events (subscription, received_at_ms, event_id);",
+    CREATE INDEX events_status ON events (status, received_at_ms, event_id, event, subscription);
+    CREATE INDEX events_name ON events (event, received_at_ms, event_id, status, subscription);
+    CREATE INDEX events_subscription ON events (subscription, received_at_ms, event_id, status, event);
+    CREATE INDEX events_duplicated ON events (deliveries) WHERE deliveries > 1;",
         backfill: Some(backfill_object_ids),
     },
 ];
@@ -307,6 +309,17 @@ pub(super) fn migrate(conn: &mut Connection, display: &str) -> Result<(), InboxE
         txn.pragma_update(None, "user_version", index + 1).map_err(upgrading)?;
     }
     txn.commit().map_err(upgrading)
+}
+
+/// Brings a new file to `version` exactly, as that version's code left it: for tests of later upgrades.
+#[cfg(test)]
+pub(super) fn create_at_version(conn: &mut Connection, version: usize) -> rusqlite::Result<()> {
+    let txn = conn.transaction()?;
+    for migration in MIGRATIONS.iter().take(version) {
+        txn.execute_batch(migration.sql)?;
+    }
+    txn.pragma_update(None, "user_version", version)?;
+    txn.commit()
 }
 
 /// Migration 2's backfill: every event gets its body's digest; each distinct rejected body keeps one row

@@ -526,6 +526,157 @@ async fn an_inbox_of_the_first_schema_is_read_as_is_then_upgraded() {
     assert_eq!(inbox.stats().await.unwrap().rejected, 2);
 }
 
+#[tokio::test]
+async fn an_inbox_of_the_third_schema_gets_object_ids_and_the_listing_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("third.sqlite");
+    let mut conn = Connection::open(&path).unwrap();
+    schema::create_at_version(&mut conn, 3).unwrap();
+    let rows: [(&str, i64, &[u8]); 5] = [
+        ("obj", 1, br#"{"eventId":"obj","data":{"objectId":654254}}"#),
+        ("str", 2, br#"{"eventId":"str","data":"{\"objectId\":162953}"}"#),
+        ("none", 3, br#"{"eventId":"none","data":{"userId":"C1"}}"#),
+        ("text", 4, b"not json"),
+        ("bytes", 5, &[0xff, 0xfe, 0x00, 0x7b]),
+    ];
+    for (id, at, body) in rows {
+        conn.execute(
+            "INSERT INTO events (event_id, event, received_at_ms, body, next_attempt_at_ms, body_hash)
+             VALUES (?1, 'ping', ?2, ?3, ?2, ?4)",
+            params![id, at, body, BodyHash::of(body).as_bytes()],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let object_ids = |records: &[EventRecord]| -> Vec<(String, Option<String>)> {
+        records
+            .iter()
+            .map(|r| (r.event_id.to_string(), r.object_id.clone()))
+            .collect()
+    };
+    let expected = vec![
+        ("bytes".to_owned(), None),
+        ("text".to_owned(), None),
+        ("none".to_owned(), None),
+        ("str".to_owned(), Some("162953".to_owned())),
+        ("obj".to_owned(), Some("654254".to_owned())),
+    ];
+
+    // Read as it is: the objectId is read from the body, the search finds event ids only.
+    let reading = SqliteInbox::open_read_only(&path).unwrap();
+    assert_eq!(object_ids(&reading.events(EventFilter::all()).await.unwrap()), expected);
+    let found = reading.events(EventFilter::all().search("st")).await.unwrap();
+    assert_eq!(object_ids(&found), [("str".to_owned(), Some("162953".to_owned()))]);
+    assert!(
+        reading
+            .events(EventFilter::all().search("162953"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(reading);
+
+    let inbox = SqliteInbox::open(&path).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    assert_eq!(version, 4);
+    let stored: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT event_id, object_id FROM events ORDER BY received_at_ms DESC")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        stored, expected,
+        "objectIds filled in; bodies without one, or not JSON, left empty"
+    );
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "events_conflicted",
+            "events_due",
+            "events_duplicated",
+            "events_name",
+            "events_object",
+            "events_received",
+            "events_status",
+            "events_subscription"
+        ]
+    );
+    let found = inbox.events(EventFilter::all().search("162953")).await.unwrap();
+    assert_eq!(object_ids(&found), [("str".to_owned(), Some("162953".to_owned()))]);
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.oldest_pending_at_ms), (5, Some(1)));
+}
+
+#[test]
+fn listings_read_the_index_of_their_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plans.sqlite");
+    drop(SqliteInbox::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    let plan = |sql: &str| -> String {
+        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("; ")
+    };
+    let order = "ORDER BY received_at_ms DESC, event_id DESC LIMIT 50";
+    let cases = [
+        (format!("SELECT * FROM events {order}"), "events_received"),
+        (
+            format!("SELECT * FROM events WHERE status = 'dead' {order}"),
+            "events_status",
+        ),
+        (format!("SELECT * FROM events WHERE event = 'x' {order}"), "events_name"),
+        (
+            format!("SELECT * FROM events WHERE subscription = 'x' {order}"),
+            "events_subscription",
+        ),
+        (
+            format!("SELECT * FROM events WHERE received_at_ms >= 1 AND received_at_ms < 9 {order}"),
+            "events_received",
+        ),
+        (
+            format!(
+                "SELECT * FROM events WHERE received_at_ms <= 5 AND (received_at_ms < 5 OR event_id < 'x') {order}"
+            ),
+            "events_received",
+        ),
+        (
+            format!("SELECT * FROM events WHERE object_id = 'x' {order}"),
+            "events_object",
+        ),
+        (
+            format!("SELECT * FROM events WHERE conflicts > 0 {order}"),
+            "events_conflicted",
+        ),
+        (
+            "SELECT COALESCE(SUM(deliveries - 1), 0) FROM events WHERE deliveries > 1".to_owned(),
+            "events_duplicated",
+        ),
+    ];
+    for (sql, index) in cases {
+        let plan = plan(&sql);
+        assert!(plan.contains(index), "{sql}: {plan}");
+        // The few events of one objectId are sorted; every other listing reads its index in order.
+        if index != "events_object" {
+            assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
+        }
+    }
+}
+
 #[test]
 fn sqlite_errors_have_kinds() {
     let failure = |code| rusqlite::Error::SqliteFailure(ffi::Error::new(code), None);

@@ -53,7 +53,7 @@ async fn receivers_starting_together_migrate_once() {
         schema
             .numbers("SELECT COUNT(*) FROM {schema}.cxtn_inbox_migrations")
             .await,
-        [3]
+        [4]
     );
     assert_eq!(inbox.store(event("a")).await.unwrap(), Stored::New);
 }
