@@ -208,6 +208,14 @@ impl Simulator {
         // Checks the URL the same way --to is checked; the simulator's own routes take no credentials.
         Target::parse(base_url, "--base-url")?;
         let base = base_url.trim().trim_end_matches('/');
+        let authority = base.split_once("://").map_or(base, |(_, rest)| rest);
+        if authority.split('/').next().is_some_and(|host| host.contains('@')) {
+            return Err(
+                CliError::usage("--base-url holds credentials, and the local simulator takes none").hint(format!(
+                    "Give the simulator's base URL as `cxtn sandbox` prints it, such as {LOCAL_SIMULATOR_URL}."
+                )),
+            );
+        }
         let root = base.strip_suffix("/api").unwrap_or(base);
         let control = format!("{root}/sandbox/");
         let backend = HyperTransport::builder()
@@ -254,7 +262,7 @@ impl Simulator {
                 // The simulator's own routes take no token and exist: something else answered.
                 (401 | 403 | 404 | 405, _) => CliError::new(
                     Kind::Api,
-                    format!("{url} is not a local simulator's (it answered {status})"),
+                    format!("what answered at {url} is not a local simulator (it answered {status})"),
                 )
                 .hint(not_simulator()),
                 (_, Some(description)) => {

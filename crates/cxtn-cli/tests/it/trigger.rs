@@ -530,7 +530,14 @@ async fn without_a_simulator_or_a_receiver_it_says_which_to_give() {
         &[("CXTN_BASE_URL", not_a_simulator.as_str())],
     )
     .await;
-    run.assert_error(1, "is not a local simulator's");
+    run.assert_error(1, "is not a local simulator (it answered 401)");
+    let run = crate::run(
+        &["trigger", "account_credit"],
+        &[("CXTN_BASE_URL", "http://user:secret-pass@127.0.0.1:1/api/")],
+    )
+    .await;
+    run.assert_error(2, "--base-url holds credentials");
+    assert!(!run.stderr.contains("secret-pass"), "{}", run.stderr);
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = format!("http://{}/api/", listener.local_addr().unwrap());
