@@ -6,10 +6,20 @@
 //! - [`events`]: parse the notifications CXTN POSTs to your endpoints, exactly.
 //! - [`model`]: the wire types: notifications, exact money, timestamps, the API envelope.
 //! - [`transport`]: the HTTP layer: the `Transport` trait, the retry policy, and (with `test-util`) test doubles.
-//! - `receiver` (feature `receiver`): receive notifications: authenticated, durable, deduplicated.
-//! - `sandbox` (feature `sandbox`): a local CXTN simulator that manages endpoints and delivers notifications.
-//! - `outlets` (feature `outlets`): publish stored events to NATS JetStream, RabbitMQ or Redis Streams, exactly as
+#![cfg_attr(feature = "receiver", doc = "- [`receiver`]")]
+#![cfg_attr(not(feature = "receiver"), doc = "- `receiver`")]
+//!   (feature `receiver`): receive notifications: authenticated, durable, deduplicated.
+#![cfg_attr(feature = "sandbox", doc = "- [`sandbox`]")]
+#![cfg_attr(not(feature = "sandbox"), doc = "- `sandbox`")]
+//!   (feature `sandbox`): a local CXTN simulator that manages endpoints and delivers notifications.
+#![cfg_attr(feature = "outlets", doc = "- [`outlets`]")]
+#![cfg_attr(not(feature = "outlets"), doc = "- `outlets`")]
+//!   (feature `outlets`): publish stored events to NATS JetStream, RabbitMQ or Redis Streams, exactly as
 //!   received, as a receiver handler you can combine with your own.
+#![cfg_attr(feature = "test-util", doc = "- [`testing`]")]
+#![cfg_attr(not(feature = "test-util"), doc = "- `testing`")]
+//!   (feature `test-util`): test your integration without CXTN: a scripted fake of the management API, and
+//!   (with `receiver`) a one-call run of a handler that reports what the worker would do.
 //! - `console` (feature `console`): the inbox console, a web page over an inbox: what arrived, what failed and why,
 //!   with replay.
 //!
@@ -38,7 +48,8 @@
 //! - `reqwest` (default): HTTP through reqwest, with rustls on the ring provider.
 //! - `hyper`: HTTP through hyper 1 and hyper-util's pooled client, with rustls on the ring provider;
 //!   the backend when `reqwest` is off.
-//! - `test-util`: test doubles, `cxtn::transport::MockTransport` and `PendingTransport`.
+//! - `test-util`: `cxtn::testing`, the fake CXTN account and (with `receiver`) the handler runs; and the transport's
+//!   doubles, `cxtn::transport::MockTransport` and `PendingTransport`.
 //! - `receiver`: `cxtn::receiver`, the webhook receiver with its SQLite inbox.
 //! - `postgres`: the receiver's PostgreSQL inbox, for many receivers and workers sharing one database.
 //! - `sandbox`: `cxtn::sandbox`, the local CXTN simulator.
@@ -47,6 +58,11 @@
 //! - `rabbitmq`: the RabbitMQ outlet, `amqp://` URLs (turns on `outlets`).
 //! - `redis`: the Redis Streams outlet, `redis://` URLs (turns on `outlets`).
 //! - `console`: `cxtn::console`, the inbox console (turns on `receiver`).
+//!
+//! Every crate of cxtn-rs is reachable from here: `cxtn::model` is `cxtn-model`, `cxtn::events` is `cxtn-events`,
+//! `cxtn::transport` is `cxtn-transport`, `cxtn::webhooks` is `cxtn-webhooks`, and, with their features,
+//! `cxtn::receiver`, `cxtn::sandbox` and `cxtn::outlets` are `cxtn-receiver`, `cxtn-sandbox` and `cxtn-outlets`.
+//! Their items' own docs use their crate's path (`cxtn_receiver::Handler` is `cxtn::receiver::Handler`).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -56,19 +72,30 @@ use std::time::Duration;
 #[cfg(feature = "console")]
 #[cfg_attr(docsrs, doc(cfg(feature = "console")))]
 pub use cxtn_console as console;
+#[doc(inline)]
 pub use cxtn_events as events;
+#[doc(inline)]
 pub use cxtn_model as model;
 #[cfg(feature = "outlets")]
 #[cfg_attr(docsrs, doc(cfg(feature = "outlets")))]
+#[doc(inline)]
 pub use cxtn_outlets as outlets;
 #[cfg(feature = "receiver")]
 #[cfg_attr(docsrs, doc(cfg(feature = "receiver")))]
+#[doc(inline)]
 pub use cxtn_receiver as receiver;
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+#[doc(inline)]
 pub use cxtn_sandbox as sandbox;
+#[doc(inline)]
 pub use cxtn_transport as transport;
+#[doc(inline)]
 pub use cxtn_webhooks as webhooks;
+
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
 
 pub use cxtn_model::{Amount, EndpointStatus, Environment, EventData, EventId, Notification, WebhookEventType};
 
