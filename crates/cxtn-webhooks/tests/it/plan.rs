@@ -252,3 +252,101 @@ async fn a_failed_list_applies_nothing() {
     assert!(error.to_string().starts_with("nothing was applied: list: "), "{error}");
     assert!(Plan::default().is_in_sync());
 }
+
+/// The same through the crate's scripted fake account, which keeps state.
+#[cfg(feature = "test-util")]
+mod fake {
+    use cxtn_model::{EndpointStatus, WebhookEventType};
+    use cxtn_webhooks::Operation;
+    use cxtn_webhooks::testing::{FakeCxtn, Refusal};
+
+    use super::{TOKEN, desired, url};
+
+    #[tokio::test]
+    async fn a_fresh_account_converges_once() {
+        let fake = FakeCxtn::new().webhooks_enabled(false).with_endpoint(
+            WebhookEventType::Wallet,
+            url("w"),
+            EndpointStatus::Paused,
+        );
+        let client = fake.client().unwrap();
+        let report = client.converge(&desired()).await.unwrap();
+        assert!(report.enabled_webhooks() && report.is_complete(), "{report}");
+        fake.assert_called(&[
+            Operation::List,
+            Operation::Create,
+            Operation::Enable,
+            Operation::Create,
+            Operation::Create,
+            Operation::SetStatus,
+            Operation::SetStatus,
+            Operation::SetStatus,
+        ]);
+        assert!(fake.is_enabled());
+        let status = |t| fake.endpoint(t).map(|e| (e.endpoint_url.as_str().to_owned(), e.status));
+        assert_eq!(
+            status(WebhookEventType::Payment),
+            Some((url(TOKEN), EndpointStatus::Active))
+        );
+        assert_eq!(
+            status(WebhookEventType::AccountTransaction),
+            Some((url(TOKEN), EndpointStatus::Active))
+        );
+        assert_eq!(
+            status(WebhookEventType::Wallet),
+            Some((url("w"), EndpointStatus::Inactive))
+        );
+
+        let calls = fake.calls().len();
+        assert!(client.converge(&desired()).await.unwrap().is_unchanged());
+        assert_eq!(fake.calls().len(), calls + 1, "a second run only lists");
+    }
+
+    #[tokio::test]
+    async fn a_refused_status_leaves_the_rest_not_attempted() {
+        let fake = FakeCxtn::new()
+            .with_endpoint(WebhookEventType::Payment, url("old"), EndpointStatus::Paused)
+            .with_endpoint(WebhookEventType::Wallet, url("w"), EndpointStatus::Active)
+            .refuse(Operation::SetStatus, Refusal::invalid_status());
+        let client = fake.client().unwrap();
+        let error = client.converge(&desired()).await.unwrap_err();
+        let report = error.report();
+        let text =
+            |changes: &[cxtn_webhooks::plan::Change]| changes.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            text(report.applied()),
+            [
+                "edit Payment: https://hooks.example.com/<redacted> (the redacted part of the URL differs)",
+                "create AccountTransaction at https://hooks.example.com/<redacted>",
+            ]
+        );
+        assert_eq!(
+            report.failed().map(ToString::to_string).as_deref(),
+            Some("status Payment: Paused -> Active")
+        );
+        assert_eq!(
+            text(report.not_attempted()),
+            [
+                "status AccountTransaction: Active (new endpoint)",
+                "status Wallet: Active -> Inactive",
+            ]
+        );
+        // What was applied is in the account; what was not is not.
+        assert_eq!(
+            fake.endpoint(WebhookEventType::Payment)
+                .map(|e| (e.endpoint_url.as_str().to_owned(), e.status)),
+            Some((url(TOKEN), EndpointStatus::Paused))
+        );
+        assert_eq!(
+            fake.endpoint(WebhookEventType::Wallet).map(|e| e.status),
+            Some(EndpointStatus::Active)
+        );
+
+        // Running again picks up where it stopped.
+        let report = client.converge(&desired()).await.unwrap();
+        assert_eq!(
+            report.applied().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["status Payment: Paused -> Active", "status Wallet: Active -> Inactive"]
+        );
+    }
+}
