@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod facade;
+mod new_user;
 mod plan;
 mod rotation;
 mod sandbox_api;
