@@ -15,6 +15,12 @@ pub(crate) async fn run(args: SandboxArgs, ui: &Ui) -> Result<(), CliError> {
         .addr(args.addr)
         .retry_schedule(args.retry_ms.iter().map(|ms| Duration::from_millis(*ms)));
     if let Some(token) = &args.token {
+        if token.trim().is_empty() {
+            return Err(
+                CliError::usage("the simulator's token (--token or CXTN_SANDBOX_TOKEN) is empty")
+                    .hint("Give a non-empty token, or leave it out for a random sbx_... token."),
+            );
+        }
         builder = builder.token(token.trim());
     }
     let sandbox = builder.start().await?;

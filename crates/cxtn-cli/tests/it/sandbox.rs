@@ -79,6 +79,10 @@ async fn a_taken_port_fails_with_exit_1() {
     let addr = taken.local_addr().unwrap().to_string();
     let run = run(&["sandbox", "--addr", &addr], &[]).await;
     run.assert_error(1, "could not listen on");
+
+    let run = crate::run(&["sandbox", "--addr", "127.0.0.1:0"], &[("CXTN_SANDBOX_TOKEN", " ")]).await;
+    run.assert_error(2, "the simulator's token (--token or CXTN_SANDBOX_TOKEN) is empty");
+    assert!(!run.stderr.contains("open()"), "{}", run.stderr);
 }
 
 /// The README's tour, command for command, on free ports: `cxtn sandbox`, `cxtn listen`, `cxtn webhooks ensure`,
