@@ -194,8 +194,6 @@ pub(crate) enum Command {
     Sandbox(SandboxArgs),
     /// Run the whole webhook loop locally in a few seconds, and check that nothing was lost or doubled
     Demo(DemoArgs),
-    /// Serve the inbox console: a web page of what arrived, what failed and why, with replay
-    Console(crate::cmd::console::ConsoleArgs),
     /// Send captured traffic (from `cxtn inbox export`) to a receiver: at its recorded pace or faster, with chaos
     Replay(crate::cmd::replay::ReplayArgs),
 }
@@ -452,11 +450,6 @@ pub(crate) struct ListenArgs {
     /// or set CXTN_ADMIN_TOKEN
     #[arg(long, value_name = "PATH", requires = "admin_addr")]
     pub(crate) admin_token_file: Option<PathBuf>,
-
-    /// Serve the inbox console under /console/ on the admin address (an address other than loopback needs the
-    /// admin token, which the console then asks for)
-    #[arg(long, requires = "admin_addr")]
-    pub(crate) console: bool,
 
     /// The secrets given as flags on the command line, where `ps` shows them.
     #[arg(skip)]
