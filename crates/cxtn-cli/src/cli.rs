@@ -194,6 +194,8 @@ pub(crate) enum Command {
     Sandbox(SandboxArgs),
     /// Run the whole webhook loop locally in a few seconds, and check that nothing was lost or doubled
     Demo(DemoArgs),
+    /// Serve the inbox console: a web page of what arrived, what failed and why, with replay
+    Console(crate::cmd::console::ConsoleArgs),
     /// Send captured traffic (from `cxtn inbox export`) to a receiver: at its recorded pace or faster, with chaos
     Replay(crate::cmd::replay::ReplayArgs),
 }
@@ -229,10 +231,6 @@ pub(crate) enum WebhooksCommand {
     List,
     /// Make sure an event type's endpoint exists, points at the URL, and is Active
     Ensure(EndpointArgs),
-    /// Show how the endpoints differ from a cxtn-webhooks.toml file (exit 3 when they do)
-    Plan(crate::cmd::plan::PlanArgs),
-    /// Make the endpoints match a cxtn-webhooks.toml file, and report each change
-    Apply(crate::cmd::plan::ApplyArgs),
     /// Show how the endpoints differ from a cxtn-webhooks.toml file (exit 3 when they do)
     Plan(crate::cmd::plan::PlanArgs),
     /// Make the endpoints match a cxtn-webhooks.toml file, and report each change
@@ -450,6 +448,11 @@ pub(crate) struct ListenArgs {
     /// or set CXTN_ADMIN_TOKEN
     #[arg(long, value_name = "PATH", requires = "admin_addr")]
     pub(crate) admin_token_file: Option<PathBuf>,
+
+    /// Serve the inbox console under /console/ on the admin address (an address other than loopback needs the
+    /// admin token, which the console then asks for)
+    #[arg(long, requires = "admin_addr")]
+    pub(crate) console: bool,
 
     /// The secrets given as flags on the command line, where `ps` shows them.
     #[arg(skip)]
