@@ -6,7 +6,6 @@ mod events;
 pub(crate) mod inbox;
 mod listen;
 pub(crate) mod plan;
-pub(crate) mod plan;
 pub(crate) mod replay;
 mod rotate;
 mod sandbox;
