@@ -83,6 +83,20 @@ fn parse_chaos(text: &str) -> Result<Chaos, String> {
 
 pub(crate) async fn run(args: ReplayArgs, ui: &Ui) -> Result<(), CliError> {
     let target = target_of(&args)?;
+    let credentials = args
+        .basic_auth
+        .as_ref()
+        .map(|c| format!("{}:{}", c.user, c.password.expose_secret()));
+    for (flag, value, variable) in [
+        ("--path-token", args.path_token.as_deref(), "CXTN_PATH_TOKEN"),
+        ("--basic-auth", credentials.as_deref(), "CXTN_BASIC_AUTH"),
+    ] {
+        if from_flag(value, variable) {
+            ui.warn(format!(
+                "{flag} holds a secret, and the process list (ps) shows it to every user of this machine; use {variable} instead"
+            ));
+        }
+    }
     let recording = read(&args.file)?;
     let chaos = args.chaos.unwrap_or_default();
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
@@ -114,6 +128,11 @@ pub(crate) async fn run(args: ReplayArgs, ui: &Ui) -> Result<(), CliError> {
         .hint("Check the receiver's URL, path token and credentials; --json lists what each delivery was answered."));
     }
     Ok(())
+}
+
+/// Whether a secret came from its flag, where `ps` shows it, rather than from its variable.
+pub(crate) fn from_flag(value: Option<&str>, variable: &str) -> bool {
+    value.is_some_and(|value| std::env::var(variable).ok().as_deref() != Some(value))
 }
 
 /// The URL to POST to: `--to`, with the path token appended and the credentials put in when given apart.

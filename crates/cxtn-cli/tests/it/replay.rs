@@ -147,6 +147,18 @@ async fn pseudonymised_exports_keep_money_and_map_each_id_the_same_way() {
     first.assert_code(0);
     assert_eq!(first.stdout, second.stdout, "the same key gives the same pseudonyms");
     assert!(first.stderr.contains("pseudonymised"));
+    assert!(!first.stderr.contains("warning"), "{}", first.stderr);
+    let flagged = export(&captured, &["--pseudonymise", "--pseudonym-key", "k3y"]).await;
+    assert_eq!(
+        flagged.assert_code(0).stdout,
+        first.stdout,
+        "the flag and the variable are the same key"
+    );
+    assert!(
+        flagged.stderr.contains("warning: --pseudonym-key holds a secret"),
+        "{}",
+        flagged.stderr
+    );
     let random = export(&captured, &["--pseudonymise"]).await;
     assert_ne!(random.assert_code(0).stdout, first.stdout, "a random key gives others");
 
@@ -363,7 +375,23 @@ async fn replay_keeps_ids_when_asked_and_reports_refusals() {
         &[],
     )
     .await;
-    refused.assert_error(1, "31 of 31 deliveries were not accepted");
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains("error: 31 of 31 deliveries were not accepted"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.starts_with("warning: --path-token holds a secret")
+            && refused.stderr.contains("use CXTN_PATH_TOKEN instead"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !run.stderr.contains("warning"),
+        "a token from the variable is no warning: {}",
+        run.stderr
+    );
     assert!(
         refused.stdout.contains("... and 11 more not accepted."),
         "{}",

@@ -132,6 +132,11 @@ pub(crate) async fn export(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxExportAr
     if let Some(event) = &args.event {
         filter = filter.event(event.trim());
     }
+    if crate::cmd::replay::from_flag(args.pseudonym_key.as_deref(), "CXTN_PSEUDONYM_KEY") {
+        ui.warn(
+            "--pseudonym-key holds a secret, and the process list (ps) shows it to every user of this machine; use CXTN_PSEUDONYM_KEY instead",
+        );
+    }
     let pseudonyms = args.pseudonymise.then(|| match &args.pseudonym_key {
         Some(key) => Pseudonymiser::new(key.as_bytes()),
         None => Pseudonymiser::new(random_key()),
