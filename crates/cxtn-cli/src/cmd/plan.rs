@@ -86,6 +86,16 @@ pub(crate) async fn apply(client: &cxtn::Client, args: ApplyArgs, show_urls: boo
         Err(error) => {
             let (report, error) = error.into_parts();
             ui.render(&ApplyView::new(&report, Some(&error), &args.file, place, show_urls))?;
+            let unanswered = matches!(
+                error.kind(),
+                cxtn::webhooks::ErrorKind::Timeout | cxtn::webhooks::ErrorKind::Transport
+            );
+            if unanswered && report.failed().is_some() {
+                ui.warn(format!(
+                    "no answer came for the change that failed, so CXTN may have made it; `cxtn webhooks plan -f {}` tells",
+                    args.file.display()
+                ));
+            }
             Err(CliError::from(error))
         }
     }

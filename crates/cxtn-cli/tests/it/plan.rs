@@ -338,8 +338,8 @@ async fn the_file_can_come_from_standard_input() {
     );
 }
 
-/// An API on 127.0.0.1:0 that answers each request with the next scripted `(status, body)`, and records
-/// each request's first line.
+/// An API on 127.0.0.1:0 that answers each request with the next scripted `(status, body)` (status 0: it closes
+/// the connection without an answer), and records each request's first line.
 async fn scripted(answers: Vec<(u16, Value)>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}/api/", listener.local_addr().unwrap());
@@ -368,6 +368,11 @@ async fn scripted(answers: Vec<(u16, Value)>) -> (String, tokio::task::JoinHandl
                     }
                 }
                 assert!(n > 0, "the client closed the connection early");
+            }
+            if status == 0 {
+                // No answer: the connection closes.
+                drop(stream);
+                continue;
             }
             let body = body.to_string();
             let answer = format!(
@@ -457,4 +462,30 @@ async fn a_refusal_halfway_exits_1_with_what_was_and_was_not_applied() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_without_an_answer_says_it_may_have_been_made() {
+    let valid = json!({"ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"});
+    let mut listed = valid.clone();
+    listed["Endpoints"] = json!([]);
+    let (base_url, task) = scripted(vec![(200, model(listed)), (0, Value::Null)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), FILE);
+    let run = cxtn(&base_url, "scripted-access-token", &["apply", "-f", &file, "--json"]).await;
+    run.assert_code(1);
+    assert_eq!(
+        task.await.unwrap().len(),
+        2,
+        "a create is not sent again after it may have arrived"
+    );
+    let report = run.json();
+    assert_eq!(report["failed"]["action"], "create");
+    assert_eq!(report["applied"], json!([]));
+    assert_eq!(report["notApplied"].as_array().unwrap().len(), 4);
+    assert!(
+        run.stderr.contains("CXTN may have made it; `cxtn webhooks plan -f "),
+        "{}",
+        run.stderr
+    );
 }
