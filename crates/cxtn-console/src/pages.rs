@@ -16,8 +16,8 @@ pub(crate) struct Common {
     pub(crate) title: String,
     pub(crate) csrf: String,
     pub(crate) flash: Option<Flash>,
-    /// Whether the page listens on `/stream` for new arrivals.
-    pub(crate) live: bool,
+    /// When the page listens on `/stream` for new arrivals: the stream's query string (`?...`, or empty).
+    pub(crate) live: Option<String>,
 }
 
 /// A message at the top of a page.

@@ -217,7 +217,10 @@ where
             },
             Err(_) => bad_rejection_id(shared, &caller, id),
         },
-        (&Method::GET, ["stream"]) => stream::open(shared, &asked.headers, asked.query.as_deref()).await,
+        (&Method::GET, ["stream"]) => match EventsQuery::parse(asked.query.as_deref()) {
+            Ok(query) => stream::open(shared, &asked.headers, query),
+            Err(message) => error_page(shared, caller.bound(), StatusCode::BAD_REQUEST, "Bad request", &message),
+        },
         (_, [""] | ["events"] | ["events", _] | ["rejections"] | ["rejections", _] | ["stream"]) => {
             not_allowed(shared, "GET")
         }
@@ -316,7 +319,7 @@ fn unauthorized(shared: &Shared, message: &str) -> Reply {
 fn login_page(shared: &Shared, asked: &Asked, error: Option<String>, status: StatusCode) -> Reply {
     let _ = asked;
     let page = pages::Login {
-        common: common(shared, None, "Sign in", None, false),
+        common: common(shared, None, "Sign in", None, None),
         error: error.or_else(|| {
             shared
                 .token
@@ -450,7 +453,7 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, value)| value.as_str())
 }
 
-fn common(shared: &Shared, bound: Option<&str>, title: &str, flash: Option<Flash>, live: bool) -> Common {
+fn common(shared: &Shared, bound: Option<&str>, title: &str, flash: Option<Flash>, live: Option<String>) -> Common {
     Common {
         base: format!("{}/", shared.base),
         title: title.to_owned(),
@@ -466,7 +469,7 @@ fn render(shared: &Shared, status: StatusCode, page: &impl Template) -> Reply {
         Err(e) => {
             tracing::error!(error = %e, "a console page failed to render");
             let fallback = pages::ErrorPage {
-                common: common(shared, None, "Error", None, false),
+                common: common(shared, None, "Error", None, None),
                 heading: "Error".to_owned(),
                 message: "this page failed to render: see the server's log".to_owned(),
             };
@@ -482,7 +485,7 @@ fn render(shared: &Shared, status: StatusCode, page: &impl Template) -> Reply {
 
 fn error_page(shared: &Shared, bound: Option<&str>, status: StatusCode, heading: &str, message: &str) -> Reply {
     let page = pages::ErrorPage {
-        common: common(shared, bound, heading, None, false),
+        common: common(shared, bound, heading, None, None),
         heading: heading.to_owned(),
         message: message.to_owned(),
     };
@@ -576,7 +579,7 @@ async fn overview(shared: &Shared, caller: &Caller, asked: &Asked) -> Reply {
             caller.bound(),
             "Overview",
             flash_of(asked.query.as_deref()),
-            true,
+            Some(String::new()),
         ),
         oldest_pending: stats
             .oldest_pending_at_ms
@@ -618,7 +621,14 @@ async fn events(shared: &Shared, caller: &Caller, asked: &Asked) -> Reply {
     };
     let filtered = query.is_filtered();
     let page = pages::Events {
-        common: common(shared, caller.bound(), "Events", None, !filtered),
+        // New arrivals join the first page, with the same filters.
+        common: common(
+            shared,
+            caller.bound(),
+            "Events",
+            None,
+            query.after.is_none().then(|| first_page.clone()),
+        ),
         statuses: pages::STATUSES
             .iter()
             .map(|status| StatusOption {
@@ -669,11 +679,7 @@ async fn event(
     };
     let flash = flash.or_else(|| flash_of(asked.query.as_deref()));
     let title = format!("Event {}", text::visible_str(id.as_str(), false));
-    let page = pages::Event::new(
-        common(shared, caller.bound(), &title, flash, false),
-        &record,
-        &conflicts,
-    );
+    let page = pages::Event::new(common(shared, caller.bound(), &title, flash, None), &record, &conflicts);
     render(shared, status, &page)
 }
 
@@ -737,7 +743,7 @@ async fn rejections(shared: &Shared, caller: &Caller, asked: &Asked) -> Reply {
         None
     };
     let page = pages::Rejections {
-        common: common(shared, caller.bound(), "Rejections", None, false),
+        common: common(shared, caller.bound(), "Rejections", None, None),
         rows: rows.iter().map(pages::RejectionRow::new).collect(),
         next_page,
     };
@@ -776,7 +782,7 @@ async fn rejection(
         })
     });
     let page = pages::Rejection {
-        common: common(shared, caller.bound(), &format!("Rejection {id}"), flash, false),
+        common: common(shared, caller.bound(), &format!("Rejection {id}"), flash, None),
         row: pages::RejectionRow::new(&rejection),
         body: text::show_body(&rejection.body),
     };

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::body::Body;
 use crate::pages::Row;
+use crate::query::EventsQuery;
 use crate::routes::Reply;
 use crate::{Shared, text};
 
@@ -26,8 +27,8 @@ const MAX_BATCHES: usize = 10;
 /// How often a comment keeps an idle stream (and the proxies on its way) open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-pub(crate) async fn open(shared: &Shared, headers: &HeaderMap, query: Option<&str>) -> Reply {
-    let _ = query;
+/// Opens the stream of new arrivals that meet the events page's filters (its cursor aside).
+pub(crate) fn open(shared: &Shared, headers: &HeaderMap, query: EventsQuery) -> Reply {
     let resume = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
@@ -38,6 +39,7 @@ pub(crate) async fn open(shared: &Shared, headers: &HeaderMap, query: Option<&st
         poll: shared.poll,
         stopping: shared.stopping.subscribe(),
         chunks,
+        query,
         seen: HashMap::new(),
         watermark: 0,
     };
@@ -50,6 +52,8 @@ struct Live {
     poll: Duration,
     stopping: watch::Receiver<bool>,
     chunks: mpsc::Sender<Bytes>,
+    /// The filters arrivals must meet.
+    query: EventsQuery,
     /// The events sent (or present at the start), with their receive time, within the lookback.
     seen: HashMap<EventId, i64>,
     /// The newest receive time seen.
@@ -126,14 +130,14 @@ impl Live {
 
     /// The events received since the lookback before the watermark, oldest first.
     async fn window(&self) -> Result<Vec<EventRecord>, cxtn_receiver::inbox::InboxError> {
-        let from = self.watermark - LOOKBACK_MS;
+        let from = (self.watermark - LOOKBACK_MS).max(self.query.from_ms.unwrap_or(i64::MIN));
         let mut records: Vec<EventRecord> = Vec::new();
         let mut after: Option<EventCursor> = None;
         for _ in 0..MAX_BATCHES {
-            let mut filter = EventFilter::all().received_from(from).oldest_first().limit(BATCH);
-            if let Some(cursor) = after.take() {
-                filter = filter.after(cursor);
-            }
+            let mut filter = self.query.filter(BATCH);
+            filter.after = after.take();
+            filter.received_from_ms = Some(from);
+            filter.oldest_first = true;
             let batch = self.inbox.events(filter).await?;
             let full = batch.len() >= BATCH;
             after = batch.last().map(EventRecord::cursor);

@@ -94,3 +94,36 @@ async fn the_stream_resumes_after_the_last_event_id() {
     let found = arrivals(&mut body, 1).await;
     assert!(found[0].contains("\"wh_b\""), "{found:?}");
 }
+
+#[tokio::test]
+async fn a_filtered_stream_sends_only_the_arrivals_that_meet_its_filters() {
+    let inbox = memory();
+    let served = serve(crate::console(inbox.clone())).await;
+    let page = crate::get(&served.url("events?event=trade_settled&q=wh_t")).await;
+    assert!(
+        crate::unescape(&page.body).contains("data-live=\"/stream?event=trade_settled&q=wh_t\""),
+        "{}",
+        page.body
+    );
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let request = http::Request::get(served.url("stream?event=trade_settled&q=wh_t"))
+        .body(Empty::new())
+        .unwrap();
+    let mut body = client.request(request).await.unwrap().into_body();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store(inbox.as_ref(), &payment("wh_t_payment", "1.00", 1), now_ms()).await;
+    let trade = cxtn_events::samples::GUIDE
+        .iter()
+        .find(|sample| sample.event == "trade_settled")
+        .unwrap()
+        .body;
+    let trade = trade.replacen("\"eventId\": \"", "\"eventId\": \"wh_t_", 1);
+    assert!(trade.contains("wh_t_"), "{trade}");
+    store(inbox.as_ref(), &trade, now_ms()).await;
+    let found = arrivals(&mut body, 1).await;
+    assert!(found[0].contains("\"event\":\"trade_settled\""), "{found:?}");
+    assert!(!found[0].contains("wh_t_payment"));
+
+    let bad = crate::get(&served.url("stream?status=exploded")).await;
+    assert_eq!(bad.status, 400);
+}
