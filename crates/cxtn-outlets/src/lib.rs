@@ -1,6 +1,7 @@
 //! Outlets: hand stored CXTN notifications to the message brokers a business already runs.
 //!
-//! Most users want the facade crate `cxtn` (feature `outlets`) or `cxtn listen --publish URL`.
+//! Most users want the facade crate `cxtn`, which re-exports it as `cxtn::outlets` (feature `outlets`), or
+//! `cxtn listen --publish URL`.
 //!
 //! An [`Outlet`] publishes one stored event to a broker and returns only when the broker has confirmed it.
 //! [`Publish`] turns outlets into a receiver [`Handler`](cxtn_receiver::Handler): the worker marks the event

@@ -18,7 +18,8 @@
 //! - an admin address of its own, off by default, serves `/healthz`, `/readyz` and Prometheus `/metrics`
 //!   ([`ReceiverBuilder::admin_addr`], [`metrics::Metrics`]).
 //!
-//! Most users reach it through the facade crate `cxtn` or the `cxtn listen` command.
+//! Most users reach it through the facade crate `cxtn`, as `cxtn::receiver` (feature `receiver`), or the
+//! `cxtn listen` command.
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -19,7 +19,8 @@ use crate::inbox::{EventId, Inbox, InboxErrorKind, NewEvent, NewRejection, Store
 use crate::metrics::Metrics;
 use crate::now_ms;
 
-/// What a delivery became, published to [`Receiver::subscribe`](crate::Receiver::subscribe)rs as it happens.
+/// What a delivery became, published as it happens to the subscribers of
+/// [`Receiver::subscribe`](crate::Receiver::subscribe).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Arrival {

@@ -2,7 +2,8 @@
 //! so the whole webhook loop runs without access to CXTN: register endpoints with the real client,
 //! trigger notifications, and watch them arrive at your receiver.
 //!
-//! Most users reach it through `cxtn-cli` (`cxtn sandbox --addr 127.0.0.1:4010`) or start it in their own tests;
+//! Most users reach it through `cxtn-cli` (`cxtn sandbox --addr 127.0.0.1:4010`) or start it in their own tests
+//! through the facade crate `cxtn`, as `cxtn::sandbox` (feature `sandbox`);
 //! it runs in-process on a loopback port, or as a long-running server.
 //!
 //! - The management API: CXTN's webhook routes under `/api/` (enable, create, edit, set status, deactivate, list)

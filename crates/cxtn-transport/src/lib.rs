@@ -1,6 +1,7 @@
 //! HTTP transport for the CXTN SDK: HTTP that knows nothing of CXTN.
 //!
-//! Most users want the facade crate `cxtn`, which picks a backend and a retry policy for them;
+//! Most users want the facade crate `cxtn`, which picks a backend and a retry policy for them and re-exports this
+//! crate as `cxtn::transport`;
 //! depend on `cxtn-transport` directly to plug in your own HTTP stack, tune retries, or script a mock in tests.
 //!
 //! - [`Request`] and [`Response`]: a small HTTP model built on the `http` crate types and [`bytes::Bytes`].

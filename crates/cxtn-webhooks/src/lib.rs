@@ -3,7 +3,8 @@
 //!
 //! [`Client`] speaks CXTN's envelope and error rules over any [`Transport`](cxtn_transport::Transport);
 //! it never picks an HTTP backend itself. Most users want the facade crate `cxtn`, whose
-//! `cxtn::Client::builder()` picks one; depend on `cxtn-webhooks` directly to bring your own transport.
+//! `cxtn::Client::builder()` picks one and which re-exports this crate as `cxtn::webhooks`; depend on
+//! `cxtn-webhooks` directly to bring your own transport.
 //!
 //! - A call succeeds only on HTTP 2xx with `ApiStatusCode` 100; every other outcome is an [`Error`] with a [`kind`](Error::kind).
 //! - Retries with backoff and timeouts come from the transport's retry layer, on by default;
