@@ -1,8 +1,8 @@
 //! Test helpers for handlers (feature `test-util`): events made from the guide's samples or any body, and
 //! [`run`], which takes a body through a receiver and its worker and says what the worker did.
 //!
-//! A [`Harness`] builds a real [`Receiver`](crate::Receiver) with its default limits on a
-//! [`MemoryInbox`](crate::MemoryInbox), posts the body to its [`service`](crate::Receiver::service), runs its
+//! A [`Harness`] builds a real [`Receiver`] with its default limits on a
+//! [`MemoryInbox`], posts the body to its [`service`](crate::Receiver::service), runs its
 //! [`Worker`](crate::Worker) once, and reports the outcome the worker recorded: the same parsing, storing,
 //! time limit, panic handling, retry schedule and dead-lettering as in production, with no socket and no file.
 //!
