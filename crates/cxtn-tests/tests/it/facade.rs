@@ -35,10 +35,7 @@ async fn the_default_client_manages_endpoints_on_the_sandbox() {
         .unwrap();
     let mut endpoints = webhooks.list().await.unwrap();
     endpoints.sort_by_key(|e| e.event_type.value());
-    let seen: Vec<_> = endpoints
-        .iter()
-        .map(|e| (e.event_type, e.status))
-        .collect();
+    let seen: Vec<_> = endpoints.iter().map(|e| (e.event_type, e.status)).collect();
     assert_eq!(
         seen,
         [

@@ -152,13 +152,7 @@ async fn every_operation_round_trips(h: Harness) {
     let listed = webhooks.list().await.unwrap();
     let seen: Vec<_> = listed
         .iter()
-        .map(|e| {
-            (
-                e.event_type,
-                e.endpoint_url.as_str().to_owned(),
-                e.status,
-            )
-        })
+        .map(|e| (e.event_type, e.endpoint_url.as_str().to_owned(), e.status))
         .collect();
     assert_eq!(
         seen,
