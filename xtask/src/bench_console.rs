@@ -9,8 +9,8 @@
 //! Then times each console query over repeated runs, through the `Inbox` trait as the console calls it, and
 //! prints p50 and p99 per query.
 //!
-//! Each query is a named [`Case`]: another one (an HTTP page of the console, say) is one more entry in
-//! [`cases`].
+//! Each query is a named [`Case`]: another one is one more entry in [`cases`].
+//! The console's pages over loopback HTTP (`http::cases`) follow the queries beneath them.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use cxtn_receiver::inbox::EventCursor;
 use cxtn_receiver::{EventFilter, EventStatus, Inbox, NewEvent, SqliteInbox, Stored};
+
+mod http;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const HOUR_MS: i64 = 60 * 60 * 1000;
@@ -201,7 +203,10 @@ pub(crate) fn run(selection: &Selection) -> Result<()> {
         };
         let inbox: Arc<dyn Inbox> = Arc::new(inbox);
         let known = known(&inbox, now_ms).await?;
-        measure(&cases(&inbox, &known), selection.runs).await
+        let pages = http::serve(Arc::clone(&inbox)).await?;
+        let mut all = cases(&inbox, &known);
+        all.extend(http::cases(&pages, &known)?);
+        measure(&all, selection.runs).await
     })
 }
 
