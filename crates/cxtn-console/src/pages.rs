@@ -18,6 +18,8 @@ pub(crate) struct Common {
     pub(crate) flash: Option<Flash>,
     /// When the page listens on `/stream` for new arrivals: the stream's query string (`?...`, or empty).
     pub(crate) live: Option<String>,
+    /// Whether the header offers to sign out (a session signed in with the admin token).
+    pub(crate) sign_out: bool,
 }
 
 /// A message at the top of a page.

@@ -205,6 +205,17 @@ where
             },
             None => bad_segment(shared, &caller),
         },
+        (&Method::POST, ["logout"]) => match check_post(shared, &caller, &asked, body).await {
+            Ok(_) => Reply::redirect(&format!("{}/login", shared.base)).header(
+                header::SET_COOKIE,
+                &format!(
+                    "{}=; Path={}/; HttpOnly; SameSite=Strict; Max-Age=0",
+                    auth::COOKIE,
+                    shared.base
+                ),
+            ),
+            Err(reply) => reply,
+        },
         (&Method::GET | &Method::HEAD, ["rejections"]) => rejections(shared, &caller, &asked).await,
         (&Method::GET | &Method::HEAD, ["rejections", id]) => match id.parse::<i64>() {
             Ok(id) => rejection(shared, &caller, &asked, id, None, StatusCode::OK).await,
@@ -224,7 +235,7 @@ where
         (_, [""] | ["events"] | ["events", _] | ["rejections"] | ["rejections", _] | ["stream"]) => {
             not_allowed(shared, "GET")
         }
-        (_, ["events", _, "replay"] | ["rejections", _, "reparse"]) => not_allowed(shared, "POST"),
+        (_, ["events", _, "replay"] | ["rejections", _, "reparse"] | ["logout"]) => not_allowed(shared, "POST"),
         _ => error_page(
             shared,
             caller.bound(),
@@ -460,6 +471,8 @@ fn common(shared: &Shared, bound: Option<&str>, title: &str, flash: Option<Flash
         csrf: shared.keys.csrf(bound),
         flash,
         live,
+        // With a token, only a signed-in session has a cookie to bind forms to.
+        sign_out: shared.token.is_some() && bound.is_some(),
     }
 }
 

@@ -141,4 +141,19 @@ async fn a_bearer_token_or_a_signed_in_session_is_accepted() {
     )
     .await;
     assert_eq!(replayed.status, 303, "{}", replayed.body);
+
+    // Signing out clears the cookie in the browser; a bearer client's page offers no sign-out.
+    assert!(page.body.contains("<form id=\"logout\""));
+    let bearer_page = get_with(&served.url(""), &[("authorization", &bearer)]).await;
+    assert!(!bearer_page.body.contains("id=\"logout\""));
+    let out = request(
+        "POST",
+        &served.url("logout"),
+        &[("cookie", &cookie), ("origin", &origin)],
+        Some(&format!("csrf={}", page.csrf())),
+    )
+    .await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    assert_eq!(out.header("location"), "/login");
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
 }
