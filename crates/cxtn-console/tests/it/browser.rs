@@ -167,9 +167,10 @@ async fn run() -> anyhow::Result<()> {
             Box::pin(replay(c))
         }),
         ("re-parse stores a rejection that parses now", |c| Box::pin(reparse(c))),
-        ("an admin token sends the browser to the login page", |c| {
-            Box::pin(login(c))
-        }),
+        (
+            "an admin token sends the browser to the login page, and signing out back",
+            |c| Box::pin(login(c)),
+        ),
     ];
     let mut failures = Vec::new();
     for (name, case) in cases {
@@ -680,6 +681,19 @@ async fn login(ctx: &Ctx) -> anyhow::Result<()> {
     // In: the session cookie opens the other pages too.
     client.goto(&guarded.url("events")).await?;
     expect_page(client, "events").await?;
+    // Signing out drops the session: the next page asks for the token again.
+    client
+        .find(Locator::Css("form#logout button#logout-button"))
+        .await?
+        .click()
+        .await?;
+    expect_page(client, "login")
+        .await
+        .context("signing out did not lead to the login page")?;
+    client.goto(&guarded.url("events")).await?;
+    expect_page(client, "login")
+        .await
+        .context("the session outlived signing out")?;
     Ok(())
 }
 
