@@ -377,6 +377,9 @@ async fn filters_narrow_the_table(ctx: &Ctx) -> anyhow::Result<()> {
         "the unfiltered table shows {} events, not 9: {all:?}",
         all.len()
     );
+    for name in ["status", "event", "subscription", "from", "until", "q"] {
+        client_has(ctx.client(), &format!("form#filters [name={name}]")).await?;
+    }
 
     let dead = filter(ctx, &[("status", "dead")], "status=dead").await?;
     ensure!(dead == [seed::TRADE], "status=dead shows {dead:?}");
