@@ -83,9 +83,11 @@ const MIGRATIONS: [Migration; 4] = [
         // 4: each event's `objectId`, and the indexes of the console's listings: every listing is ordered by
         // `(received_at_ms, event_id)`, so each filter's index goes on with both, then holds the other filters'
         // columns (see `list.rs`); duplicated events apart, so that counting redeliveries reads only them.
+        // `events_received` holds the status too: a claim, which reads it oldest first, passes over the
+        // processed events in the index without reading their rows.
         sql: "ALTER TABLE events ADD COLUMN object_id TEXT;
     DROP INDEX events_received;
-    CREATE INDEX events_received ON events (received_at_ms, event_id);
+    CREATE INDEX events_received ON events (received_at_ms, event_id, status);
     DROP INDEX events_conflicted;
     CREATE INDEX events_conflicted ON events (received_at_ms, event_id) WHERE conflicts > 0;
     CREATE INDEX events_status ON events (status, received_at_ms, event_id, event, subscription);
