@@ -175,3 +175,11 @@ fn fixtures_come_from_the_guide_or_any_body() {
     let err = testing::event("{").unwrap_err();
     assert!(!err.to_string().is_empty());
 }
+
+#[test]
+fn the_testing_types_are_send_and_sync() {
+    fn assert<T: Send + Sync>() {}
+    assert::<Harness>();
+    assert::<Outcome>();
+    assert::<Cause>();
+}

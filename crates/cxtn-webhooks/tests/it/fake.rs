@@ -184,3 +184,11 @@ async fn calls_never_keep_the_token() {
     let shown = format!("{:?} {fake:?}", fake.calls());
     assert!(!shown.contains("test-token"), "{shown}");
 }
+
+#[test]
+fn the_fake_is_send_and_sync() {
+    fn assert<T: Send + Sync>() {}
+    assert::<FakeCxtn>();
+    assert::<Refusal>();
+    assert::<cxtn_webhooks::testing::Call>();
+}
