@@ -27,8 +27,13 @@ commands:
                            bump the version, check CHANGELOG.md, run the gate, then `cargo publish --dry-run`
                            of every crate (without --dry-run: stop before publishing, print the commands)
   tidy                     check that crates depend only downwards (also run by `cargo test`)
-  bench-receiver [--seconds N] [--connections 1,16,64] [--targets bare,memory,sqlite,postgres]
-                           deliveries/s and p50/p99 of the receiver (N s each, default 5)
+  bench-receiver [--seconds N] [--rounds N] [--connections 64,1] [--targets bare,sqlite,postgres]
+                 [--cxtn PATH] [--no-latency]
+                           wrk against the bare ceiling and `cxtn listen` (SQLite, PostgreSQL), alternately,
+                           N s each (default 5) for N rounds (default 3): deliveries/s, shares of the ceiling,
+                           commit-to-handler p50/p99, resident memory, bytes per stored delivery
+  bench-receiver profile [--deliveries N] [--connections N] [--target listen|bare]
+                           instructions per delivery by stage under callgrind (default 4000 over 64)
   bench-prune [--rows N] [--writers N] [--seconds N] [--targets sqlite,postgres]
                            prune N old processed events (default 1000000) while W tasks store (default 16),
                            and the stores' p50/p99 then against N s without a prune (default 5)
@@ -60,25 +65,7 @@ fn run(args: Vec<String>) -> Result<()> {
             let target = flag_value(&rest, "--target").unwrap_or("parse");
             fuzz(target, seconds_arg(&rest, 60)?)
         }
-        Some("bench-receiver") => {
-            let rest: Vec<String> = args.collect();
-            let connections = list_arg(&rest, "--connections")
-                .iter()
-                .map(|c| {
-                    c.parse::<usize>()
-                        .context("--connections takes numbers such as 1,16,64")
-                })
-                .collect::<Result<Vec<_>>>()?;
-            bench_receiver::run(&bench_receiver::Selection {
-                seconds: seconds_arg(&rest, 5)?,
-                connections: if connections.is_empty() {
-                    vec![1, 16, 64]
-                } else {
-                    connections
-                },
-                targets: list_arg(&rest, "--targets"),
-            })
-        }
+        Some("bench-receiver") => bench_receiver::main(&args.collect::<Vec<_>>()),
         Some("bench-prune") => {
             let rest: Vec<String> = args.collect();
             bench_prune::run(&bench_prune::Selection {
