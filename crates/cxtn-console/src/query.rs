@@ -23,6 +23,9 @@ pub(crate) struct EventsQuery {
     pub(crate) q: String,
     pub(crate) after: Option<EventCursor>,
     pub(crate) conflicts: bool,
+    /// For `/stream`: the newest event the page showed when it was rendered; arrivals after it are news, so an
+    /// event stored between the page and the stream's start is not missed.
+    pub(crate) since: Option<EventCursor>,
 }
 
 /// The pairs of a query string, decoded.
@@ -71,6 +74,12 @@ impl EventsQuery {
                 "after" => {
                     parsed.after = Some(EventCursor::from_token(&value).ok_or_else(|| {
                         "the `after` cursor is not one this console wrote: start again from the first page".to_owned()
+                    })?);
+                }
+                "since" if value.is_empty() => {}
+                "since" => {
+                    parsed.since = Some(EventCursor::from_token(&value).ok_or_else(|| {
+                        "the `since` cursor is not one this console wrote: reload the page".to_owned()
                     })?);
                 }
                 "conflicts" => parsed.conflicts = matches!(value.as_str(), "1" | "true" | "on" | "yes"),
@@ -125,6 +134,16 @@ impl EventsQuery {
         self.append_filters(&mut query);
         query.append_pair("after", &cursor.to_token());
         query.finish()
+    }
+
+    /// The live stream's query string for a page of these filters whose newest event is `newest` (or, for an
+    /// empty page, rendered at `now_ms`): the same filters, and where the news start.
+    pub(crate) fn live(&self, newest: Option<&EventCursor>, now_ms: i64) -> String {
+        let since = newest.cloned().unwrap_or_else(|| EventCursor::new(now_ms, ""));
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        self.append_filters(&mut query);
+        query.append_pair("since", &since.to_token());
+        format!("?{}", query.finish())
     }
 
     /// The query string of the same filters, from the first page.

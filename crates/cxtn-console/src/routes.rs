@@ -2,7 +2,7 @@
 
 use askama::Template;
 use bytes::Bytes;
-use cxtn_receiver::inbox::{EventFilter, EventId, InboxError};
+use cxtn_receiver::inbox::{EventFilter, EventId, EventRecord, InboxError};
 use cxtn_receiver::{ErrorKind as ReceiverErrorKind, ReplayTarget};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -592,7 +592,7 @@ async fn overview(shared: &Shared, caller: &Caller, asked: &Asked) -> Reply {
             caller.bound(),
             "Overview",
             flash_of(asked.query.as_deref()),
-            Some(String::new()),
+            Some(EventsQuery::default().live(recent.first().map(EventRecord::cursor).as_ref(), now)),
         ),
         oldest_pending: stats
             .oldest_pending_at_ms
@@ -640,7 +640,10 @@ async fn events(shared: &Shared, caller: &Caller, asked: &Asked) -> Reply {
             caller.bound(),
             "Events",
             None,
-            query.after.is_none().then(|| first_page.clone()),
+            query
+                .after
+                .is_none()
+                .then(|| query.live(records.first().map(EventRecord::cursor).as_ref(), text::now_ms())),
         ),
         statuses: pages::STATUSES
             .iter()

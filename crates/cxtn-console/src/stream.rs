@@ -29,10 +29,12 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// Opens the stream of new arrivals that meet the events page's filters (its cursor aside).
 pub(crate) fn open(shared: &Shared, headers: &HeaderMap, query: EventsQuery) -> Reply {
+    // A reconnecting browser says the last arrival it got; a fresh page says the newest event it showed.
     let resume = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
-        .and_then(EventCursor::from_token);
+        .and_then(EventCursor::from_token)
+        .or_else(|| query.since.clone());
     let (chunks, body) = mpsc::channel(16);
     let live = Live {
         inbox: shared.inbox.clone(),

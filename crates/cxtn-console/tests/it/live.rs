@@ -101,7 +101,7 @@ async fn a_filtered_stream_sends_only_the_arrivals_that_meet_its_filters() {
     let served = serve(crate::console(inbox.clone())).await;
     let page = crate::get(&served.url("events?event=trade_settled&q=wh_t")).await;
     assert!(
-        crate::unescape(&page.body).contains("data-live=\"/stream?event=trade_settled&q=wh_t\""),
+        crate::unescape(&page.body).contains("data-live=\"/stream?event=trade_settled&q=wh_t&since="),
         "{}",
         page.body
     );
@@ -126,4 +126,36 @@ async fn a_filtered_stream_sends_only_the_arrivals_that_meet_its_filters() {
 
     let bad = crate::get(&served.url("stream?status=exploded")).await;
     assert_eq!(bad.status, 400);
+}
+
+/// The stream URL a page gives its script (`data-live`), unescaped.
+fn live_url(served: &crate::Served, page: &crate::Answer) -> String {
+    let start = page.body.find("data-live=\"").expect("a live page") + "data-live=\"".len();
+    let end = page.body[start..].find('"').unwrap() + start;
+    let path = crate::unescape(&page.body[start..end]).replace("&amp;", "&");
+    format!("http://{}{path}", served.addr)
+}
+
+#[tokio::test]
+async fn an_event_stored_between_the_page_and_its_stream_is_still_news() {
+    let inbox = memory();
+    let now = now_ms();
+    store(inbox.as_ref(), &payment("wh_shown", "1.00", 1), now - 5_000).await;
+    let served = serve(crate::console(inbox.clone())).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    for page in ["events", ""] {
+        let rendered = crate::get(&served.url(page)).await;
+        assert_eq!(rendered.status, 200);
+        // The event lands after the page was rendered and before its script opens the stream.
+        let late = format!("wh_between_{}", if page.is_empty() { "overview" } else { page });
+        store(inbox.as_ref(), &payment(&late, "2.00", 2), now_ms()).await;
+        let url = live_url(&served, &rendered);
+        assert!(url.contains("since="), "{url}");
+        let request = http::Request::get(url).body(Empty::new()).unwrap();
+        let mut body = client.request(request).await.unwrap().into_body();
+        let found = arrivals(&mut body, 1).await;
+        assert!(found[0].contains(&format!("\"{late}\"")), "{found:?}");
+        assert!(!found[0].contains("\"wh_shown\""), "the page showed it: {found:?}");
+    }
+    served.stop().await;
 }

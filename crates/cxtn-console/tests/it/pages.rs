@@ -112,7 +112,7 @@ async fn the_overview_counts_and_links() {
     assert!(overview.body.contains("href=\"/events?conflicts=1\""));
     // The overview's recent list, newest first, with the live stream named.
     assert_eq!(overview.event_rows()[0], "wh_4");
-    assert!(overview.body.contains("data-live=\"/stream\""));
+    assert!(overview.body.contains("data-live=\"/stream?since="));
 
     let empty = serve(crate::console(memory())).await;
     let overview = get(&empty.url("")).await;
