@@ -71,17 +71,17 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use admin::{AdminBody, AdminService, MountFuture};
-pub use auth::{Keys, KeysHandle};
 pub use async_trait::async_trait;
+pub use auth::{Keys, KeysHandle};
 pub use inbox::memory::MemoryInbox;
 #[cfg(feature = "postgres")]
 pub use inbox::postgres::{PostgresHandler, PostgresInbox, PostgresInboxBuilder};
 #[cfg(feature = "sqlite")]
 pub use inbox::sqlite::{SqliteHandler, SqliteInbox, Vacuumed};
 pub use inbox::{
-    BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, EventStatus, Inbox,
-    InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, RejectionRecord, Stored,
-    Transacted, WriteStats,
+    ArrivalBucket, BodyHash, ClaimToken, Claimed, Completion, ConflictRecord, EventCursor, EventFilter, EventId,
+    EventRecord, EventStatus, Inbox, InboxError, InboxErrorKind, InboxStats, NewEvent, NewRejection, PrunePolicy,
+    PruneReport, RejectionRecord, Stored, Transacted, WriteStats,
 };
 #[cfg(feature = "sqlite")]
 pub use rusqlite;
