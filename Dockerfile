@@ -11,14 +11,14 @@
 ARG RUST_VERSION=1.88
 ARG DEBIAN_RELEASE=bookworm
 
-# --- build: the release binary, from the locked dependencies -------------------------------------------------
+# --- build: the distribution binary (profile dist: stripped, LTO), from the locked dependencies ---------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --package cxtn-cli --bin cxtn \
-    && install -m 0755 target/release/cxtn /usr/local/bin/cxtn
+    cargo build --profile dist --locked --package cxtn-cli --bin cxtn \
+    && install -m 0755 target/dist/cxtn /usr/local/bin/cxtn
 
 # --- runtime: the binary, curl for the health check, and nothing that runs as root ----------------------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
