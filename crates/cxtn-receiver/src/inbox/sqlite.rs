@@ -261,6 +261,28 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// The events a claim takes: `?1` now, `?2` the limit, `?3` whether quarantined events are claimed too.
+///
+/// Each of the three kinds of claimable event is read from the due index on its own, earliest due first, so a
+/// claim costs the same however many processed events the inbox keeps; the oldest arrivals among them go first.
+pub(super) const CLAIM: &str = "SELECT event_id, body, attempts, received_at_ms, conflicts, quarantine_reason,
+    status = 'quarantined' OR (status = 'processing' AND claimed_quarantined) AS from_quarantine
+ FROM events
+ WHERE rowid IN (
+     SELECT rowid FROM (SELECT rowid FROM events
+         WHERE status = 'pending' AND next_attempt_at_ms <= ?1
+         ORDER BY next_attempt_at_ms LIMIT ?2)
+     UNION ALL
+     SELECT rowid FROM (SELECT rowid FROM events
+         WHERE ?3 AND status = 'quarantined' AND next_attempt_at_ms <= ?1
+         ORDER BY next_attempt_at_ms LIMIT ?2)
+     UNION ALL
+     SELECT rowid FROM (SELECT rowid FROM events
+         WHERE status = 'processing' AND claimed_until_ms <= ?1 AND (?3 OR NOT claimed_quarantined)
+         LIMIT ?2)
+ )
+ ORDER BY received_at_ms LIMIT ?2";
+
 #[async_trait]
 impl Inbox for SqliteInbox {
     /// Takes the write lock in the writer's next transaction (reads the file, for a read-only inbox).
@@ -374,15 +396,7 @@ impl Inbox for SqliteInbox {
         self.writer()?
             .run(move |txn| {
                 let now_ms = crate::now_ms();
-                let mut select = txn.prepare_cached(
-                    "SELECT event_id, body, attempts, received_at_ms, conflicts, quarantine_reason,
-                        status = 'quarantined' OR (status = 'processing' AND claimed_quarantined) AS from_quarantine
-                     FROM events
-                     WHERE (status = 'pending' AND next_attempt_at_ms <= ?1)
-                        OR (?3 AND status = 'quarantined' AND next_attempt_at_ms <= ?1)
-                        OR (status = 'processing' AND claimed_until_ms <= ?1 AND (?3 OR NOT claimed_quarantined))
-                     ORDER BY received_at_ms LIMIT ?2",
-                )?;
+                let mut select = txn.prepare_cached(CLAIM)?;
                 let rows = select
                     .query_map(params![now_ms, limit, quarantined], |row| {
                         let event_id: String = row.get("event_id")?;

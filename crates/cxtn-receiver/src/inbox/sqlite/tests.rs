@@ -678,6 +678,34 @@ fn listings_read_the_index_of_their_filter() {
 }
 
 #[test]
+fn a_claim_reads_the_due_index_and_never_the_whole_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("claim.sqlite");
+    drop(SqliteInbox::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    let plan = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", super::CLAIM))
+        .unwrap()
+        .query_map(params![1_i64, 10_i64, true], |row| row.get::<_, String>(3))
+        .unwrap()
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .unwrap();
+    let text = plan.join("; ");
+    assert_eq!(
+        plan.iter().filter(|step| step.contains("INDEX events_due")).count(),
+        3,
+        "{text}"
+    );
+    // A scan of `events` without an index would read every processed event kept.
+    assert!(
+        !plan
+            .iter()
+            .any(|step| step.starts_with("SCAN events") && !step.contains("USING")),
+        "{text}"
+    );
+}
+
+#[test]
 fn sqlite_errors_have_kinds() {
     let failure = |code| rusqlite::Error::SqliteFailure(ffi::Error::new(code), None);
     for code in [
