@@ -143,6 +143,10 @@ pub enum Outcome {
         /// The parser's reason.
         reason: String,
     },
+    /// The receiver answered 200 and stored nothing new: the event id was stored before, with this body or (kept
+    /// beside it as a conflict) another; the handler was not called for it. Only a run on an inbox that outlives
+    /// it ([`run_sqlite`]) can see one.
+    Duplicate,
     /// The receiver did not store the body as an event: it answered `status` (400 for a body without a usable
     /// envelope, which it keeps as a rejection; 413 for one over the size limit), and the handler never ran.
     Refused {
@@ -270,23 +274,7 @@ impl Harness {
             .handler(observed)
             .worker_policy(self.policy.clone())
             .build()?;
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri("/")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(body.into()))
-            .map_err(|e| Error::new(ErrorKind::Config, format!("the test request could not be built: {e}")))?;
-        let response = match receiver.service().call(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
-        let status = response.status();
-        let answer = response
-            .into_body()
-            .collect()
-            .await
-            .map(|collected| collected.to_bytes())
-            .unwrap_or_else(|never: Infallible| match never {});
+        let (status, answer) = post(&receiver, body.into()).await?;
         if status != StatusCode::OK {
             return Ok(Outcome::Refused {
                 status: status.as_u16(),
@@ -314,6 +302,167 @@ impl Harness {
             },
         })
     }
+}
+
+/// Runs a transactional handler on `body` as a receiver with the default settings and [`Worker::sqlite`](crate::Worker::sqlite) would,
+/// on `inbox`: open one on a temporary file and create the handler's tables in it first.
+///
+/// The handler's writes and the event's `processed` mark commit together, so after a `Processed` outcome the
+/// test reads the handler's rows from the file, and after a failure finds none.
+/// The inbox keeps what the run stored: a second run of the same body is a [`Outcome::Duplicate`], and the
+/// `after` of a retry is read from the stored event (to the millisecond, from now).
+///
+/// ```
+/// use cxtn_receiver::testing::{self, Outcome};
+/// use cxtn_receiver::{Event, HandlerError, SqliteHandler, SqliteInbox, rusqlite};
+///
+/// #[derive(Debug)]
+/// struct Ledger;
+///
+/// impl SqliteHandler for Ledger {
+///     fn handle(&self, event: &Event, txn: &rusqlite::Transaction<'_>) -> Result<(), HandlerError> {
+///         txn.execute("INSERT INTO ledger (event_id) VALUES (?1)", [event.notification.event_id().as_str()])?;
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = std::env::temp_dir().join(format!("cxtn-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("inbox.sqlite");
+/// let inbox = SqliteInbox::open(&path)?;
+/// rusqlite::Connection::open(&path)?.execute_batch("CREATE TABLE ledger (event_id TEXT PRIMARY KEY)")?;
+///
+/// let body = cxtn_events::samples::GUIDE[1].body;
+/// assert_eq!(testing::run_sqlite(&inbox, Ledger, body).await?, Outcome::Processed);
+/// assert_eq!(testing::run_sqlite(&inbox, Ledger, body).await?, Outcome::Duplicate);
+/// let rows: i64 = rusqlite::Connection::open(&path)?.query_row("SELECT count(*) FROM ledger", [], |r| r.get(0))?;
+/// assert_eq!(rows, 1);
+/// # drop(inbox);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// As [`Harness::run`], and when the inbox fails.
+#[cfg(feature = "sqlite")]
+pub async fn run_sqlite(
+    inbox: &crate::SqliteInbox,
+    handler: impl crate::SqliteHandler,
+    body: impl Into<Bytes>,
+) -> Result<Outcome, Error> {
+    let seen = Arc::new(Mutex::new(Seen::NotCalled));
+    let observed = ObservedSqlite {
+        inner: handler,
+        seen: seen.clone(),
+    };
+    let worker = crate::Worker::sqlite(inbox.clone(), observed, WorkerPolicy::default());
+    let receiver = Receiver::builder(Arc::new(inbox.clone()))
+        .allow_unauthenticated(true)
+        .worker(worker)
+        .build()?;
+    let (status, answer) = post(&receiver, body.into()).await?;
+    if status != StatusCode::OK {
+        return Ok(Outcome::Refused {
+            status: status.as_u16(),
+            message: message_of(&answer),
+        });
+    }
+    let stored = serde_json::from_slice::<Answered>(&answer).map_err(|e| {
+        Error::new(
+            ErrorKind::Inbox,
+            format!("the receiver's answer could not be read: {e}"),
+        )
+    })?;
+    if stored.status == "duplicate" || stored.status == "conflict" {
+        return Ok(Outcome::Duplicate);
+    }
+    if let Some(worker) = receiver.worker() {
+        worker.run_once().await?;
+    }
+    let event_id = EventId::new(stored.event_id);
+    let record = inbox.event(&event_id).await?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("event `{event_id}` was stored but is no longer in the inbox"),
+        )
+    })?;
+    let cause = seen.lock().unwrap_or_else(PoisonError::into_inner).cause();
+    let error = record.last_error.unwrap_or_default();
+    Ok(match record.status {
+        crate::EventStatus::Processed => Outcome::Processed,
+        crate::EventStatus::Dead => Outcome::Dead { error, cause },
+        crate::EventStatus::Quarantined => Outcome::Quarantined {
+            reason: record.quarantine_reason.unwrap_or_default(),
+        },
+        _ => Outcome::Retry {
+            error,
+            cause,
+            after: Duration::from_millis(
+                u64::try_from(record.next_attempt_at_ms.saturating_sub(crate::now_ms())).unwrap_or(0),
+            ),
+        },
+    })
+}
+
+/// The receiver's answer to a stored delivery.
+#[cfg(feature = "sqlite")]
+#[derive(serde::Deserialize)]
+struct Answered {
+    status: String,
+    #[serde(rename = "eventId")]
+    event_id: String,
+}
+
+/// A transactional handler, watched as [`Observed`] watches a plain one.
+#[cfg(feature = "sqlite")]
+#[derive(Debug)]
+struct ObservedSqlite<H> {
+    inner: H,
+    seen: Arc<Mutex<Seen>>,
+}
+
+#[cfg(feature = "sqlite")]
+impl<H: crate::SqliteHandler> crate::SqliteHandler for ObservedSqlite<H> {
+    fn handle(&self, event: &Event, txn: &crate::rusqlite::Transaction<'_>) -> Result<(), HandlerError> {
+        let set = |seen: Seen| *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = seen;
+        set(Seen::Running);
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.handle(event, txn))) {
+            Ok(result) => {
+                set(Seen::Returned);
+                result
+            }
+            Err(payload) => {
+                set(Seen::Panicked(panic_message(payload.as_ref())));
+                std::panic::resume_unwind(payload)
+            }
+        }
+    }
+}
+
+/// Posts `body` to the receiver's service as CXTN would; its status and body.
+async fn post(receiver: &Receiver, body: Bytes) -> Result<(StatusCode, Bytes), Error> {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(body))
+        .map_err(|e| Error::new(ErrorKind::Config, format!("the test request could not be built: {e}")))?;
+    let response = match receiver.service().call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let answer = response
+        .into_body()
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_else(|never: Infallible| match never {});
+    Ok((status, answer))
 }
 
 /// The receiver's `{"error": "..."}` message, or the answer's text.

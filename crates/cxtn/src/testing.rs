@@ -6,7 +6,8 @@
 //! - Handlers (with feature `receiver`): events from the guide's samples or any body ([`sample`], [`samples`],
 //!   [`event`]), and [`run`] / [`Harness`], which take a body through a real receiver and its worker, in memory,
 //!   and report the [`Outcome`] the worker recorded: processed, retried after a backoff, dead-lettered,
-//!   quarantined or refused, and whether the handler returned an error, panicked or ran out of time ([`Cause`]).
+//!   quarantined or refused, and whether the handler returned an error, panicked or ran out of time ([`Cause`]);
+//!   [`run_sqlite`] does the same for a transactional `SqliteHandler`, on an inbox file of the test's.
 //!
 //! The guide `docs/testing.md` walks through both.
 //! For the whole loop over HTTP (registration, statuses, deliveries with retries and duplicates), use the local
@@ -32,7 +33,7 @@ pub use cxtn_webhooks::testing::{Call, FakeCxtn, Refusal};
 
 #[cfg(feature = "receiver")]
 #[cfg_attr(docsrs, doc(cfg(feature = "receiver")))]
-pub use cxtn_receiver::testing::{Cause, Harness, Outcome, event, run, sample, samples};
+pub use cxtn_receiver::testing::{Cause, Harness, Outcome, event, run, run_sqlite, sample, samples};
 
 /// A [`Client`](crate::Client) of the fake account: a test token, the default retries, the fake as its transport.
 ///

@@ -183,3 +183,56 @@ fn the_testing_types_are_send_and_sync() {
     assert::<Outcome>();
     assert::<Cause>();
 }
+
+#[derive(Debug)]
+struct SqliteLedger {
+    fail: bool,
+}
+
+impl cxtn_receiver::SqliteHandler for SqliteLedger {
+    fn handle(&self, event: &Event, txn: &cxtn_receiver::rusqlite::Transaction<'_>) -> Result<(), HandlerError> {
+        txn.execute(
+            "INSERT INTO ledger (event_id) VALUES (?1)",
+            [event.notification.event_id().as_str()],
+        )?;
+        if self.fail {
+            return Err("the ledger refused the row".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_transactional_handler_commits_with_the_event_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.sqlite");
+    let inbox = cxtn_receiver::SqliteInbox::open(&path).unwrap();
+    let db = cxtn_receiver::rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch("CREATE TABLE ledger (event_id TEXT PRIMARY KEY)")
+        .unwrap();
+    let rows = || -> i64 { db.query_row("SELECT count(*) FROM ledger", [], |r| r.get(0)).unwrap() };
+
+    let failing = testing::run_sqlite(&inbox, SqliteLedger { fail: true }, PAYMENT)
+        .await
+        .unwrap();
+    let Outcome::Retry { error, cause, after } = failing else {
+        panic!("expected a retry: {failing:?}")
+    };
+    assert_eq!((error.as_str(), cause), ("the ledger refused the row", Cause::Returned));
+    assert!(after <= Duration::from_secs(2), "{after:?}");
+    assert_eq!(rows(), 0, "the failed attempt's row was rolled back");
+
+    let other = cxtn_events::samples::GUIDE[0].body;
+    let outcome = testing::run_sqlite(&inbox, SqliteLedger { fail: false }, other)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Processed);
+    assert_eq!(rows(), 1);
+    assert_eq!(
+        testing::run_sqlite(&inbox, SqliteLedger { fail: false }, other)
+            .await
+            .unwrap(),
+        Outcome::Duplicate
+    );
+    assert_eq!(rows(), 1);
+}
