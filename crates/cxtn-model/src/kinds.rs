@@ -1,23 +1,24 @@
 //! Enumerations whose values CXTN defines: webhook event types and endpoint statuses.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
-/// The most bytes of JSON text an [`Unknown`] keeps inline: it stays a small `Copy` value.
+/// The most bytes of JSON text an [`Unknown`] keeps inline; a longer text is interned.
 const INLINE: usize = 62;
 
 /// A value CXTN sent that this version does not know, kept exactly as received.
 ///
-/// It keeps the value's compact JSON text inline, up to 62 bytes, so that it (and the enums holding it) are
-/// `Copy` and `Hash`: an unknown event type `7`, `"Loans"` or even `{"id": 7, "name": "Loans"}` is kept and
-/// written back byte for byte.
-/// A value whose JSON text is longer is not kept: [`as_value`](Self::as_value) gives `None`,
-/// [`is_kept`](Self::is_kept) says so, and [`len`](Self::len) gives its length; no value of CXTN's tables
-/// comes near that length.
+/// It is a small `Copy` value, so that the enums holding it are `Copy` and `Hash` too: the value's compact JSON
+/// text is kept inline when it is at most 62 bytes long (every value of CXTN's tables), and otherwise interned
+/// once per distinct text for the life of the process.
+/// Either way nothing is lost: an unknown event type `7`, `"Loans"` or `{"id": 7, "name": "Loans"}` is kept and
+/// written back as received.
 ///
 /// ```
 /// use cxtn_model::WebhookEventType;
@@ -25,88 +26,117 @@ const INLINE: usize = 62;
 /// let kind = WebhookEventType::from_wire(&serde_json::json!("Loans"));
 /// let copy = kind; // `Copy`: `kind` stays usable
 /// let WebhookEventType::Unknown(unknown) = copy else { unreachable!() };
-/// assert_eq!(unknown.as_value(), Some(serde_json::json!("Loans")));
+/// assert_eq!(unknown.as_value(), serde_json::json!("Loans"));
 /// assert_eq!(serde_json::to_string(&kind)?, r#""Loans""#);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Unknown {
-    /// The length of the JSON text, in bytes (saturating at `u32::MAX`).
-    len: u32,
-    /// The JSON text, when it fits: its first `len` bytes; zeros otherwise.
-    text: [u8; INLINE],
+#[derive(Clone, Copy)]
+pub struct Unknown(Repr);
+
+#[derive(Clone, Copy)]
+enum Repr {
+    /// The JSON text in the first `len` bytes.
+    Inline { len: u8, bytes: [u8; INLINE] },
+    /// A longer JSON text, interned.
+    Interned(&'static str),
+}
+
+/// Keeps `text` for the life of the process, once per distinct text.
+fn intern(text: String) -> &'static str {
+    static INTERNED: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut interned = INTERNED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = interned.get(text.as_str()) {
+        return found;
+    }
+    let kept: &'static str = Box::leak(text.into_boxed_str());
+    interned.insert(kept);
+    kept
 }
 
 impl Unknown {
     fn of(value: &Value) -> Self {
         let json = value.to_string();
-        let mut text = [0; INLINE];
-        if let Some(slot) = text.get_mut(..json.len()) {
-            slot.copy_from_slice(json.as_bytes());
+        match u8::try_from(json.len()) {
+            Ok(len) if json.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                if let Some(slot) = bytes.get_mut(..json.len()) {
+                    slot.copy_from_slice(json.as_bytes());
+                }
+                Self(Repr::Inline { len, bytes })
+            }
+            _ => Self(Repr::Interned(intern(json))),
         }
-        Self {
-            len: u32::try_from(json.len()).unwrap_or(u32::MAX),
-            text,
+    }
+
+    /// The value's compact JSON text, as received.
+    #[must_use]
+    pub fn as_json(&self) -> &str {
+        match &self.0 {
+            Repr::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|text| std::str::from_utf8(text).ok())
+                .unwrap_or_default(),
+            Repr::Interned(text) => text,
         }
     }
 
-    /// The JSON text as received (compact), when it was short enough to keep.
-    fn text(&self) -> Option<&str> {
-        let len = usize::try_from(self.len).ok()?;
-        self.text.get(..len).and_then(|bytes| std::str::from_utf8(bytes).ok())
-    }
-
-    /// The value as received; `None` for a value whose JSON text is longer than 62 bytes, which is not kept.
+    /// The value as received.
     #[must_use]
-    pub fn as_value(&self) -> Option<Value> {
-        self.text().and_then(|text| serde_json::from_str(text).ok())
+    pub fn as_value(&self) -> Value {
+        serde_json::from_str(self.as_json()).unwrap_or(Value::Null)
     }
+}
 
-    /// Whether the value was kept: its JSON text is at most 62 bytes long.
-    #[must_use]
-    pub fn is_kept(&self) -> bool {
-        self.text().is_some()
+impl PartialEq for Unknown {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_json() == other.as_json()
     }
+}
 
-    /// The length in bytes of the value's compact JSON text.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        usize::try_from(self.len).unwrap_or(usize::MAX)
+impl Eq for Unknown {}
+
+impl PartialOrd for Unknown {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
+}
 
-    /// Whether the JSON text is empty; never, since every JSON value has some text.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+impl Ord for Unknown {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_json().cmp(other.as_json())
+    }
+}
+
+impl std::hash::Hash for Unknown {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_json().hash(state);
     }
 }
 
 impl fmt::Debug for Unknown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.text() {
-            Some(text) => f.debug_tuple("Unknown").field(&format_args!("{text}")).finish(),
-            None => f
-                .debug_struct("Unknown")
-                .field("len", &self.len)
-                .finish_non_exhaustive(),
-        }
+        f.debug_tuple("Unknown")
+            .field(&format_args!("{}", self.as_json()))
+            .finish()
     }
 }
 
 impl fmt::Display for Unknown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.as_value() {
-            Some(Value::String(s)) => f.write_str(&s),
-            Some(other) => write!(f, "{other}"),
-            None => write!(f, "<a value of {} bytes>", self.len),
+            Value::String(s) => f.write_str(&s),
+            other => write!(f, "{other}"),
         }
     }
 }
 
 impl Serialize for Unknown {
-    /// Writes the value back as received; `null` for a value too long to have been kept.
+    /// Writes the value back as received.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.as_value().unwrap_or(Value::Null).serialize(serializer)
+        self.as_value().serialize(serializer)
     }
 }
 
@@ -444,26 +474,32 @@ mod tests {
     }
 
     #[test]
-    fn unknown_values_are_kept_up_to_62_bytes_of_json() {
+    fn unknown_values_are_kept_whatever_their_length() {
         let short = json!({"id": 7, "name": "Loans", "note": "fits in the inline text"});
-        assert!(short.to_string().len() <= 62);
-        let kind = WebhookEventType::from_wire(&short);
-        let WebhookEventType::Unknown(unknown) = kind else {
-            panic!("{kind:?} should be unknown")
-        };
-        assert!(unknown.is_kept());
-        assert_eq!(unknown.as_value(), Some(short.clone()));
-        assert_eq!(serde_json::to_value(kind).unwrap(), short);
-
-        let long = json!("a name far longer than any of CXTN's tables would ever hold, really");
-        let kind = WebhookEventType::from_wire(&long);
-        let WebhookEventType::Unknown(unknown) = kind else {
-            panic!("{kind:?} should be unknown")
-        };
-        assert!(!unknown.is_kept());
-        assert_eq!(unknown.len(), long.to_string().len());
-        assert_eq!(unknown.as_value(), None);
-        assert_eq!(kind.to_string(), format!("<a value of {} bytes>", unknown.len()));
+        assert!(short.to_string().len() <= INLINE);
+        let long = json!({"name": "a name far longer than any of CXTN's tables would ever hold", "id": 7});
+        assert!(long.to_string().len() > INLINE);
+        for wire in [short, long] {
+            let kind = WebhookEventType::from_wire(&wire);
+            let WebhookEventType::Unknown(unknown) = kind else {
+                panic!("{kind:?} should be unknown")
+            };
+            assert_eq!(unknown.as_value(), wire);
+            assert_eq!(unknown.as_json(), wire.to_string());
+            assert_eq!(serde_json::to_value(kind).unwrap(), wire, "written back as received");
+            let again = WebhookEventType::from_wire(&wire);
+            assert_eq!(again, kind);
+            use std::hash::BuildHasher;
+            let state = std::hash::RandomState::new();
+            assert_eq!(state.hash_one(again), state.hash_one(kind));
+        }
+        let text = json!("a string far longer than sixty-two bytes, which is interned once and reused");
+        let (a, b) = (Unknown::of(&text), Unknown::of(&text));
+        match (a.0, b.0) {
+            (Repr::Interned(a), Repr::Interned(b)) => assert!(std::ptr::eq(a, b), "interned once"),
+            _ => panic!("a long text is interned"),
+        }
+        assert_eq!(a.to_string(), text.as_str().unwrap());
     }
 
     #[test]
