@@ -120,30 +120,9 @@ pub(crate) fn has_password(db: &str) -> bool {
 /// The help heading of the options every command takes.
 const GLOBAL: &str = "Global options";
 
-/// Options every command takes.
+/// Options every command takes: how it prints and logs.
 #[derive(Debug, Args)]
 pub(crate) struct Global {
-    /// CXTN's hosted environment to call: hosted-sandbox, staging or production (none by default:
-    /// name one, or give --base-url)
-    #[arg(
-        long,
-        global = true,
-        help_heading = GLOBAL,
-        env = "CXTN_ENV",
-        hide_env_values = true,
-        value_name = "ENV",
-        value_parser = parse_environment
-    )]
-    pub(crate) env: Option<EnvArg>,
-
-    /// The API to call instead of CXTN's: the local simulator `cxtn sandbox` runs (http://127.0.0.1:4010/api/)
-    #[arg(long, global = true, help_heading = GLOBAL, env = "CXTN_BASE_URL", hide_env_values = true, value_name = "URL")]
-    pub(crate) base_url: Option<String>,
-
-    /// Read the access token from this file instead of the CXTN_ACCESS_TOKEN variable
-    #[arg(long, global = true, help_heading = GLOBAL, value_name = "PATH")]
-    pub(crate) token_file: Option<PathBuf>,
-
     /// Print machine-readable JSON: one JSON value per line
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub(crate) json: bool,
@@ -168,6 +147,34 @@ pub(crate) struct Global {
         value_name = "FORMAT"
     )]
     pub(crate) log_format: LogFormat,
+}
+
+/// The help heading of the options that say which API the management commands call.
+const API: &str = "API options";
+
+/// Which API the management commands (`cxtn webhooks ...`) call, and with which access token.
+#[derive(Debug, Args)]
+pub(crate) struct ApiArgs {
+    /// CXTN's hosted environment to call: hosted-sandbox, staging or production (none by default:
+    /// name one, or give --base-url)
+    #[arg(
+        long,
+        global = true,
+        help_heading = API,
+        env = "CXTN_ENV",
+        hide_env_values = true,
+        value_name = "ENV",
+        value_parser = parse_environment
+    )]
+    pub(crate) env: Option<EnvArg>,
+
+    /// The API to call instead of CXTN's: the local simulator `cxtn sandbox` runs (http://127.0.0.1:4010/api/)
+    #[arg(long, global = true, help_heading = API, env = "CXTN_BASE_URL", hide_env_values = true, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+
+    /// Read the access token from this file instead of the CXTN_ACCESS_TOKEN variable
+    #[arg(long, global = true, help_heading = API, value_name = "PATH")]
+    pub(crate) token_file: Option<PathBuf>,
 }
 
 /// How logs are written on stderr.
@@ -207,6 +214,9 @@ Event types, by name or number: Trade (0), Payment (1), AccountTransaction (2), 
 Card (4), Quote (5), BulkPayments (6). CXTN sends notifications for Payment and AccountTransaction only."
 )]
 pub(crate) struct WebhooksArgs {
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+
     /// Print endpoint URLs whole; they carry secrets, so they are redacted by default
     #[arg(long, global = true)]
     pub(crate) show_urls: bool,
@@ -615,6 +625,11 @@ pub(crate) struct TriggerArgs {
     /// HTTP Basic)
     #[arg(long, value_name = "URL")]
     pub(crate) to: Option<String>,
+
+    /// The local simulator to send through: the base URL of its API, as `cxtn sandbox` prints it
+    /// (http://127.0.0.1:4010/api/)
+    #[arg(long, env = "CXTN_BASE_URL", hide_env_values = true, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
 
     /// Through the simulator: how long to follow the deliveries (retries included) before returning
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration, conflicts_with = "to")]

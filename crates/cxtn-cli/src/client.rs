@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use cxtn::Environment;
 
-use crate::cli::{EnvArg, Global};
+use crate::cli::{ApiArgs, EnvArg};
 use crate::error::CliError;
 
 /// The variable the access token is read from.
@@ -28,8 +28,8 @@ pub(crate) fn called() -> Option<&'static Environment> {
 }
 
 /// The environment the options name: `--base-url` first, then `--env`; neither is wrong usage.
-pub(crate) fn environment(global: &Global) -> Result<Environment, CliError> {
-    match (&global.base_url, &global.env) {
+pub(crate) fn environment(api: &ApiArgs) -> Result<Environment, CliError> {
+    match (&api.base_url, &api.env) {
         (Some(url), _) if !url.trim().is_empty() => Ok(Environment::custom(url.trim())),
         (_, Some(env)) => Ok(env.environment.clone()),
         _ => Err(CliError::usage(
@@ -80,9 +80,9 @@ pub(crate) fn access_token(token_file: Option<&Path>) -> Result<String, CliError
 }
 
 /// A management client for the environment and token the options give.
-pub(crate) fn build(global: &Global) -> Result<cxtn::Client, CliError> {
-    let environment = environment(global)?;
-    let token = access_token(global.token_file.as_deref())?;
+pub(crate) fn build(api: &ApiArgs) -> Result<cxtn::Client, CliError> {
+    let environment = environment(api)?;
+    let token = access_token(api.token_file.as_deref())?;
     let client = cxtn::Client::builder()
         .configure(|webhooks| {
             webhooks

@@ -31,7 +31,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::from_env();
     let ui = Ui::new(cli.global.json, cli.global.verbose, cli.global.quiet);
     logs::install(&cli.global, &ui);
-    if let Some(warning) = client::legacy_warning(cli.global.env.as_ref()) {
+    if let cli::Command::Webhooks(args) = &cli.command
+        && let Some(warning) = client::legacy_warning(args.api.env.as_ref())
+    {
         ui.warn(warning);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -21,11 +21,11 @@ use crate::ui::Ui;
 /// Runs the command the command line names.
 pub(crate) async fn run(cli: Cli, ui: &Ui) -> Result<(), CliError> {
     match cli.command {
-        Command::Webhooks(args) => webhooks::run(&cli.global, args, ui).await,
+        Command::Webhooks(args) => webhooks::run(args, ui).await,
         Command::Events(args) => events::run(args, ui),
         Command::Listen(args) => listen::run(*args, ui).await,
         Command::Inbox(args) => inbox::run(args, ui).await,
-        Command::Trigger(args) => trigger::run(&cli.global, args, ui).await,
+        Command::Trigger(args) => trigger::run(args, ui).await,
         Command::Sandbox(args) => sandbox::run(args, ui).await,
         Command::Demo(args) => demo::run(args, ui).await,
         Command::Console(args) => console::run(args, ui).await,

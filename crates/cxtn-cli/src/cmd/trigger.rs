@@ -12,7 +12,7 @@ use cxtn_transport::{Bytes, HyperTransport, Method, Request, RetryPolicy, Transp
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::cli::{Global, TriggerArgs};
+use crate::cli::TriggerArgs;
 use crate::client::LOCAL_SIMULATOR_URL;
 use crate::error::{CliError, Kind};
 use crate::http::{Poster, Target};
@@ -27,7 +27,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// The most of the simulator's answer read: its delivery log holds every delivery since it started.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
-pub(crate) async fn run(global: &Global, args: TriggerArgs, ui: &Ui) -> Result<(), CliError> {
+pub(crate) async fn run(args: TriggerArgs, ui: &Ui) -> Result<(), CliError> {
     let trigger = template(&args, args.data_as_string)?;
     if let Err(e) = cxtn::events::parse(trigger.prepare()?.body.as_bytes()) {
         ui.warn(format!(
@@ -37,22 +37,18 @@ pub(crate) async fn run(global: &Global, args: TriggerArgs, ui: &Ui) -> Result<(
     match &args.to {
         Some(to) => direct(to, &trigger, &args, ui).await,
         None => {
-            let base_url = simulator_base_url(global)?;
+            let base_url = simulator_base_url(&args)?;
             through_simulator(&base_url, &args, ui).await
         }
     }
 }
 
 /// The base URL of the simulator to trigger through: `--base-url` (or `CXTN_BASE_URL`).
-fn simulator_base_url(global: &Global) -> Result<String, CliError> {
-    if let Some(url) = global.base_url.as_deref().filter(|url| !url.trim().is_empty()) {
+fn simulator_base_url(args: &TriggerArgs) -> Result<String, CliError> {
+    if let Some(url) = args.base_url.as_deref().filter(|url| !url.trim().is_empty()) {
         return Ok(url.trim().to_owned());
     }
-    let message = if global.env.is_some() {
-        "CXTN's hosted environments cannot be asked to send a notification; trigger sends through the local simulator, or straight to a receiver with --to"
-    } else {
-        "trigger sends through the local simulator or straight to a receiver, and neither --base-url nor --to was given"
-    };
+    let message = "trigger sends through the local simulator or straight to a receiver, and neither --base-url nor --to was given";
     Err(CliError::usage(message).hint(format!(
         "Start `cxtn sandbox` and pass --base-url {LOCAL_SIMULATOR_URL} (or set CXTN_BASE_URL), or pass --to URL to POST to a receiver."
     )))

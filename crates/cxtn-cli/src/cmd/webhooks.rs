@@ -7,13 +7,13 @@ use cxtn::model::{Endpoint, EndpointUrl};
 use cxtn::{EndpointStatus, Environment, WebhookEventType};
 use serde::Serialize;
 
-use crate::cli::{EndpointArgs, Global, WebhooksArgs, WebhooksCommand};
+use crate::cli::{EndpointArgs, WebhooksArgs, WebhooksCommand};
 use crate::client;
 use crate::error::CliError;
 use crate::ui::{BAD, Cell, DIM, GOOD, Render, Ui, WARN};
 
-pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<(), CliError> {
-    let client = client::build(global)?;
+pub(crate) async fn run(args: WebhooksArgs, ui: &Ui) -> Result<(), CliError> {
+    let client = client::build(&args.api)?;
     let environment = client.webhooks().environment().clone();
     if ui.verbose() > 0 {
         ui.note(format!("calling {environment}"));
@@ -48,11 +48,7 @@ pub(crate) async fn run(global: &Global, args: WebhooksArgs, ui: &Ui) -> Result<
         }
         WebhooksCommand::Status(args) => {
             let status = args.status.to_status();
-            call(
-                ui,
-                client.webhooks().set_status(args.event_type, status),
-            )
-            .await?;
+            call(ui, client.webhooks().set_status(args.event_type, status)).await?;
             ui.render(&Changed {
                 status: Some(status.to_string()),
                 endpoint_status: Some(status),
@@ -103,6 +99,7 @@ fn warn_silent(ui: &Ui, event_type: &WebhookEventType) {
 fn place(environment: &Environment) -> String {
     match environment {
         Environment::Custom(url) => url.clone(),
+        Environment::Sandbox => "CXTN's hosted sandbox".to_owned(),
         other => other.name().to_owned(),
     }
 }

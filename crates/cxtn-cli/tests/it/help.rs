@@ -113,7 +113,16 @@ async fn wrong_usage_exits_2() {
         ),
         (&["listen", "--basic-auth", "nopassword"], "USER:PASS"),
         (&["sandbox", "--addr", "not-an-address"], "--addr"),
-        (&["--env", "moon", "webhooks", "list"], "`moon` is not an environment"),
+        (&["webhooks", "list", "--env", "moon"], "`moon` is not an environment"),
+        (&["listen", "--env", "hosted-sandbox"], "unexpected argument '--env'"),
+        (
+            &["--base-url", "http://127.0.0.1:1/api/", "webhooks", "list"],
+            "unexpected argument '--base-url'",
+        ),
+        (
+            &["inbox", "list", "--token-file", "t"],
+            "unexpected argument '--token-file'",
+        ),
     ];
     for (args, mentions) in cases {
         let run = run(args, &[]).await;
@@ -124,6 +133,25 @@ async fn wrong_usage_exits_2() {
             "{args:?} should mention {mentions:?}: {}",
             run.stderr
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_options_are_only_on_the_commands_that_call_the_api() {
+    let api_options = ["--env <ENV>", "--base-url <URL>", "--token-file <PATH>"];
+    for command in COMMANDS {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let help = run(&args, &[]).await.stdout;
+        let calls_the_api = command.first() == Some(&"webhooks");
+        for option in api_options {
+            // trigger takes the simulator's base URL, and nothing else of the API options.
+            let expected = calls_the_api || (*command == ["trigger"] && option == "--base-url <URL>");
+            assert_eq!(help.contains(option), expected, "{command:?} and {option}:\n{help}");
+        }
+        for option in ["--json", "--verbose", "--quiet", "--log-format <FORMAT>"] {
+            assert!(help.contains(option), "{command:?} lacks {option}:\n{help}");
+        }
     }
 }
 
