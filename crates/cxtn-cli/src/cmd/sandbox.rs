@@ -85,7 +85,6 @@ impl Render for Started<'_> {
             "  export CXTN_BASE_URL={} CXTN_ACCESS_TOKEN={token}",
             self.base_url
         ));
-        ui.out("  cxtn webhooks enable");
         ui.out(
             "  cxtn webhooks ensure --event-type AccountTransaction --url http://127.0.0.1:8080/cxtn/$CXTN_PATH_TOKEN",
         );

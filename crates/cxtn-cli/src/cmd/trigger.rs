@@ -501,10 +501,15 @@ fn outcome(
         )
         .hint("Give a longer --wait, or watch the simulator's delivery log (GET /sandbox/deliveries)."));
     }
-    if held > 0 {
-        ui.note(
-            "A held delivery goes out when its endpoint is set Active: `cxtn webhooks status --event-type TYPE --status active`.",
-        );
+    let held_types: BTreeSet<String> = deliveries
+        .values()
+        .filter(|d| d.outcome == "held")
+        .map(|d| type_name(d.event_type.as_ref()).unwrap_or_else(|| "TYPE".to_owned()))
+        .collect();
+    for event_type in held_types {
+        ui.note(format!(
+            "A held delivery goes out when its endpoint is set Active: `cxtn webhooks status --event-type {event_type} --status active`."
+        ));
     }
     Ok(())
 }

@@ -375,7 +375,7 @@ async fn a_paused_endpoint_holds_the_notification_and_says_how_to_send_it() {
     assert!(
         people
             .stderr
-            .contains("`cxtn webhooks status --event-type TYPE --status active`"),
+            .contains("`cxtn webhooks status --event-type Payment --status active`"),
         "{}",
         people.stderr
     );
