@@ -209,7 +209,9 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The access token comes from CXTN_ACCESS_TOKEN, or from the file given with --token-file.\n\
+    after_help = "Name the API to call: --base-url for the local simulator `cxtn sandbox` runs (http://127.0.0.1:4010/api/),\n\
+or --env hosted-sandbox, staging or production for CXTN itself; with neither, nothing is called.\n\
+The access token comes from CXTN_ACCESS_TOKEN, or from the file given with --token-file.\n\
 Event types, by name or number: Trade (0), Payment (1), AccountTransaction (2), Wallet (3),\n\
 Card (4), Quote (5), BulkPayments (6). CXTN sends notifications for Payment and AccountTransaction only."
 )]
