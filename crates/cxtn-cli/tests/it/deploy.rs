@@ -61,8 +61,12 @@ async fn the_dockerfile_builds_apart_and_runs_unprivileged_with_a_health_check()
     assert!(stages.len() >= 2, "a multi-stage build: {stages:?}");
     assert!(stages[0].ends_with(" AS build"), "{stages:?}");
     assert!(
-        dockerfile.contains("cargo build --release --locked"),
-        "the build uses the lock file"
+        dockerfile.contains("cargo build --profile dist --locked"),
+        "the build uses the distribution profile and the lock file"
+    );
+    assert!(
+        dockerfile.contains("target/dist/cxtn"),
+        "the image takes the binary the dist profile built"
     );
     let runtime_at = lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
     let runtime = &lines[runtime_at..];
