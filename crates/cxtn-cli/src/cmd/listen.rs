@@ -558,13 +558,31 @@ fn print_arrival(ui: &Ui, arrival: &Arrival) -> Result<(), CliError> {
         event: arrival.event.as_deref(),
         reason,
         received_at_ms: arrival.received_at_ms,
-        received_at: crate::ui::rfc3339_ms(arrival.received_at_ms),
+        received_at: Rfc3339Ms(arrival.received_at_ms),
     })
 }
 
-fn clock(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map_or_else(String::new, |t| t.format("%H:%M:%S%.3f").to_string())
+/// The UTC time of day of `ms` as `HH:MM:SS.mmm`, written straight into `out` (one per delivery line).
+fn clock(out: &mut String, ms: i64) {
+    use std::fmt::Write as _;
+    let of_day = ms.rem_euclid(86_400_000);
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}.{:03}",
+        of_day / 3_600_000,
+        of_day / 60_000 % 60,
+        of_day / 1000 % 60,
+        of_day % 1000
+    );
+}
+
+/// A time in milliseconds, written as RFC 3339 only when a JSON line is made of it.
+struct Rfc3339Ms(i64);
+
+impl Serialize for Rfc3339Ms {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::ui::rfc3339_ms(self.0).serialize(serializer)
+    }
 }
 
 /// Hands each stored event's body, exactly as received, to the local app.
@@ -700,29 +718,34 @@ struct ArrivalLine<'a> {
     event: Option<&'a str>,
     reason: Option<&'a str>,
     received_at_ms: i64,
-    received_at: Option<String>,
+    received_at: Rfc3339Ms,
 }
 
 impl Render for ArrivalLine<'_> {
+    // One line per delivery: built in one buffer, without the allocations of a `format!` per part.
     fn human(&self, ui: &Ui) {
         let style = match self.outcome {
             "stored" => GOOD,
             "duplicate" | "conflict" => WARN,
             _ => BAD,
         };
-        let mut line = format!(
-            "{}  {}",
-            ui.paint(DIM, clock(self.received_at_ms)),
-            ui.paint(style, format!("{:<14}", self.outcome))
-        );
+        let mut time = String::with_capacity(12);
+        clock(&mut time, self.received_at_ms);
+        let mut line = String::with_capacity(128);
+        line.push_str(&ui.paint(DIM, time));
+        line.push_str("  ");
+        line.push_str(&ui.paint(style, format_args!("{:<14}", self.outcome)));
         if let Some(id) = self.event_id {
-            line.push_str(&format!("  {}", ui.paint(ID, id)));
+            line.push_str("  ");
+            line.push_str(&ui.paint(ID, id));
         }
         if let Some(event) = self.event {
-            line.push_str(&format!("  {}", clean(event)));
+            line.push_str("  ");
+            line.push_str(&clean(event));
         }
         if let Some(reason) = self.reason {
-            line.push_str(&format!("  {}", clean(reason)));
+            line.push_str("  ");
+            line.push_str(&clean(reason));
         }
         ui.out(line);
     }
@@ -752,12 +775,14 @@ impl Render for ForwardLine<'_> {
         };
         let verdict = if self.ok { "forwarded" } else { "forward failed" };
         let event_id = self.event_id;
+        let mut time = String::with_capacity(12);
+        clock(
+            &mut time,
+            chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).timestamp_millis(),
+        );
         ui.out(format!(
             "{}  {}  {}  {what}{}",
-            ui.paint(
-                DIM,
-                clock(chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).timestamp_millis())
-            ),
+            ui.paint(DIM, time),
             ui.paint(if self.ok { GOOD } else { BAD }, format!("{verdict:<14}")),
             ui.paint(ID, event_id),
             match (self.ok, self.last) {
