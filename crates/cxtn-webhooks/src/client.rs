@@ -230,7 +230,7 @@ impl Client {
         self.check_url(Operation::Create, url)?;
         check_event_type(Operation::Create, &event_type)?;
         match self.ensure_once(event_type, url).await {
-            Err(e) if is_webhooks_not_enabled(&e) => {
+            Err(e) if e.is_webhooks_not_enabled() => {
                 tracing::info!(event_type = %event_type, "webhooks are not enabled on the account; enabling them");
                 self.enable().await?;
                 let mut ensured = self.ensure_once(event_type, url).await?;
@@ -361,14 +361,6 @@ impl Client {
 
 fn http_name(name: &'static str) -> cxtn_transport::HeaderName {
     cxtn_transport::HeaderName::from_static(name)
-}
-
-/// Whether CXTN refused because webhooks are not enabled on the account: `ApiStatus` `WebhooksNotEnabled` (in
-/// any case). CXTN publishes no error codes; this is the name the local simulator answers with.
-fn is_webhooks_not_enabled(e: &Error) -> bool {
-    e.kind() == ErrorKind::Api
-        && e.api_status()
-            .is_some_and(|status| status.trim().eq_ignore_ascii_case("WebhooksNotEnabled"))
 }
 
 fn check_event_type(operation: Operation, event_type: &WebhookEventType) -> Result<(), Error> {

@@ -152,6 +152,19 @@ impl Error {
         self.0.api_status.as_ref().and_then(|s| s.status.as_deref())
     }
 
+    /// Whether CXTN refused the call because webhooks are not enabled on the account (`ApiStatus`
+    /// `WebhooksNotEnabled`, in any case): call [`Client::enable`](crate::Client::enable) once, as
+    /// [`Client::ensure`](crate::Client::ensure) and [`Plan::apply`](crate::Plan::apply) do.
+    ///
+    /// CXTN publishes no error codes; this is the name the local simulator answers with (code 1001).
+    #[must_use]
+    pub fn is_webhooks_not_enabled(&self) -> bool {
+        self.kind() == ErrorKind::Api
+            && self
+                .api_status()
+                .is_some_and(|status| status.trim().eq_ignore_ascii_case("WebhooksNotEnabled"))
+    }
+
     /// The `ApiStatusDescription` of CXTN's envelope, when it had one.
     #[must_use]
     pub fn api_description(&self) -> Option<&str> {

@@ -101,7 +101,7 @@ impl Change {
             Self::Create { event_type, url } => {
                 let first = client.create(*event_type, url.as_str()).await;
                 match first {
-                    Err(e) if !*enabled && says_not_enabled(&e) => {
+                    Err(e) if !*enabled && e.is_webhooks_not_enabled() => {
                         tracing::info!("webhooks are not enabled on the account; enabling them");
                         client.enable().await?;
                         *enabled = true;
@@ -134,17 +134,6 @@ impl fmt::Display for Change {
             },
         }
     }
-}
-
-/// Whether CXTN refused a call because webhooks are not enabled on the account.
-///
-/// CXTN publishes no error codes; this reads the `ApiStatus` name `WebhooksNotEnabled`, in any case, as the local
-/// sandbox answers it (code 1001). An account whose API says it otherwise needs `enable` called once beforehand.
-fn says_not_enabled(error: &Error) -> bool {
-    error.kind() == ErrorKind::Api
-        && error
-            .api_status()
-            .is_some_and(|status| status.trim().eq_ignore_ascii_case("WebhooksNotEnabled"))
 }
 
 /// Whether two endpoint URLs are the same URL: the same text, or the same once read as the WHATWG URL standard

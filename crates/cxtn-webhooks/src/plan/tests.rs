@@ -400,15 +400,12 @@ fn not_enabled_is_read_from_the_api_status() {
     let e = Error::new(ErrorKind::Api, "refused").with_api_status(
         serde_json::from_value(serde_json::json!({"ApiStatusCode": 1001, "ApiStatus": "WebhooksNotEnabled"})).unwrap(),
     );
-    assert!(says_not_enabled(&e));
+    assert!(e.is_webhooks_not_enabled());
     let e = Error::new(ErrorKind::Api, "refused").with_api_status(
         serde_json::from_value(serde_json::json!({"ApiStatusCode": 1002, "ApiStatus": "EndpointExists"})).unwrap(),
     );
-    assert!(!says_not_enabled(&e));
-    assert!(!says_not_enabled(&Error::new(
-        ErrorKind::Transport,
-        "WebhooksNotEnabled"
-    )));
+    assert!(!e.is_webhooks_not_enabled());
+    assert!(!Error::new(ErrorKind::Transport, "WebhooksNotEnabled").is_webhooks_not_enabled());
 }
 
 proptest::proptest! {
