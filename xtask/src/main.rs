@@ -21,7 +21,7 @@ commands:
   ci                       run the whole gate: fmt, clippy, tests, docs (what .ci/run runs)
   snapshots [--accept]     run the tests and list changed insta snapshots; --accept writes them
   fuzz [--target T] [--seconds N]
-                           run a fuzz target (parse, envelope, values, traffic; default parse) for N seconds
+                           run a fuzz target (parse, envelope, values, traffic, desired; default parse) for N seconds
                            (default 60); needs cargo-fuzz
   release VERSION [--dry-run]
                            bump the version, check CHANGELOG.md, run the gate, then `cargo publish --dry-run`
@@ -254,7 +254,7 @@ fn pending_snapshots(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The fuzz targets under `fuzz/fuzz_targets`.
-const FUZZ_TARGETS: [&str; 4] = ["parse", "envelope", "values", "traffic"];
+const FUZZ_TARGETS: [&str; 5] = ["parse", "envelope", "values", "traffic", "desired"];
 
 /// Runs a fuzz target, its corpus seeded with the parser's fixtures.
 fn fuzz(target: &str, seconds: u64) -> Result<()> {
@@ -271,7 +271,6 @@ fn fuzz(target: &str, seconds: u64) -> Result<()> {
     }
     let corpus = root.join("fuzz/corpus").join(target);
     std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
-    let seeds = root.join("crates/cxtn-events/tests/fixtures");
     let mut seeded = 0;
     // The parser's fixtures, and the target's own seeds where it has some (`fuzz/seeds/<target>`).
     let mut stack = vec![
