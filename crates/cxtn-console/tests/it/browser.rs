@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail, ensure};
 use cxtn_console::Console;
 use cxtn_model::Secret;
-use cxtn_receiver::{EventId, EventStatus, Inbox, SqliteInbox};
+use cxtn_receiver::{EventId, EventStatus, Inbox, PostgresInbox, SqliteInbox};
 use fantoccini::{Client, Locator};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -121,7 +121,49 @@ type Case = for<'a> fn(&'a Ctx) -> Pin<Box<dyn Future<Output = anyhow::Result<()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_works_in_headless_chromium() {
-    let outcome = tokio::time::timeout(Duration::from_secs(120), run()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(dir.path().join("inbox.sqlite")).unwrap());
+    finish(tokio::time::timeout(Duration::from_secs(120), run(sqlite, Screenshots::Take)).await);
+}
+
+/// The same cases over a PostgreSQL inbox (at `CXTN_TEST_POSTGRES_URL`, or the local server's `postgres`
+/// database), in a schema of its own that the test drops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_works_in_headless_chromium_over_postgres() {
+    let url = match std::env::var("CXTN_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+    };
+    let schema = format!("cxtn_console_browser_{}", std::process::id());
+    let inbox = PostgresInbox::builder(&url)
+        .schema(&schema)
+        .pool_size(4)
+        .connect()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot reach the test PostgreSQL: {e}; start PostgreSQL on 127.0.0.1:5432, run .ci/run (it starts \
+                 one), or set CXTN_TEST_POSTGRES_URL to an empty database"
+            )
+        });
+    let outcome = tokio::time::timeout(Duration::from_secs(120), run(Arc::new(inbox), Screenshots::Skip)).await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+    finish(outcome);
+}
+
+/// Whether a run takes the screenshots (the SQLite run does; one set is enough).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Screenshots {
+    Take,
+    Skip,
+}
+
+fn finish(outcome: Result<anyhow::Result<()>, tokio::time::error::Elapsed>) {
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => panic!("{e:#}"),
@@ -129,10 +171,8 @@ async fn the_console_works_in_headless_chromium() {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let sqlite: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(dir.path().join("inbox.sqlite"))?);
-    let watched = Arc::new(Watched::new(sqlite));
+async fn run(store: Arc<dyn Inbox>, shots: Screenshots) -> anyhow::Result<()> {
+    let watched = Arc::new(Watched::new(store));
     let inbox: Arc<dyn Inbox> = watched.clone();
     let seeded = seed::seed(inbox.as_ref()).await.context("could not seed the inbox")?;
     let console = Served::start(Arc::clone(&inbox), None).await?;
@@ -174,6 +214,9 @@ async fn run() -> anyhow::Result<()> {
     ];
     let mut failures = Vec::new();
     for (name, case) in cases {
+        if shots == Screenshots::Skip && name.starts_with("screenshots") {
+            continue;
+        }
         if let Err(e) = case(&ctx).await {
             failures.push(format!("- {name}: {e:#}"));
         }
