@@ -74,6 +74,7 @@ pub(crate) async fn run(args: WebhooksArgs, ui: &Ui) -> Result<(), CliError> {
             ui.render(&Changed {
                 url: Some(urls.show(&url)),
                 sends_notifications: Some(ensured.sends_notifications),
+                enabled_webhooks: Some(ensured.enabled),
                 created: Some(ensured.created),
                 url_changed: Some(ensured.url_changed),
                 activated: Some(ensured.activated),
@@ -195,6 +196,9 @@ struct Changed {
     status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sends_notifications: Option<bool>,
+    /// Whether webhooks had to be enabled on the account first (`ensure`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enabled_webhooks: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     created: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -217,6 +221,7 @@ impl Changed {
             url: None,
             status: None,
             sends_notifications: None,
+            enabled_webhooks: None,
             created: None,
             url_changed: None,
             activated: None,
@@ -242,6 +247,7 @@ impl Render for Changed {
             }
             _ => {
                 let did: Vec<&str> = [
+                    (self.enabled_webhooks, "enabled webhooks on the account"),
                     (self.created, "created it"),
                     (self.url_changed, "changed its URL"),
                     (self.activated, "set it Active"),

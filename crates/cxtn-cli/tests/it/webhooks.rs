@@ -173,7 +173,7 @@ async fn the_endpoint_lifecycle_in_json() {
     assert_eq!(
         run.assert_code(0).json(),
         json!({"operation": "ensure", "ok": true, "eventType": "AccountTransaction", "eventTypeValue": 2,
-               "url": "http://127.0.0.1:8080/<redacted>", "sendsNotifications": true, "created": true,
+               "url": "http://127.0.0.1:8080/<redacted>", "sendsNotifications": true, "enabledWebhooks": false, "created": true,
                "urlChanged": false, "activated": true, "unchanged": false})
     );
 
@@ -523,4 +523,27 @@ async fn bad_values_are_wrong_usage() {
     let run = webhooks(&sandbox, &["edit", "--event-type", "Payment", "--url", "not a url"]).await;
     run.assert_error(2, "is not a valid URL");
     assert!(sandbox.endpoints().is_empty());
+}
+
+#[tokio::test]
+async fn ensure_on_a_fresh_account_enables_webhooks_and_says_so() {
+    let sandbox = sandbox().await;
+    assert!(!sandbox.is_enabled());
+    let url = endpoint(8080);
+    let run = webhooks(
+        &sandbox,
+        &["ensure", "--event-type", "Payment", "--url", &url, "--json"],
+    )
+    .await;
+    let answer = run.assert_code(0).json();
+    assert_eq!(answer["enabledWebhooks"], true, "{answer}");
+    assert_eq!(answer["created"], true, "{answer}");
+    assert!(sandbox.is_enabled());
+    let run = webhooks(
+        &sandbox,
+        &["ensure", "--event-type", "AccountTransaction", "--url", &url],
+    )
+    .await;
+    run.assert_code(0);
+    assert!(!run.stdout.contains("enabled webhooks"), "{}", run.stdout);
 }
