@@ -89,6 +89,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     for (step, n) in [small, deliveries].into_iter().enumerate() {
         let out = dir.join(format!("callgrind.{target}.{step}.out"));
         let db = dir.join(format!("profile-{step}.sqlite"));
+        if reuse && out.is_file() {
+            counts.push(inclusive(&out)?);
+            continue;
+        }
         for stale in [
             db.clone(),
             db.with_extension("sqlite-wal"),
@@ -108,10 +112,6 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 .args(["listen", "--path-token", TOKEN, "--db"])
                 .arg(&db)
                 .env("RUST_LOG", "warn");
-        }
-        if reuse && out.is_file() {
-            counts.push(inclusive(&out)?);
-            continue;
         }
         let server = Target::start(
             "the profiled receiver",
