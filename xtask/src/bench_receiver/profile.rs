@@ -41,7 +41,7 @@ const STAGES: &[(&str, &[&str])] = &[
         "store hand-off: job to the writer thread and back",
         &["<cxtn_receiver::inbox::sqlite::SqliteInbox as cxtn_receiver::inbox::Inbox>::store"],
     ),
-    ("SQLite statements: pruned check, insert, 8 indexes", &["sqlite3_step"]),
+    ("SQLite statements: pruned check, insert, 7 indexes", &["sqlite3_step"]),
     (
         "SQLite commit: WAL frames and fsync call",
         &["rusqlite::Connection::execute_batch"],
