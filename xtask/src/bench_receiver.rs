@@ -42,6 +42,8 @@ struct Selection {
     cxtn: PathBuf,
     postgres: String,
     latency: bool,
+    /// The worker's slots in the latency measurement (`WorkerPolicy::concurrency`, `cxtn listen --forward-concurrency`).
+    worker_concurrency: usize,
 }
 
 impl Selection {
@@ -80,6 +82,7 @@ fn selection(args: &[String]) -> Result<Selection> {
         cxtn,
         postgres: std::env::var("CXTN_BENCH_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned()),
         latency: !args.iter().any(|a| a == "--no-latency"),
+        worker_concurrency: crate::number_arg(args, "--worker-concurrency", 64)?.max(1),
     })
 }
 
@@ -395,6 +398,10 @@ fn measure(
                 runtime,
             )?);
         }
+        println!(
+            "\nCommit to handler, worker concurrency {} (--worker-concurrency):",
+            selection.worker_concurrency
+        );
         println!("\n| inbox | load | deliveries/s | commit to handler p50 | p99 | events |");
         println!("|---|---|---:|---:|---:|---:|");
         for row in rows {
@@ -480,7 +487,7 @@ fn latencies(
     dir: &Path,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Vec<String>> {
-    let (running, clock) = runtime.block_on(latency::serve(inbox, "127.0.0.1:0"))?;
+    let (running, clock) = runtime.block_on(latency::serve(inbox, "127.0.0.1:0", selection.worker_concurrency))?;
     let addr = running.addr();
     let mut rows = Vec::new();
     let half = max_rate / 2.0;

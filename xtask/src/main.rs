@@ -28,10 +28,11 @@ commands:
                            of every crate (without --dry-run: stop before publishing, print the commands)
   tidy                     check that crates depend only downwards (also run by `cargo test`)
   bench-receiver [--seconds N] [--rounds N] [--connections 64,1] [--targets bare,sqlite,postgres]
-                 [--cxtn PATH] [--no-latency]
+                 [--cxtn PATH] [--no-latency] [--worker-concurrency N]
                            wrk against the bare ceiling and `cxtn listen` (SQLite, PostgreSQL), alternately,
                            N s each (default 5) for N rounds (default 3): deliveries/s, shares of the ceiling,
-                           commit-to-handler p50/p99, resident memory, bytes per stored delivery
+                           commit-to-handler p50/p99 (worker concurrency N, default 64), resident memory,
+                           bytes per stored delivery
   bench-receiver profile [--deliveries N] [--connections N] [--target listen|bare]
                            instructions per delivery by stage under callgrind (default 4000 over 64)
   bench-prune [--rows N] [--writers N] [--seconds N] [--targets sqlite,postgres]

@@ -434,6 +434,10 @@ pub(crate) struct ListenArgs {
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) forward_attempts: u32,
 
+    /// Events forwarded or published at once; more keeps the wait from store to forward short under heavy load
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) forward_concurrency: u32,
+
     /// Run without any authentication: anyone who can reach the port can inject events
     #[arg(long)]
     pub(crate) insecure_no_auth: bool,

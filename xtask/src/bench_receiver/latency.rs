@@ -154,8 +154,9 @@ impl Inbox for Timed {
     }
 }
 
-/// Starts a receiver with a worker on `inbox` at `addr`, whose handler notes its starts on the returned clock.
-pub(crate) async fn serve(inbox: Arc<dyn Inbox>, addr: &str) -> Result<(Running, Arc<Clock>)> {
+/// Starts a receiver with a worker of `concurrency` slots on `inbox` at `addr`, whose handler notes its starts on
+/// the returned clock.
+pub(crate) async fn serve(inbox: Arc<dyn Inbox>, addr: &str, concurrency: usize) -> Result<(Running, Arc<Clock>)> {
     let clock = Arc::new(Clock::default());
     let timed = Arc::new(Timed {
         inner: inbox,
@@ -164,6 +165,7 @@ pub(crate) async fn serve(inbox: Arc<dyn Inbox>, addr: &str) -> Result<(Running,
     let receiver = Receiver::builder(timed)
         .path_token(super::wrk::TOKEN)
         .handler(Recorder(clock.clone()))
+        .worker_policy(cxtn_receiver::WorkerPolicy::default().concurrency(concurrency))
         .build()?;
     Ok((receiver.bind(addr).await?, clock))
 }

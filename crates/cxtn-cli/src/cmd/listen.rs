@@ -80,6 +80,7 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
         let mut policy = WorkerPolicy::default()
             .shutdown_deadline(args.shutdown_timeout)
             .max_attempts(args.forward_attempts)
+            .concurrency(usize::try_from(args.forward_concurrency).unwrap_or(usize::MAX))
             .quarantined(outlets.is_empty());
         // The handler's own limit stays above the forward's, so a slow forward fails as a forward.
         let handler_timeout = args.forward_timeout.saturating_add(Duration::from_secs(5));

@@ -160,4 +160,7 @@ async fn forward_timeout_and_attempts_are_the_ones_given() {
     let none = run(&["listen", "--forward-attempts", "0"], &[]).await;
     assert_eq!(none.code, 2, "{}", none.stderr);
     assert!(none.stderr.contains("--forward-attempts"), "{}", none.stderr);
+    let idle = run(&["listen", "--forward-concurrency", "0"], &[]).await;
+    assert_eq!(idle.code, 2, "{}", idle.stderr);
+    assert!(idle.stderr.contains("--forward-concurrency"), "{}", idle.stderr);
 }
