@@ -38,8 +38,8 @@ const FULL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 ///   connection that sends nothing is closed after it.
 /// - At most [`max_connections`](Self::max_connections) connections are open at once (default 512).
 ///   When a new connection arrives at the cap, the connection idle longest (no request in progress) is closed
-///   to make room: one that never sent a request at once, a keep-alive one after at most 100 ms to finish
-///   writing. When every connection has a request in progress, new connections wait in the listen backlog
+///   to make room: one that never sent a request at once, once it has been open 250 ms (a client that has
+///   just connected is about to send one), a keep-alive one after at most 100 ms to finish writing. When every connection has a request in progress, new connections wait in the listen backlog
 ///   until one closes. So a flood of connections that send nothing cannot keep real requests out.
 /// - A failed `accept` is logged with [`tracing::warn!`] and retried after 50 ms, never in a busy loop.
 /// - When the stop signal completes, the listener closes, open connections finish the requests in flight
@@ -177,6 +177,8 @@ impl Server {
                 }
                 continue;
             }
+            // When a full loop should look for an idle connection to close again, without any other wake-up.
+            let mut recheck: Option<Instant> = None;
             if waiting.is_some() && !open.iter().any(|c| c.is_closing()) {
                 if warned.is_none_or(|at| at.elapsed() >= FULL_WARNING_INTERVAL) {
                     tracing::warn!(
@@ -185,13 +187,21 @@ impl Server {
                     );
                     warned = Some(Instant::now());
                 }
-                if let Some(victim) = open
-                    .iter()
-                    .filter_map(|c| c.idle_since().map(|since| (since, c)))
-                    .min_by_key(|(since, _)| *since)
-                    .map(|(_, c)| c)
+                let now = pool.now_ms();
+                let candidates = open.iter().filter_map(|c| c.evictable_from().map(|from| (from, c)));
+                if let Some((_, victim)) = candidates
+                    .clone()
+                    .filter(|(from, _)| *from <= now)
+                    .min_by_key(|(from, _)| *from)
                 {
                     victim.evict();
+                } else {
+                    // Only connections still in their first-request grace are idle: look again when the first
+                    // of them comes out of it (or sooner, when one closes or a request ends).
+                    recheck = candidates
+                        .map(|(from, _)| from)
+                        .min()
+                        .map(|from| Instant::now() + Duration::from_millis(from.saturating_sub(now)));
                 }
             }
             tokio::select! {
@@ -210,6 +220,7 @@ impl Server {
                 },
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 () = pool.changed.notified(), if waiting.is_some() => {}
+                () = sleep_until(recheck), if waiting.is_some() && recheck.is_some() => {}
             }
         }
         drop(listener);
@@ -231,6 +242,14 @@ impl Server {
         if let Some(count) = &self.open_connections {
             count.store(open, Ordering::Relaxed);
         }
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -30,7 +30,7 @@ impl Pool {
         })
     }
 
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
@@ -83,6 +83,18 @@ impl Activity {
         (!self.is_busy() && !self.is_closing()).then(|| self.idle_since_ms.load(Ordering::Acquire))
     }
 
+    /// From when, on the pool's clock, the connection may be closed to make room: at once when it has served a
+    /// request, [`FIRST_REQUEST_GRACE_MS`] after it opened when it has not (a client that has just connected is
+    /// about to send its first request); `None` while a request is in progress or it is closing already.
+    pub(super) fn evictable_from(&self) -> Option<u64> {
+        let since = self.idle_since()?;
+        if self.served.load(Ordering::Acquire) {
+            Some(since)
+        } else {
+            Some(since.saturating_add(FIRST_REQUEST_GRACE_MS))
+        }
+    }
+
     /// Asks the connection to close to make room; it refuses when a request has started meanwhile.
     pub(super) fn evict(&self) {
         self.closing.store(true, Ordering::Release);
@@ -112,6 +124,11 @@ impl Drop for Busy {
 
 /// How long an evicted connection that has served requests gets to finish writing before it is dropped.
 const EVICTION_GRACE: Duration = Duration::from_millis(100);
+
+/// How long, in milliseconds, a new connection that has not sent a request yet is safe from being closed to make
+/// room. Without it, a burst of real clients above the cap resets connections accepted a moment before their first
+/// request arrived.
+const FIRST_REQUEST_GRACE_MS: u64 = 250;
 
 /// A connection the accept loop serves: hyper's HTTP/1 connection, whatever its service.
 pub(super) trait Connection: Future + Send {

@@ -262,3 +262,60 @@ async fn an_idle_keep_alive_connection_is_closed_to_admit_a_new_one() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_connection_that_has_just_opened_is_not_closed_before_its_first_request() {
+    // At the cap, a client connects and sends its first request a moment later, while another client arrives:
+    // the first is answered (not reset to make room), and the second is admitted once the first is done.
+    let (addr, stop, server) = start_answering(Server::new().max_connections(1)).await;
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = tokio::spawn(request_once(addr));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    first
+        .write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), first.read_to_end(&mut answer))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK"),
+        "the first connection: {answer:?}"
+    );
+    let answer = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "the second connection: {answer}");
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_silent_past_its_grace_is_closed_to_admit_a_new_one() {
+    let (addr, stop, server) = start_answering(Server::new().max_connections(1)).await;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(10), request_once(addr))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(is_closed(&mut silent).await, "the silent connection is still open");
+    // Admitted once the silent connection's grace ran out, not before.
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
