@@ -206,7 +206,11 @@ where
     };
     let received_at_ms = now_ms();
     match classify(&body) {
-        Classified::Event { envelope, quarantine } => store(shared, envelope, quarantine, received_at_ms, body).await,
+        Classified::Event {
+            envelope,
+            quarantine,
+            object_id,
+        } => store(shared, envelope, quarantine, object_id, received_at_ms, body).await,
         Classified::Rejected { reason, kind } => reject(shared, reason, kind, received_at_ms, body).await,
     }
 }
@@ -224,6 +228,8 @@ pub(crate) enum Classified {
     Event {
         envelope: cxtn_events::Envelope,
         quarantine: Option<String>,
+        /// The `objectId` the exact parse read, for a known event; `None` leaves it to be read from the body.
+        object_id: Option<String>,
     },
     /// A body without a usable envelope.
     Rejected { reason: String, kind: &'static str },
@@ -246,6 +252,7 @@ pub(crate) fn classify(body: &[u8]) -> Classified {
             return Classified::Event {
                 envelope,
                 quarantine: None,
+                object_id: notification.object_id().map(|id| id.to_string()),
             };
         }
         Err(e) => e,
@@ -259,6 +266,7 @@ pub(crate) fn classify(body: &[u8]) -> Classified {
         Ok(envelope) if !envelope.event.trim().is_empty() => Classified::Event {
             envelope,
             quarantine: Some(parse_error.to_string()),
+            object_id: None,
         },
         _ => Classified::Rejected {
             reason: parse_error.to_string(),
@@ -271,6 +279,7 @@ async fn store(
     shared: &Shared,
     envelope: cxtn_events::Envelope,
     quarantine: Option<String>,
+    object_id: Option<String>,
     received_at_ms: i64,
     body: Bytes,
 ) -> Response<Full<Bytes>> {
@@ -280,12 +289,13 @@ async fn store(
         subscription,
         ..
     } = envelope;
-    let mut new = NewEvent::new(
+    let mut new = NewEvent::with_parsed_object_id(
         event_id.clone(),
         event.clone(),
         subscription.map(|s| s.to_string()),
         received_at_ms,
         body.clone(),
+        object_id,
     );
     if let Some(reason) = &quarantine {
         new = new.quarantined(reason.clone());

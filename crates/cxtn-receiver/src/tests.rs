@@ -83,10 +83,48 @@ fn a_handler_s_time_limit_never_passes_an_unrenewed_lease() {
 }
 
 #[test]
+fn the_object_id_the_parse_read_is_the_one_the_body_gives() {
+    use service::{Classified, classify};
+    let mut bodies: Vec<String> = cxtn_events::samples::GUIDE.iter().map(|s| s.body.to_owned()).collect();
+    for id in ["0", "7", "9007199254740993", "18446744073709551615"] {
+        bodies.push(format!(
+            r#"{{"eventId": "wh_o", "event": "payment_completed", "data": {{"objectId": {id}, "userId": "C1", "amount": 1.00, "currency": "GBP"}}}}"#
+        ));
+        bodies.push(format!(
+            r#"{{"eventId": "wh_s", "event": "trade_settled", "data": "{{\"objectId\": {id}, \"userId\": \"C1\"}}"}}"#
+        ));
+        bodies.push(format!(
+            r#"{{"eventId": "wh_u", "event": "card_frozen", "data": {{"objectId": {id}}}}}"#
+        ));
+    }
+    let mut known = 0;
+    for body in &bodies {
+        let Classified::Event {
+            object_id, quarantine, ..
+        } = classify(body.as_bytes())
+        else {
+            panic!("not an event: {body}");
+        };
+        if quarantine.is_none() && object_id.is_some() {
+            known += 1;
+        }
+        let stored = object_id.or_else(|| inbox::query::object_id_of(body.as_bytes()));
+        assert_eq!(stored, inbox::query::object_id_of(body.as_bytes()), "{body}");
+        assert!(stored.is_some(), "{body}");
+    }
+    assert!(
+        known >= cxtn_events::samples::GUIDE.len(),
+        "{known} bodies had their id from the parse"
+    );
+}
+
+#[test]
 fn a_body_is_an_event_a_quarantine_or_a_rejection() {
     use service::{Classified, classify};
     let event = |body: &str| match classify(body.as_bytes()) {
-        Classified::Event { envelope, quarantine } => Some((envelope.event_id.into_string(), quarantine)),
+        Classified::Event {
+            envelope, quarantine, ..
+        } => Some((envelope.event_id.into_string(), quarantine)),
         Classified::Rejected { .. } => None,
     };
     let rejected = |body: &str| match classify(body.as_bytes()) {

@@ -13,7 +13,7 @@ mod group;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-mod query;
+pub(crate) mod query;
 mod retention;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -109,13 +109,27 @@ impl NewEvent {
         received_at_ms: i64,
         body: Bytes,
     ) -> Self {
+        Self::with_parsed_object_id(event_id, event, subscription, received_at_ms, body, None)
+    }
+
+    /// [`NewEvent::new`] for a body whose `objectId` the exact parse already read (its text as
+    /// [`ObjectId`](cxtn_model::ObjectId)'s `Display` writes it, which is the JSON integer as written):
+    /// the body is read again for it only when `object_id` is `None`.
+    pub(crate) fn with_parsed_object_id(
+        event_id: impl Into<EventId>,
+        event: impl Into<String>,
+        subscription: Option<String>,
+        received_at_ms: i64,
+        body: Bytes,
+        object_id: Option<String>,
+    ) -> Self {
         Self {
             event_id: event_id.into(),
             event: event.into(),
             subscription,
             received_at_ms,
             body_hash: BodyHash::of(&body),
-            object_id: query::object_id_of(&body),
+            object_id: object_id.or_else(|| query::object_id_of(&body)),
             body,
             quarantine: None,
         }
