@@ -44,6 +44,7 @@ pub(crate) fn open(shared: &Shared, headers: &HeaderMap, query: EventsQuery) -> 
         query,
         seen: HashMap::new(),
         watermark: 0,
+        newest: None,
     };
     tokio::spawn(live.run(resume));
     Reply::stream(Body::stream(body)).header(header::HeaderName::from_static("x-accel-buffering"), "no")
@@ -60,6 +61,8 @@ struct Live {
     seen: HashMap<EventId, i64>,
     /// The newest receive time seen.
     watermark: i64,
+    /// The newest event seen (or the starting point): a poll that cannot read the whole lookback goes on after it.
+    newest: Option<EventCursor>,
 }
 
 impl Live {
@@ -70,16 +73,17 @@ impl Live {
         // The events there at the start are not news: mark them seen, or, when resuming after a cursor, send
         // those after it.
         let start = match &resume {
-            Some(cursor) => cursor.received_at_ms,
+            Some(cursor) => Some(cursor.clone()),
             None => match self.inbox.events(EventFilter::all().limit(1)).await {
-                Ok(newest) => newest.first().map_or_else(text::now_ms, |record| record.received_at_ms),
+                Ok(newest) => newest.first().map(EventRecord::cursor),
                 Err(e) => {
                     tracing::warn!(error = %e, "the console's live stream could not read the inbox");
-                    text::now_ms()
+                    None
                 }
             },
         };
-        self.watermark = start;
+        self.watermark = start.as_ref().map_or_else(text::now_ms, |cursor| cursor.received_at_ms);
+        self.newest = start;
         if let Ok(records) = self.window().await {
             for record in records {
                 let old = match &resume {
@@ -111,12 +115,19 @@ impl Live {
                         }
                         self.seen.insert(record.event_id.clone(), record.received_at_ms);
                         self.watermark = self.watermark.max(record.received_at_ms);
+                        let cursor = record.cursor();
+                        if self.newest.as_ref().is_none_or(|newest| {
+                            (newest.received_at_ms, newest.event_id.as_str())
+                                < (cursor.received_at_ms, cursor.event_id.as_str())
+                        }) {
+                            self.newest = Some(cursor);
+                        }
                         if !self.send(arrival(&record)).await {
                             return;
                         }
                         last_sent = tokio::time::Instant::now();
                     }
-                    let horizon = self.watermark - LOOKBACK_MS;
+                    let horizon = self.watermark.saturating_sub(LOOKBACK_MS);
                     self.seen.retain(|_, received| *received >= horizon);
                 }
                 Err(e) => tracing::warn!(error = %e, "the console's live stream could not read the inbox"),
@@ -130,25 +141,44 @@ impl Live {
         }
     }
 
-    /// The events received since the lookback before the watermark, oldest first.
+    /// The events received since the lookback before the watermark, oldest first; when more arrived within the
+    /// lookback than one poll reads, also those after the newest event seen, so that a burst never stops the stream.
     async fn window(&self) -> Result<Vec<EventRecord>, cxtn_receiver::inbox::InboxError> {
-        let from = (self.watermark - LOOKBACK_MS).max(self.query.from_ms.unwrap_or(i64::MIN));
+        let from = self
+            .watermark
+            .saturating_sub(LOOKBACK_MS)
+            .max(self.query.from_ms.unwrap_or(i64::MIN));
+        let (mut records, full) = self.scan(from, None).await?;
+        if full && let Some(newest) = &self.newest {
+            let (beyond, _) = self.scan(from, Some(newest.clone())).await?;
+            records.extend(beyond);
+        }
+        Ok(records)
+    }
+
+    /// The events received since `from` (and after `after`), oldest first, up to [`MAX_BATCHES`] batches; `true`
+    /// when the last batch was full, so that more may follow.
+    async fn scan(
+        &self,
+        from: i64,
+        mut after: Option<EventCursor>,
+    ) -> Result<(Vec<EventRecord>, bool), cxtn_receiver::inbox::InboxError> {
         let mut records: Vec<EventRecord> = Vec::new();
-        let mut after: Option<EventCursor> = None;
+        let mut full = false;
         for _ in 0..MAX_BATCHES {
             let mut filter = self.query.filter(BATCH);
             filter.after = after.take();
             filter.received_from_ms = Some(from);
             filter.oldest_first = true;
             let batch = self.inbox.events(filter).await?;
-            let full = batch.len() >= BATCH;
+            full = batch.len() >= BATCH;
             after = batch.last().map(EventRecord::cursor);
             records.extend(batch);
             if !full {
                 break;
             }
         }
-        Ok(records)
+        Ok((records, full))
     }
 
     async fn send(&self, chunk: Bytes) -> bool {

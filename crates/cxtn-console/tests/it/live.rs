@@ -159,3 +159,39 @@ async fn an_event_stored_between_the_page_and_its_stream_is_still_news() {
     }
     served.stop().await;
 }
+
+#[tokio::test]
+async fn a_cursor_at_the_edge_of_time_still_streams_the_arrivals_after_it() {
+    let inbox = memory();
+    let served = serve(crate::console(inbox.clone())).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let since = cxtn_receiver::inbox::EventCursor::new(i64::MIN, "x").to_token();
+    let request = http::Request::get(served.url(&format!("stream?since={since}")))
+        .body(Empty::new())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    store(inbox.as_ref(), &payment("wh_after_the_edge", "1.00", 1), now_ms()).await;
+    let found = arrivals(&mut body, 1).await;
+    assert!(found[0].contains("\"wh_after_the_edge\""), "{found:?}");
+}
+
+#[tokio::test]
+async fn arrivals_still_stream_after_a_burst_larger_than_one_poll_reads() {
+    let inbox = memory();
+    let now = now_ms();
+    // More events within the lookback than one poll asks for.
+    for i in 0..2_100_u64 {
+        let at = now - 5_000 + i64::try_from(i).unwrap();
+        store(inbox.as_ref(), &payment(&format!("wh_burst_{i:04}"), "1.00", i + 1), at).await;
+    }
+    let served = serve(crate::console(inbox.clone())).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let request = http::Request::get(served.url("stream")).body(Empty::new()).unwrap();
+    let mut body = client.request(request).await.unwrap().into_body();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store(inbox.as_ref(), &payment("wh_after_the_burst", "2.00", 9_999), now_ms()).await;
+    let found = arrivals(&mut body, 1).await;
+    assert!(found[0].contains("\"wh_after_the_burst\""), "{found:?}");
+}
