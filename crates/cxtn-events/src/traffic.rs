@@ -7,7 +7,8 @@
 //! {"receivedAt":"2026-11-30T10:00:00.123Z","eventId":"wh_…","event":"payment_completed","deliveries":2,"body":"{\"eventId\":\"wh_…\",…}"}
 //! ```
 //!
-//! - `receivedAt`: when the body first arrived, RFC 3339 in UTC with milliseconds (any offset is read);
+//! - `receivedAt`: when the body first arrived, RFC 3339 in UTC with milliseconds (any offset is read, for a
+//!   time within the years 0 to 9999 in UTC);
 //! - `eventId`, `event`: the envelope the inbox stored the body under;
 //! - `deliveries`: how many times this very body arrived (1 when absent);
 //! - `conflict`: `true` on a conflicting version, a different body that arrived later under the same `eventId`
@@ -41,7 +42,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, SecondsFormat};
+use chrono::{DateTime, Datelike as _, SecondsFormat};
 use cxtn_model::{EventId, Notification};
 use serde::{Deserialize, Serialize};
 
@@ -321,17 +322,20 @@ struct LineIn {
     body_base64: Option<String>,
 }
 
-/// `ms` as RFC 3339 in UTC with milliseconds: `2026-11-30T10:00:00.123Z`.
+/// `ms` as RFC 3339 in UTC with milliseconds: `2026-11-30T10:00:00.123Z`; `None` outside the years 0 to 9999,
+/// which RFC 3339 writes with four digits and no sign.
 fn rfc3339(ms: i64) -> Option<String> {
-    DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    DateTime::from_timestamp_millis(ms)
+        .filter(|t| (0..=9999).contains(&t.year()))
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 /// One line of captured traffic, newline included.
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Time`] when `received_at_ms` is beyond what RFC 3339 writes (before year 1 or after 9999 is
-/// not a time an inbox stores).
+/// [`ErrorKind::Time`] when `received_at_ms` is beyond what RFC 3339 writes (before year 0 or after 9999 in UTC
+/// is not a time an inbox stores).
 pub fn write_line(recorded: &Recorded) -> Result<String, Error> {
     let received_at = rfc3339(recorded.received_at_ms).ok_or_else(|| {
         Error::new(
@@ -383,6 +387,15 @@ pub fn read_line(line: &str) -> Result<Recorded, Error> {
             )
         })?
         .timestamp_millis();
+    if rfc3339(received_at_ms).is_none() {
+        return Err(Error::new(
+            ErrorKind::Time,
+            format!(
+                "receivedAt `{}` falls outside the years 0 to 9999 in UTC: write it as 2026-11-30T10:00:00.123Z",
+                line.received_at.escape_debug()
+            ),
+        ));
+    }
     let body = match (line.body, line.body_base64) {
         (Some(body), None) => body.into_bytes(),
         (None, Some(encoded)) => STANDARD.decode(encoded.trim()).map_err(|e| {

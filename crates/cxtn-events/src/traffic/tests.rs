@@ -473,3 +473,25 @@ fn deep_nesting_neither_panics_nor_overflows() {
     let rewritten = Pseudonymiser::new("k").body(deep.as_bytes());
     assert_eq!(rewritten.len(), deep.len() - 1 + 17, "only the userId changed");
 }
+
+#[test]
+fn a_time_rfc_3339_cannot_write_is_refused_not_written_unreadable() {
+    // The last millisecond of 9999 and the first of year 0 are written, and read back.
+    for ms in [253_402_300_799_999, -62_167_219_200_000] {
+        let recorded = Recorded::new("wh_1", "e", ms, "{}");
+        let back = read_line(&write_line(&recorded).unwrap()).unwrap();
+        assert_eq!(back.received_at_ms, ms);
+    }
+    // A millisecond later or earlier has a five-digit or a negative year, which no reader takes.
+    for ms in [253_402_300_800_000, -62_167_219_200_001] {
+        let error = write_line(&Recorded::new("wh_1", "e", ms, "{}")).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Time, "{ms}");
+    }
+    // A time whose offset puts it outside those years in UTC is not read, so what reads writes back.
+    for time in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:00:00-01:00"] {
+        let line = format!(r#"{{"receivedAt":"{time}","eventId":"wh_1","event":"e","body":"{{}}"}}"#);
+        assert_eq!(read_line(&line).unwrap_err().kind(), ErrorKind::Time, "{time}");
+    }
+    let line = r#"{"receivedAt":"9999-12-31T23:59:59.999+00:00","eventId":"wh_1","event":"e","body":"{}"}"#;
+    assert_eq!(read_line(line).unwrap().received_at_ms, 253_402_300_799_999);
+}
