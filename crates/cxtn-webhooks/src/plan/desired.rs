@@ -325,8 +325,18 @@ impl DesiredBuilder {
                 .maybe_at(entry.position));
             }
             let url = EndpointUrl::parse_with(&entry.url, policy).map_err(|e| {
-                DesiredError::new(DesiredErrorKind::Url, format!("the {} endpoint: {e}", entry.event_type))
-                    .maybe_at(entry.url_position)
+                // The check's message shows the text up to the first `/`, `?` or `#`, which in a URL it cannot
+                // read (a password holding a `/`) or reads otherwise (a `\` for a `/`) is part of a secret.
+                let message = e.to_string().replacen(
+                    &format!("`{}`", e.redacted()),
+                    &format!("`{}`", redacted(&entry.url)),
+                    1,
+                );
+                DesiredError::new(
+                    DesiredErrorKind::Url,
+                    format!("the {} endpoint: {message}", entry.event_type),
+                )
+                .maybe_at(entry.url_position)
             })?;
             if let Some((_, first)) = endpoints.get(&value) {
                 return Err(duplicate(&entry.event_type, *first).maybe_at(entry.position));
@@ -362,6 +372,15 @@ impl DesiredBuilder {
             unlisted: self.unlisted,
         })
     }
+}
+
+/// A URL with its credentials, path and query hidden, read as a request would read it; `<redacted>` when the text
+/// is not a URL, since then nothing tells where its host ends.
+fn redacted(text: &str) -> String {
+    EndpointUrl::new(text).split_credentials().map_or_else(
+        || "<redacted>".to_owned(),
+        |(bare, _)| EndpointUrl::new(bare).redacted(),
+    )
 }
 
 /// The file as TOML gives it, before any check.

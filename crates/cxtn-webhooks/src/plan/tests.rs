@@ -445,3 +445,26 @@ const _: () = {
     assert_send_sync::<ApplyError>();
     assert_send_sync::<DesiredError>();
 };
+
+#[test]
+fn a_url_error_shows_no_part_of_a_variable_or_of_a_url_it_cannot_read() {
+    let lookup = |name: &str| match name {
+        "PASSWORD" => Some("Xy3q/9Zk+pw==".to_owned()),
+        "TOKEN" => Some("t0k3n\\s3cret".to_owned()),
+        _ => None,
+    };
+    for (text, secrets) in [
+        ("https://cxtn:${PASSWORD}@hooks.example.com/cxtn", ["Xy3q", "cxtn:"]),
+        ("https://cxtn:Xy3q/9Zk+pw==@hooks.example.com/cxtn", ["Xy3q", "cxtn:"]),
+        ("https://hooks.example.com\\\\cxtn\\\\${TOKEN}", ["t0k3n", "s3cret"]),
+    ] {
+        let file = format!("[endpoints.payment]\nurl = \"{text}\"\n");
+        let e = Desired::from_toml_str(&file, lookup).unwrap_err();
+        assert_eq!(e.kind(), DesiredErrorKind::Url, "{e}");
+        assert_eq!((e.line(), e.column()), (Some(2), Some(7)), "{e}");
+        for secret in secrets {
+            assert!(!e.to_string().contains(secret), "{secret} in {e}");
+            assert!(!format!("{e:?}").contains(secret), "{secret} in {e:?}");
+        }
+    }
+}
