@@ -232,10 +232,11 @@ impl Event {
 /// The amount and its currency exactly as sent (`1000.00 GBP`), for an event with one amount.
 fn amount(notification: &Notification) -> Option<String> {
     let amount = notification.amount()?;
-    Some(match notification.currency() {
+    let shown = match notification.currency() {
         Some(currency) => format!("{amount} {currency}"),
         None => amount.to_string(),
-    })
+    };
+    Some(text::visible_str(&shown, false))
 }
 
 /// The typed fields of a notification, every value shown as the model displays it (money exactly as sent).
@@ -243,7 +244,7 @@ fn fields(notification: &Notification) -> Vec<Field> {
     let mut fields = Vec::new();
     let mut push = |name: &str, value: String| {
         fields.push(Field {
-            name: name.to_owned(),
+            name: text::visible_str(name, false),
             value: text::visible_str(&value, false),
         });
     };

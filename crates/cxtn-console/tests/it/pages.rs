@@ -359,3 +359,17 @@ async fn a_base_path_prefixes_every_link_and_form() {
     assert_eq!(bare.header("location"), "/console/");
     assert_eq!(get(&format!("http://{}/events", served.addr)).await.status, 404);
 }
+
+#[tokio::test]
+async fn control_characters_in_typed_fields_and_their_names_are_shown_visibly() {
+    let inbox = memory();
+    // A bidirectional override in the currency and in the name of an unknown field.
+    let body = r#"{"eventId":"wh_bidi","event":"payment_completed","data":{"objectId":7,"userId":"C1","amount":1.00,"currency":"G\u202eBP","no\u202ete":1}}"#;
+    store(inbox.as_ref(), body, now_ms()).await;
+    let served = serve(crate::console(inbox)).await;
+    let page = get(&served.url("events/wh_bidi")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.text_of("amount"), "1.00 G\\u{202e}BP");
+    assert!(page.body.contains("no\\u{202e}te (unknown field)"), "{}", page.body);
+    assert!(!page.body.contains('\u{202e}'), "{}", page.body);
+}
