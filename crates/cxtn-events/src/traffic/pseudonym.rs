@@ -70,13 +70,13 @@ impl Pseudonymiser {
     }
 
     /// HMAC-SHA256 of `field`, a zero byte and `value`, under the key; its first 8 bytes.
-    fn hash(&self, field: &str, value: &str) -> u64 {
+    fn hash(&self, field: &str, value: &[u8]) -> u64 {
         let pad = |with: u8| -> Vec<u8> { self.block.iter().map(|b| b ^ with).collect() };
         let mut inner = Sha256::new();
         inner.update(pad(0x36));
         inner.update(field.as_bytes());
         inner.update([0]);
-        inner.update(value.as_bytes());
+        inner.update(value);
         let inner: [u8; 32] = inner.finalize().into();
         let mut outer = Sha256::new();
         outer.update(pad(0x5c));
@@ -92,16 +92,16 @@ impl Pseudonymiser {
     /// The pseudonym of a `userId` given as text.
     #[must_use]
     pub fn user_id(&self, user_id: &str) -> String {
-        format!("P{:016X}", self.hash("userId", user_id))
+        format!("P{:016X}", self.hash("userId", user_id.as_bytes()))
     }
 
     /// The pseudonym of an `objectId`, from its digits as written: a number from 1 to 2^53 - 1.
     #[must_use]
     pub fn object_id(&self, object_id: &str) -> u64 {
-        self.number("objectId", object_id)
+        self.number("objectId", object_id.as_bytes())
     }
 
-    fn number(&self, field: &str, value: &str) -> u64 {
+    fn number(&self, field: &str, value: &[u8]) -> u64 {
         self.hash(field, value) % MAX_NUMBER + 1
     }
 
@@ -141,18 +141,18 @@ impl Pseudonymiser {
             let text = json.get(member.start..member.end).unwrap_or_default();
             let replacement = match (member.key.as_str(), member.kind) {
                 (field @ ("userId" | "objectId"), Kind::String) => {
-                    let Some(value) = scan::decode(text) else { continue };
+                    // An id that does not decode (a lone surrogate escape, bytes that are not UTF-8) is hashed
+                    // as written, quotes included: it is replaced all the same.
+                    let decoded = scan::decode(text);
+                    let value = decoded.as_ref().map_or(text, |value| value.as_bytes());
                     let pseudonym = if field == "userId" {
-                        self.user_id(&value)
+                        format!("P{:016X}", self.hash(field, value))
                     } else {
-                        self.object_id(&value).to_string()
+                        self.number(field, value).to_string()
                     };
                     serde_json::to_string(&pseudonym).ok()
                 }
-                (field @ ("userId" | "objectId"), Kind::Number) => {
-                    let value = String::from_utf8_lossy(text);
-                    Some(self.number(field, &value).to_string())
-                }
+                (field @ ("userId" | "objectId"), Kind::Number) => Some(self.number(field, text).to_string()),
                 ("data", Kind::String) if into_data && member.depth == 1 => scan::decode(text)
                     .and_then(|inner| self.rewrite(inner.as_bytes(), false))
                     .and_then(|inner| String::from_utf8(inner).ok())

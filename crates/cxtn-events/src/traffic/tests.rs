@@ -495,3 +495,23 @@ fn a_time_rfc_3339_cannot_write_is_refused_not_written_unreadable() {
     let line = r#"{"receivedAt":"9999-12-31T23:59:59.999+00:00","eventId":"wh_1","event":"e","body":"{}"}"#;
     assert_eq!(read_line(line).unwrap().received_at_ms, 253_402_300_799_999);
 }
+
+#[test]
+fn ids_that_do_not_decode_are_replaced_too() {
+    let pseudonyms = Pseudonymiser::new("k");
+    // A lone surrogate escape, and bytes that are not UTF-8: the id is still in the body, so it must go.
+    let cases: [&[u8]; 3] = [
+        br#"{"data":{"userId":"\ud800C00081866","objectId":"162953\udc00","amount":10.00}}"#,
+        b"{\"data\":{\"userId\":\"C00081866\xff\",\"amount\":10.00}}",
+        b"{\"data\":{\"objectId\":\"162953\xfe\",\"amount\":10.00}}",
+    ];
+    let mut seen = HashSet::new();
+    for body in cases {
+        let rewritten = pseudonyms.body(body);
+        let text = String::from_utf8_lossy(&rewritten);
+        assert!(!text.contains("C00081866") && !text.contains("162953"), "{text}");
+        assert!(text.ends_with(r#","amount":10.00}}"#), "{text}");
+        assert_eq!(pseudonyms.body(body), rewritten, "the same id, the same pseudonym");
+        assert!(seen.insert(rewritten.into_owned()));
+    }
+}
