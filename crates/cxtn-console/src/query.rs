@@ -42,13 +42,19 @@ impl EventsQuery {
         for (key, value) in pairs(query) {
             let value = value.trim().to_owned();
             if value.chars().count() > MAX_VALUE {
-                return Err(format!("the `{key}` parameter is longer than {MAX_VALUE} characters"));
+                return Err(format!(
+                    "the `{}` parameter is longer than {MAX_VALUE} characters",
+                    text::visible_str(&key, false)
+                ));
             }
             match key.as_str() {
                 "status" if value.is_empty() => {}
                 "status" => {
                     parsed.status = Some(EventStatus::from_name(&value).ok_or_else(|| {
-                        format!("`{value}` is not a status: use pending, processing, processed, dead or quarantined")
+                        format!(
+                            "`{}` is not a status: use pending, processing, processed, dead or quarantined",
+                            text::visible_str(&value, false)
+                        )
                     })?);
                 }
                 "event" => parsed.event = value,
@@ -58,8 +64,9 @@ impl EventsQuery {
                 "from" | "until" => {
                     let ms = text::parse_time(&value).ok_or_else(|| {
                         format!(
-                            "`{value}` in `{key}` is not a time: use YYYY-MM-DDTHH:MM (UTC) or RFC 3339, such as \
-                             2026-12-01T07:30 or 2026-12-01T07:30:00Z"
+                            "`{}` in `{key}` is not a time: use YYYY-MM-DDTHH:MM (UTC) or RFC 3339, such as \
+                             2026-12-01T07:30 or 2026-12-01T07:30:00Z",
+                            text::visible_str(&value, false)
                         )
                     })?;
                     if key == "from" {

@@ -373,3 +373,22 @@ async fn control_characters_in_typed_fields_and_their_names_are_shown_visibly() 
     assert!(page.body.contains("no\\u{202e}te (unknown field)"), "{}", page.body);
     assert!(!page.body.contains('\u{202e}'), "{}", page.body);
 }
+
+#[tokio::test]
+async fn a_bad_parameter_is_echoed_with_its_control_characters_visible() {
+    let served = serve(crate::console(memory())).await;
+    for path in [
+        "events?status=de%E2%80%AEad",
+        "events?from=%1B%5B2J",
+        &format!("events?e%E2%80%AEvent={}", "x".repeat(201)),
+    ] {
+        let answer = get(&served.url(path)).await;
+        assert_eq!(answer.status, 400, "{path}: {}", answer.body);
+        assert!(!answer.body.contains(['\u{202e}', '\u{1b}']), "{path}: {}", answer.body);
+        assert!(
+            answer.body.contains("\\u{202e}") || answer.body.contains('\u{241b}'),
+            "{path}: {}",
+            answer.body
+        );
+    }
+}
