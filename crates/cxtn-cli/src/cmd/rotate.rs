@@ -82,7 +82,7 @@ pub(crate) async fn run(client: &cxtn::Client, args: RotateArgs, show_urls: bool
         "# {new_fingerprint} added by cxtn webhooks rotate for {event_type} at {}",
         now().format("%Y-%m-%dT%H:%M:%SZ")
     );
-    append_token(&args.path_token_file, &file, &comment, token.expose_secret()).map_err(|e| {
+    append_token(&args.path_token_file, &comment, token.expose_secret()).map_err(|e| {
         CliError::failed(format!(
             "cannot write the new token to {}: {e}",
             args.path_token_file.display()
@@ -243,13 +243,15 @@ fn fingerprint(token: &str) -> String {
     format!("sha256:{hex}")
 }
 
-/// Writes the file again with its old lines, then `comment` and `token`: to a new file in the same directory,
-/// mode 0600, flushed to disk, then renamed over the old one, so the receiver never reads half a file.
-fn append_token(path: &Path, old: &str, comment: &str, token: &str) -> std::io::Result<()> {
+/// Writes the file again with its lines as they are now, then `comment` and `token`: to a new file in the same
+/// directory, mode 0600, flushed to disk, then renamed over the old one, so the receiver never reads half a file.
+/// The file is read again here, not at the start, so a line written meanwhile (another rotation) is kept.
+fn append_token(path: &Path, comment: &str, token: &str) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let old = std::fs::read_to_string(path)?;
     let mut file = tempfile::Builder::new()
         .prefix(".cxtn-path-tokens-")
         .tempfile_in(&dir)?;
@@ -537,7 +539,7 @@ mod tests {
         let path = dir.path().join("tokens");
         let old = "# the first\nold-token-old-token-old-token";
         std::fs::write(&path, old).unwrap();
-        append_token(&path, old, "# new", "new-token").unwrap();
+        append_token(&path, "# new", "new-token").unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "# the first\nold-token-old-token-old-token\n# new\nnew-token\n"

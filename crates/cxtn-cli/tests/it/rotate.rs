@@ -364,3 +364,129 @@ async fn rotate_changes_nothing_when_the_receiver_never_accepts_the_new_token() 
     let (code, _) = listen.interrupt().await;
     assert_eq!(code, 0);
 }
+
+/// An API on 127.0.0.1:0 that answers each request with the next scripted body, after calling `before` with the
+/// request's first line; and a receiver that answers every request 405, as one that accepts any token does.
+async fn scripted_api_and_receiver(
+    answers: Vec<serde_json::Value>,
+    before: impl Fn(&str) + Send + 'static,
+) -> (String, String, tokio::task::JoinHandle<Vec<String>>) {
+    use tokio::io::AsyncWriteExt as _;
+
+    async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
+        let mut request = Vec::new();
+        let mut buffer = [0_u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the client closed the connection early");
+            request.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&request).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    return text.lines().next().unwrap().to_owned();
+                }
+            }
+        }
+    }
+
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}/api/", api.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        for body in answers {
+            let (mut stream, _) = api.accept().await.unwrap();
+            let line = read_request(&mut stream).await;
+            before(&line);
+            seen.push(line);
+            let body = body.to_string();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            stream.shutdown().await.unwrap();
+        }
+        seen
+    });
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_url = format!("http://{}/cxtn", receiver.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = receiver.accept().await.unwrap();
+            read_request(&mut stream).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    (base_url, receiver_url, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_written_to_the_file_while_rotate_runs_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("path-tokens");
+    std::fs::write(&file, format!("{OLD}\n")).unwrap();
+    let valid = json!({"ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"});
+    let mut listed = valid.clone();
+    listed["Endpoints"] = json!([
+        {"WebhookEventType": "Payment", "EndpointUrl": format!("http://127.0.0.1:9/cxtn/{OLD}"), "Status": "Active"}
+    ]);
+    // While rotate reads the endpoints, another rotation (or a person) adds a token to the file.
+    let written = file.clone();
+    let (base_url, receiver_url, task) = scripted_api_and_receiver(
+        vec![
+            json!({"Content": {"Model": listed}}),
+            json!({"Content": {"Model": valid}}),
+        ],
+        move |line| {
+            if line.starts_with("GET ") {
+                std::fs::write(&written, format!("{OLD}\n# added meanwhile\n{OTHER}\n")).unwrap();
+            }
+        },
+    )
+    .await;
+    let run = crate::run(
+        &[
+            "webhooks",
+            "--base-url",
+            &base_url,
+            "rotate",
+            "--event-type",
+            "Payment",
+            "--url-template",
+            "http://127.0.0.1:9/cxtn/{token}",
+            "--path-token-file",
+            file.to_str().unwrap(),
+            "--receiver-url",
+            &receiver_url,
+            "--timeout",
+            "10s",
+        ],
+        &[("CXTN_ACCESS_TOKEN", "scripted-access-token")],
+    )
+    .await;
+    run.assert_code(0);
+    assert_eq!(
+        task.await.unwrap(),
+        [
+            "GET /api/webhooks/endpoints HTTP/1.1",
+            "PUT /api/webhooks/endpoints HTTP/1.1"
+        ]
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let new = last_token(&file);
+    assert!(
+        text.starts_with(&format!("{OLD}\n# added meanwhile\n{OTHER}\n# sha256:")),
+        "every token in the file is kept: {text}"
+    );
+    assert!(text.ends_with(&format!("{new}\n")), "{text}");
+}
