@@ -160,6 +160,17 @@ where
         )
         .into_response();
     };
+    if shared.token.is_none() && !addressed_to_loopback(&parts.headers, &parts.uri) {
+        return error_page(
+            shared,
+            None,
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "this console has no admin token, so it answers only requests addressed to localhost, 127.0.0.1 or \
+             [::1]: open it by one of those names, or set an admin token to reach it by another",
+        )
+        .into_response();
+    }
     let asked = Asked {
         method: parts.method,
         path: path.to_owned(),
@@ -264,6 +275,50 @@ fn session_cookie(shared: &Shared, headers: &HeaderMap, value: &str) -> String {
         auth::SESSION_SECS,
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// Whether a request is addressed (`Host`, or the URI's authority) to a loopback name or address.
+///
+/// Without an admin token this is what keeps the console to this machine's own browser: a page of another site
+/// whose name was made to resolve to 127.0.0.1 (DNS rebinding) reaches the console with its own name as the host,
+/// and could otherwise read every page and post forms as a same-origin page. A request without a host at all
+/// (HTTP/1.0) is not a browser's.
+fn addressed_to_loopback(headers: &HeaderMap, uri: &http::Uri) -> bool {
+    let host = match headers.get(header::HOST) {
+        Some(value) => match value.to_str() {
+            Ok(host) => host,
+            Err(_) => return false,
+        },
+        None => match uri.authority() {
+            Some(authority) => authority.host(),
+            None => return true,
+        },
+    };
+    let host = host.trim();
+    let name = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((address, port)) if port.is_empty() || is_port(port.strip_prefix(':')) => address,
+            _ => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, port)) if is_port(Some(port)) => name,
+            Some(_) => return false,
+            None => host,
+        },
+    };
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    match name.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(std::net::IpAddr::V6(v6)) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        Err(_) => false,
+    }
+}
+
+fn is_port(text: Option<&str>) -> bool {
+    text.is_some_and(|port| port.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Who is asking: with an admin token, a bearer token or a signed-in session, else a 303 to `/login` for a

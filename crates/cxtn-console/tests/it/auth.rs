@@ -157,3 +157,60 @@ async fn a_bearer_token_or_a_signed_in_session_is_accepted() {
     assert_eq!(out.header("location"), "/login");
     assert!(out.header("set-cookie").contains("Max-Age=0"));
 }
+
+#[tokio::test]
+async fn without_a_token_only_requests_addressed_to_loopback_are_answered() {
+    let inbox = memory();
+    store(inbox.as_ref(), &payment("wh_rebound", "1.00", 1), now_ms()).await;
+    let served = serve(crate::console(inbox.clone())).await;
+    let port = served.addr.port();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("LOCALHOST.:{port}"),
+        format!("[::1]:{port}"),
+        "127.1.2.3".to_owned(),
+    ] {
+        let answer = get_with(&served.url("events/wh_rebound"), &[("host", &host)]).await;
+        assert_eq!(answer.status, 200, "{host}: {}", answer.body);
+    }
+    // A page of another site whose name now resolves to 127.0.0.1 (DNS rebinding) reads nothing ...
+    let attacker = format!("attacker.example:{port}");
+    for path in ["", "events/wh_rebound", "login", "stream"] {
+        let answer = get_with(&served.url(path), &[("host", &attacker), ("accept", "text/html")]).await;
+        assert_eq!(answer.status, 403, "{path}: {}", answer.body);
+        assert!(!answer.body.contains("wh_rebound"), "{path}");
+        assert!(answer.body.contains("localhost"), "{}", answer.body);
+    }
+    for host in ["127.0.0.1.attacker.example", "[::2]:80", "localhost:x", ""] {
+        let answer = get_with(&served.url(""), &[("host", host)]).await;
+        assert_eq!(answer.status, 403, "{host:?}: {}", answer.body);
+    }
+    // ... and posts nothing, even as a same-origin page with the form's token.
+    let page = get(&served.url("events/wh_rebound")).await;
+    let replay = request(
+        "POST",
+        &served.url("events/wh_rebound/replay"),
+        &[
+            ("host", &attacker),
+            ("cookie", &page.cookie().unwrap()),
+            ("origin", &format!("http://{attacker}")),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        Some(&format!("csrf={}", page.csrf())),
+    )
+    .await;
+    assert_eq!(replay.status, 403, "{}", replay.body);
+
+    // With an admin token, the console answers by any name (behind a proxy, say).
+    let with_token = serve(with_token()).await;
+    let answer = get_with(
+        &with_token.url(""),
+        &[
+            ("host", "console.example.com"),
+            ("authorization", &format!("Bearer {TOKEN}")),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
