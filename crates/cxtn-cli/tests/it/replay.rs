@@ -161,6 +161,16 @@ async fn pseudonymised_exports_keep_money_and_map_each_id_the_same_way() {
     );
     let random = export(&captured, &["--pseudonymise"]).await;
     assert_ne!(random.assert_code(0).stdout, first.stdout, "a random key gives others");
+    // The variable set in the shell does not turn a plain export into a pseudonymised one, nor refuse it.
+    let plain = run(&["inbox", "--db", captured.db.as_str(), "export"], &key).await;
+    assert_eq!(
+        plain.assert_code(0).stdout,
+        export(&captured, &[]).await.stdout,
+        "without --pseudonymise the ids stay"
+    );
+    export(&captured, &["--pseudonym-key", "k3y"])
+        .await
+        .assert_error(2, "--pseudonym-key is given without --pseudonymise");
 
     let original = traffic::read_jsonl(export(&captured, &[]).await.stdout.as_bytes()).unwrap();
     let pseudonymised = traffic::read_jsonl(first.stdout.as_bytes()).unwrap();

@@ -43,13 +43,7 @@ pub(crate) struct InboxExportArgs {
 
     /// The key of the pseudonyms: the same key gives the same pseudonyms in another export
     /// [default: a random key, never shown] (ps shows flags: prefer the variable)
-    #[arg(
-        long,
-        env = "CXTN_PSEUDONYM_KEY",
-        hide_env_values = true,
-        value_name = "KEY",
-        requires = "pseudonymise"
-    )]
+    #[arg(long, env = "CXTN_PSEUDONYM_KEY", hide_env_values = true, value_name = "KEY")]
     pseudonym_key: Option<String>,
 }
 
@@ -132,7 +126,13 @@ pub(crate) async fn export(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxExportAr
     if let Some(event) = &args.event {
         filter = filter.event(event.trim());
     }
-    if crate::cmd::replay::from_flag(args.pseudonym_key.as_deref(), "CXTN_PSEUDONYM_KEY") {
+    let key_from_flag = crate::cmd::replay::from_flag(args.pseudonym_key.as_deref(), "CXTN_PSEUDONYM_KEY");
+    if key_from_flag && !args.pseudonymise {
+        // The variable may stay set in a shell for the exports that use it; the flag says this export should.
+        return Err(CliError::usage("--pseudonym-key is given without --pseudonymise")
+            .hint("Add --pseudonymise to replace the ids, or leave the key out."));
+    }
+    if key_from_flag {
         ui.warn(
             "--pseudonym-key holds a secret, and the process list (ps) shows it to every user of this machine; use CXTN_PSEUDONYM_KEY instead",
         );
