@@ -7,7 +7,7 @@ use crate::text;
 /// The events listed per page.
 pub(crate) const PAGE_SIZE: usize = 50;
 
-/// The longest filter value accepted.
+/// The longest filter value accepted (a cursor holds an event id as sent, of any length, and is not limited).
 const MAX_VALUE: usize = 200;
 
 /// What the events page was asked for.
@@ -41,7 +41,7 @@ impl EventsQuery {
         let mut parsed = Self::default();
         for (key, value) in pairs(query) {
             let value = value.trim().to_owned();
-            if value.chars().count() > MAX_VALUE {
+            if !matches!(key.as_str(), "after" | "since") && value.chars().count() > MAX_VALUE {
                 return Err(format!(
                     "the `{}` parameter is longer than {MAX_VALUE} characters",
                     text::visible_str(&key, false)

@@ -195,3 +195,45 @@ async fn arrivals_still_stream_after_a_burst_larger_than_one_poll_reads() {
     let found = arrivals(&mut body, 1).await;
     assert!(found[0].contains("\"wh_after_the_burst\""), "{found:?}");
 }
+
+#[tokio::test]
+async fn cursors_of_an_event_with_a_long_id_are_accepted() {
+    let inbox = memory();
+    let now = now_ms();
+    let long = format!("wh_{}", "x".repeat(197));
+    store(inbox.as_ref(), &payment("wh_oldest", "1.00", 1), now - 100_000).await;
+    store(inbox.as_ref(), &payment(&long, "1.00", 2), now - 60_000).await;
+    for i in 0..49 {
+        store(
+            inbox.as_ref(),
+            &payment(&format!("wh_{i:02}"), "1.00", 3),
+            now - 50_000 + i,
+        )
+        .await;
+    }
+    let served = serve(crate::console(inbox.clone())).await;
+    // The long id ends the first page: the next page continues after it.
+    let first = crate::get(&served.url("events")).await;
+    assert_eq!(first.event_rows().last(), Some(&long));
+    let at = first.body.find("id=\"next-page\" href=\"").expect("a next page") + "id=\"next-page\" href=\"".len();
+    let end = first.body[at..].find('"').unwrap() + at;
+    let next = crate::get(&format!(
+        "http://{}{}",
+        served.addr,
+        first.body[at..end].replace("&amp;", "&")
+    ))
+    .await;
+    assert_eq!(next.status, 200, "{}", next.body);
+    assert_eq!(next.event_rows(), vec!["wh_oldest".to_owned()]);
+    // The newest event has the long id: the page's live stream starts after it.
+    store(inbox.as_ref(), &payment(&format!("{long}y"), "1.00", 4), now - 1_000).await;
+    let page = crate::get(&served.url("events")).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let request = http::Request::get(live_url(&served, &page)).body(Empty::new()).unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    store(inbox.as_ref(), &payment("wh_after_the_long_one", "1.00", 5), now_ms()).await;
+    let found = arrivals(&mut body, 1).await;
+    assert!(found[0].contains("\"wh_after_the_long_one\""), "{found:?}");
+}
