@@ -39,8 +39,9 @@ pub(crate) struct PlanArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = format!("{FORMAT_HELP}\n\
-Creates and URL edits go first, then statuses; webhooks are enabled on the account only when CXTN refuses a\n\
-create because they are not. A second run changes nothing.\n\
+Creates and URL edits go first, then statuses, but an endpoint that moves and should stop delivering is stopped\n\
+before it moves. Webhooks are enabled on the account only when CXTN refuses a create because they are not.\n\
+A second run changes nothing.\n\
 Exit codes: 0 CXTN matches the file now, 1 a call failed (what was and was not applied is printed), 2 wrong usage\n\
 or a bad file."))]
 pub(crate) struct ApplyArgs {

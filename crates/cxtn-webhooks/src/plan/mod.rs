@@ -16,8 +16,10 @@
 //! ```
 //!
 //! A plan changes an endpoint with the fewest calls, in a safe order: creates and URL edits first, then statuses,
-//! so no endpoint is made Active before it points where it should. Webhooks are enabled on the account only when
-//! CXTN refuses a create because they are not ([`Client::enable`], then the create again).
+//! so no endpoint is made Active before it points where it should; but an endpoint that moves and should stop
+//! delivering is paused or set Inactive before it moves, so nothing reaches its new URL meanwhile.
+//! Webhooks are enabled on the account only when CXTN refuses a create because they are not ([`Client::enable`],
+//! then the create again).
 //! Applying a plan twice does nothing the second time: the second plan is empty, and an empty plan sends nothing.
 
 mod desired;
@@ -156,8 +158,9 @@ fn same_url(a: &EndpointUrl, b: &EndpointUrl) -> bool {
         }
 }
 
-/// The calls that make CXTN's endpoints match a [`Desired`], in the order they are made: creates and URL edits,
-/// then status changes, each group in the order of CXTN's table of event types. Empty when they match.
+/// The calls that make CXTN's endpoints match a [`Desired`], in the order they are made: the status changes that
+/// stop an endpoint that moves and may be delivering, then creates and URL edits, then the other status changes,
+/// each group in the order of CXTN's table of event types. Empty when they match.
 ///
 /// `Debug` and `Display` show URLs with their paths redacted.
 ///
@@ -196,6 +199,7 @@ impl Plan {
     /// when CXTN lists one event type twice, the first is taken.
     #[must_use]
     pub fn compute(desired: &Desired, current: &[Endpoint]) -> Self {
+        let mut stops = Vec::new();
         let mut urls = Vec::new();
         let mut statuses = Vec::new();
         for event_type in WebhookEventType::ALL {
@@ -213,7 +217,8 @@ impl Plan {
                     });
                 }
                 (Want::Endpoint(want), Some(now)) => {
-                    if !same_url(&now.endpoint_url, &want.url) {
+                    let moves = !same_url(&now.endpoint_url, &want.url);
+                    if moves {
                         urls.push(Change::Edit {
                             event_type,
                             from: now.endpoint_url.clone(),
@@ -221,11 +226,19 @@ impl Plan {
                         });
                     }
                     if now.status != want.status {
-                        statuses.push(Change::SetStatus {
+                        let change = Change::SetStatus {
                             event_type,
                             from: Some(now.status),
                             to: want.status,
-                        });
+                        };
+                        // One that may be delivering is stopped before it moves, so no delivery reaches the new
+                        // URL while it should not.
+                        let delivering = !matches!(now.status, EndpointStatus::Inactive | EndpointStatus::Paused);
+                        if moves && delivering && !want.status.is_active() {
+                            stops.push(change);
+                        } else {
+                            statuses.push(change);
+                        }
                     }
                 }
                 (Want::Inactive, Some(now)) if now.status != EndpointStatus::Inactive => {
@@ -238,9 +251,10 @@ impl Plan {
                 _ => {}
             }
         }
-        urls.extend(statuses);
+        stops.extend(urls);
+        stops.extend(statuses);
         Self {
-            changes: urls,
+            changes: stops,
             ignored: current
                 .iter()
                 .filter(|e| e.event_type.value().is_none())

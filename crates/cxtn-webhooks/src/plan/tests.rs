@@ -468,3 +468,40 @@ fn a_url_error_shows_no_part_of_a_variable_or_of_a_url_it_cannot_read() {
         }
     }
 }
+
+#[test]
+fn an_endpoint_that_moves_and_stops_delivering_stops_before_it_moves() {
+    let desired = desired(
+        "[endpoints.payment]\nurl = \"https://new.example.com/cxtn/p\"\nstatus = \"paused\"\n\
+         [endpoints.account_transaction]\nurl = \"https://new.example.com/cxtn/a\"\nstatus = \"inactive\"\n\
+         [endpoints.card]\nurl = \"https://new.example.com/cxtn/c\"\n",
+    );
+    let current = [
+        Endpoint::new(
+            WebhookEventType::Payment,
+            "https://old.example.com/cxtn/p",
+            EndpointStatus::Active,
+        ),
+        Endpoint::new(
+            WebhookEventType::AccountTransaction,
+            "https://old.example.com/cxtn/a",
+            EndpointStatus::Active,
+        ),
+        Endpoint::new(
+            WebhookEventType::Card,
+            "https://old.example.com/cxtn/c",
+            EndpointStatus::Paused,
+        ),
+    ];
+    assert_eq!(
+        plan(&desired, &current),
+        [
+            "status Payment: Active -> Paused",
+            "status AccountTransaction: Active -> Inactive",
+            "edit Payment: https://old.example.com/<redacted> -> https://new.example.com/<redacted>",
+            "edit AccountTransaction: https://old.example.com/<redacted> -> https://new.example.com/<redacted>",
+            "edit Card: https://old.example.com/<redacted> -> https://new.example.com/<redacted>",
+            "status Card: Paused -> Active",
+        ]
+    );
+}
