@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// Bytes as text: invalid UTF-8 becomes U+FFFD, and every control character (but the newlines and tabs a
 /// pretty-printed body is laid out with, when `keep_layout`) becomes visible: C0 controls as their control
-/// picture (`␛` for ESC), the rest (DEL, C1 controls, bidirectional overrides, zero-width characters) as `\u{..}`.
+/// picture (`␛` for ESC), the rest (DEL, C1 controls, bidirectional overrides and marks, zero-width and other
+/// invisible characters such as the soft hyphen and the tag characters) as `\u{..}`.
 pub(crate) fn visible(bytes: &[u8], keep_layout: bool) -> String {
     visible_str(&String::from_utf8_lossy(bytes), keep_layout)
 }
@@ -19,10 +20,15 @@ pub(crate) fn visible_str(text: &str, keep_layout: bool) -> String {
             '\n' | '\t' if keep_layout => out.push(c),
             '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
             '\u{7f}'..='\u{9f}'
+            | '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
             | '\u{200b}'..='\u{200f}'
             | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{feff}' => {
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}' => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             _ => out.push(c),
@@ -152,6 +158,11 @@ mod tests {
         assert_eq!(visible(b"a\nb", true), "a\nb");
         assert_eq!(visible(b"\xff", false), "\u{fffd}");
         assert_eq!(visible_str("x\u{202e}y\u{7f}", false), "x\\u{202e}y\\u{7f}");
+        // Invisible characters that would make two different ids look the same.
+        assert_eq!(
+            visible_str("wh\u{ad}1\u{61c}\u{206a}\u{e0041}", false),
+            "wh\\u{ad}1\\u{61c}\\u{206a}\\u{e0041}"
+        );
     }
 
     #[test]
