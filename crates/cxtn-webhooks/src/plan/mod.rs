@@ -396,7 +396,7 @@ impl fmt::Display for ApplyReport {
         }
         write_lines(f, &self.applied)?;
         if let Some(failed) = &self.failed {
-            if !self.applied.is_empty() || self.enabled {
+            if !self.applied.is_empty() {
                 f.write_str("\n")?;
             }
             write!(f, "failed: {failed}")?;

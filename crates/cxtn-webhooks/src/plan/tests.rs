@@ -505,3 +505,20 @@ fn an_endpoint_that_moves_and_stops_delivering_stops_before_it_moves() {
         ]
     );
 }
+
+#[test]
+fn a_report_that_enabled_webhooks_then_failed_has_no_blank_line() {
+    let plan = Plan::compute(&desired(FILE), &[]);
+    let report = ApplyReport {
+        enabled: true,
+        applied: Vec::new(),
+        failed: Some(plan.changes()[0].clone()),
+        not_attempted: plan.changes()[1..2].to_vec(),
+    };
+    assert_eq!(
+        report.to_string(),
+        "enabled webhooks\n\
+         failed: create Payment at https://hooks.example.com/<redacted>\n\
+         not attempted: create AccountTransaction at https://hooks.example.com/<redacted>"
+    );
+}
