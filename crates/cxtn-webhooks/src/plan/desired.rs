@@ -141,7 +141,7 @@ impl Desired {
     pub fn from_toml_str(text: &str, lookup_env: impl Fn(&str) -> Option<String>) -> Result<Self, DesiredError> {
         let at = |span: Range<usize>| Position::of(text, span.start);
         let file: File = toml::from_str(text).map_err(|e| {
-            let mut error = DesiredError::new(DesiredErrorKind::Format, e.message().trim_end().to_owned());
+            let mut error = DesiredError::new(DesiredErrorKind::Format, redact_quoted(e.message().trim_end()));
             error.position = e.span().map(at);
             error
         })?;
@@ -155,7 +155,7 @@ impl Desired {
                         DesiredErrorKind::Format,
                         format!(
                             "`unlisted = \"{}\"` is not a choice; use \"ignore\" or \"inactive\"",
-                            unlisted.get_ref().escape_debug()
+                            shown(unlisted.get_ref())
                         ),
                     )
                     .at(at(unlisted.span())));
@@ -383,6 +383,34 @@ fn redacted(text: &str) -> String {
     )
 }
 
+/// A text of the file as an error shows it: escaped, or redacted when it is a URL, whose path may be a path token.
+fn shown(text: &str) -> String {
+    if text.contains("://") {
+        redacted(text)
+    } else {
+        text.escape_debug().to_string()
+    }
+}
+
+/// A message of the TOML reader with the string it quotes (`invalid type: string "..."`) redacted when it is a URL.
+fn redact_quoted(message: &str) -> String {
+    const OPEN: &str = "string \"";
+    let Some(start) = message.find(OPEN).map(|at| at + OPEN.len()) else {
+        return message.to_owned();
+    };
+    let end = message.rfind('"').filter(|end| *end >= start);
+    match (
+        message.get(..start),
+        end.and_then(|end| message.get(start..end)),
+        end.and_then(|end| message.get(end..)),
+    ) {
+        (Some(before), Some(quoted), Some(after)) if quoted.contains("://") => {
+            format!("{before}{}{after}", redacted(quoted))
+        }
+        _ => message.to_owned(),
+    }
+}
+
 /// The file as TOML gives it, before any check.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -411,7 +439,7 @@ fn event_type(name: &str) -> Result<WebhookEventType, DesiredError> {
             DesiredErrorKind::EventType,
             format!(
                 "`{}` is not a webhook event type; use Trade, Payment, AccountTransaction, Wallet, Card, Quote or BulkPayments",
-                name.escape_debug()
+                shown(name)
             ),
         )
     })
@@ -423,7 +451,7 @@ fn endpoint_status(name: &str) -> Result<EndpointStatus, DesiredError> {
             DesiredErrorKind::Status,
             format!(
                 "`{}` is not an endpoint status; use active, inactive or paused",
-                name.escape_debug()
+                shown(name)
             ),
         )
     })

@@ -522,3 +522,27 @@ fn a_report_that_enabled_webhooks_then_failed_has_no_blank_line() {
          not attempted: create AccountTransaction at https://hooks.example.com/<redacted>"
     );
 }
+
+#[test]
+fn a_url_written_where_it_does_not_belong_is_shown_redacted() {
+    let url = "https://hooks.example.com/cxtn/l1teral-s3cret";
+    for (text, kind) in [
+        (format!("[endpoints]\nPayment = \"{url}\"\n"), DesiredErrorKind::Format),
+        (format!("endpoints = \"{url}\"\n"), DesiredErrorKind::Format),
+        (format!("unlisted = \"{url}\"\n"), DesiredErrorKind::Format),
+        (format!("absent = [\"{url}\"]\n"), DesiredErrorKind::EventType),
+        (
+            format!("[endpoints.\"{url}\"]\nurl = \"{url}\"\n"),
+            DesiredErrorKind::EventType,
+        ),
+        (
+            format!("[endpoints.Payment]\nurl = \"{url}\"\nstatus = \"{url}\"\n"),
+            DesiredErrorKind::Status,
+        ),
+    ] {
+        let e = refused(&text);
+        assert_eq!(e.kind(), kind, "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(e.to_string().contains("https://hooks.example.com/<redacted>"), "{e}");
+    }
+}
