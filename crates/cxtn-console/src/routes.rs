@@ -338,10 +338,17 @@ fn authenticate(shared: &Shared, asked: &Asked) -> Result<Caller, Reply> {
         };
         return Ok(Caller { session, new_cookie });
     };
+    // Only a bearer token is the console's: another scheme (the Basic sign-in of a reverse proxy in front) is
+    // the proxy's business, and the session cookie still decides.
     let authorization = asked
         .headers
         .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
+        .and_then(|value| value.to_str().ok())
+        .filter(|text| {
+            text.trim()
+                .split_once(' ')
+                .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        });
     if authorization.is_some() {
         if auth::bearer_matches(token, authorization) {
             return Ok(Caller {

@@ -214,3 +214,33 @@ async fn without_a_token_only_requests_addressed_to_loopback_are_answered() {
     .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
+
+#[tokio::test]
+async fn a_signed_in_session_behind_a_proxy_with_basic_sign_in_is_accepted() {
+    let served = serve(with_token()).await;
+    let login = get(&served.url("login")).await;
+    let signed_in = request(
+        "POST",
+        &served.url("login"),
+        &[("origin", &format!("http://{}", served.addr))],
+        Some(&format!("csrf={}&token={TOKEN}", login.csrf())),
+    )
+    .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let cookie = signed_in.cookie().unwrap();
+    // The browser also sends the credentials of the proxy's own Basic sign-in.
+    let basic = "Basic dXNlcjpwcm94eS1wYXNzd29yZA==";
+    let page = get_with(&served.url(""), &[("cookie", &cookie), ("authorization", basic)]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("data-page=\"overview\""));
+    // Without the session, Basic credentials are not the admin token.
+    let alone = get_with(&served.url(""), &[("authorization", basic)]).await;
+    assert_eq!(alone.status, 401);
+    // A wrong bearer token is refused even with the session.
+    let wrong = get_with(
+        &served.url(""),
+        &[("cookie", &cookie), ("authorization", "Bearer not-the-token")],
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+}
