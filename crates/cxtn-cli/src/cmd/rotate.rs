@@ -257,8 +257,14 @@ fn append_token(path: &Path, comment: &str, token: &str) -> std::io::Result<()> 
         .tempfile_in(&dir)?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
         file.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        // The receiver reads the file as its own user: the new file keeps the old one's owner and group, so a
+        // rotation run as root leaves it readable to the receiver, now and at its next start.
+        let (was, is) = (std::fs::metadata(path)?, file.as_file().metadata()?);
+        if (was.uid(), was.gid()) != (is.uid(), is.gid()) {
+            std::os::unix::fs::fchown(file.as_file(), Some(was.uid()), Some(was.gid()))?;
+        }
     }
     file.write_all(old.as_bytes())?;
     if !old.is_empty() && !old.ends_with('\n') {
@@ -552,6 +558,22 @@ mod tests {
         }
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary file is left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_new_file_keeps_the_owner_and_group_of_the_old() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "old-token-old-token-old-token\n").unwrap();
+        // The receiver's user owns the file and rotate runs as root; run as another user, the file stays its own.
+        let _ = std::os::unix::fs::chown(&path, Some(65_534), Some(65_534));
+        let before = std::fs::metadata(&path).unwrap();
+        append_token(&path, "# new", "new-token").unwrap();
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+        assert_eq!(after.mode() & 0o777, 0o600);
     }
 
     #[test]
