@@ -34,8 +34,8 @@ const STAGES: &[(&str, &[&str])] = &[
     ("authentication (path token)", &["cxtn_receiver::auth::Live::check"]),
     ("exact parse and envelope", &["cxtn_receiver::service::classify"]),
     (
-        "row preparation: SHA-256 of the body, objectId read again",
-        &["cxtn_receiver::inbox::NewEvent::new"],
+        "row preparation: SHA-256 of the body",
+        &["cxtn_receiver::inbox::BodyHash::of"],
     ),
     (
         "store hand-off: job to the writer thread and back",
