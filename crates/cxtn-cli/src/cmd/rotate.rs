@@ -445,7 +445,9 @@ impl Render for Rotated {
         let file = clean(&self.token_file);
         let days = retire_words(self.retire_after_seconds);
         let old = self.old_token.as_deref().unwrap_or("the old token");
-        let line = if !self.old_token_used_by.is_empty() {
+        let line = if self.old_token.is_none() {
+            "The old URL had no path token, so there is no old token to remove.".to_owned()
+        } else if !self.old_token_used_by.is_empty() {
             format!(
                 "Keep the old token {old}: the {} endpoint still uses it; rotate that one too.",
                 self.old_token_used_by.join(" and ")

@@ -490,3 +490,49 @@ async fn a_token_written_to_the_file_while_rotate_runs_is_kept() {
     );
     assert!(text.ends_with(&format!("{new}\n")), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_without_a_path_token_has_no_old_token_to_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("path-tokens");
+    std::fs::write(&file, format!("{OLD}\n")).unwrap();
+    let valid = json!({"ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"});
+    let mut listed = valid.clone();
+    listed["Endpoints"] = json!([
+        {"WebhookEventType": "Payment", "EndpointUrl": "http://127.0.0.1:9/", "Status": "Active"}
+    ]);
+    let (base_url, receiver_url, task) = scripted_api_and_receiver(
+        vec![
+            json!({"Content": {"Model": listed}}),
+            json!({"Content": {"Model": valid}}),
+        ],
+        |_| {},
+    )
+    .await;
+    let run = crate::run(
+        &[
+            "webhooks",
+            "--base-url",
+            &base_url,
+            "rotate",
+            "--event-type",
+            "Payment",
+            "--url-template",
+            "http://127.0.0.1:9/cxtn/{token}",
+            "--path-token-file",
+            file.to_str().unwrap(),
+            "--receiver-url",
+            &receiver_url,
+        ],
+        &[("CXTN_ACCESS_TOKEN", "scripted-access-token")],
+    )
+    .await;
+    run.assert_code(0);
+    assert_eq!(task.await.unwrap().len(), 2);
+    let last = run.stdout.lines().last().unwrap();
+    assert_eq!(
+        last, "The old URL had no path token, so there is no old token to remove.",
+        "{}",
+        run.stdout
+    );
+}
