@@ -196,7 +196,12 @@ impl ChangeView {
             if show_urls {
                 url.as_str().to_owned()
             } else {
-                url.redacted()
+                // A URL CXTN lists was never checked: one that does not read as a URL shows nothing, and one that
+                // does shows its host as a request reads it (a `\` ends the host as a `/` does).
+                url.split_credentials().map_or_else(
+                    || "<redacted>".to_owned(),
+                    |(bare, _)| EndpointUrl::new(bare).redacted(),
+                )
             }
         };
         let event_type = change.event_type().to_string();

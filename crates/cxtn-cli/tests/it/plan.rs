@@ -489,3 +489,37 @@ async fn a_create_without_an_answer_says_it_may_have_been_made() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_cxtn_lists_is_printed_with_no_part_of_its_path() {
+    let valid = json!({"ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"});
+    let mut listed = valid.clone();
+    // Backslashes, which a URL reads as slashes: the path token is after the first one.
+    listed["Endpoints"] = json!([
+        {"WebhookEventType": "Payment", "EndpointUrl": "https://hooks.example.com\\cxtn\\l1sted-s3cret", "Status": "Active"}
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "[endpoints.Payment]\nurl = \"https://hooks.example.com/cxtn/new\"\n",
+    );
+    for json_flag in [false, true] {
+        let (base_url, task) = scripted(vec![(200, model(listed.clone()))]).await;
+        let mut args = vec!["plan", "-f", file.as_str()];
+        if json_flag {
+            args.push("--json");
+        }
+        let run = cxtn(&base_url, "scripted-access-token", &args).await;
+        run.assert_code(3);
+        task.await.unwrap();
+        assert!(
+            !run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"),
+            "{run:?}"
+        );
+        assert!(
+            run.stdout.contains("https://hooks.example.com/<redacted>"),
+            "{}",
+            run.stdout
+        );
+    }
+}

@@ -376,7 +376,7 @@ impl DesiredBuilder {
 
 /// A URL with its credentials, path and query hidden, read as a request would read it; `<redacted>` when the text
 /// is not a URL, since then nothing tells where its host ends.
-fn redacted(text: &str) -> String {
+pub(super) fn redacted(text: &str) -> String {
     EndpointUrl::new(text).split_credentials().map_or_else(
         || "<redacted>".to_owned(),
         |(bare, _)| EndpointUrl::new(bare).redacted(),

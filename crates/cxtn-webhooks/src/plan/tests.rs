@@ -546,3 +546,32 @@ fn a_url_written_where_it_does_not_belong_is_shown_redacted() {
         assert!(e.to_string().contains("https://hooks.example.com/<redacted>"), "{e}");
     }
 }
+
+#[test]
+fn a_url_cxtn_lists_is_shown_with_no_part_of_its_path_or_credentials() {
+    let desired = desired(
+        "[endpoints.payment]\nurl = \"https://hooks.example.com/cxtn/new\"\n\
+         [endpoints.account_transaction]\nurl = \"https://hooks.example.com/cxtn/new\"\n",
+    );
+    let current = [
+        // Written with backslashes, which a URL reads as slashes, or with a password holding a `/`.
+        Endpoint::new(
+            WebhookEventType::Payment,
+            "https://hooks.example.com\\cxtn\\l1sted-s3cret",
+            EndpointStatus::Active,
+        ),
+        Endpoint::new(
+            WebhookEventType::AccountTransaction,
+            "https://cxtn:l1sted/s3cret@hooks.example.com/cxtn/x",
+            EndpointStatus::Active,
+        ),
+    ];
+    let plan = Plan::compute(&desired, &current);
+    let shown = format!("{plan}\n{plan:?}");
+    assert!(!shown.contains("s3cret") && !shown.contains("l1sted"), "{shown}");
+    assert_eq!(
+        plan.to_string(),
+        "edit Payment: https://hooks.example.com/<redacted> (the redacted part of the URL differs)\n\
+         edit AccountTransaction: <redacted> -> https://hooks.example.com/<redacted>"
+    );
+}
