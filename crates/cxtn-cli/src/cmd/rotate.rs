@@ -138,11 +138,7 @@ pub(crate) async fn run(client: &cxtn::Client, args: RotateArgs, show_urls: bool
     // 5. When the old token can go.
     let remove_after =
         now() + chrono::Duration::from_std(args.retire_after).unwrap_or_else(|_| chrono::Duration::days(3));
-    let url = if show_urls {
-        new_url.clone()
-    } else {
-        EndpointUrl::new(new_url.as_str()).redacted()
-    };
+    let url = if show_urls { new_url.clone() } else { redacted(&new_url) };
     ui.render(&Rotated {
         operation: "rotate",
         ok: true,
@@ -215,6 +211,15 @@ fn last_segment(url: &EndpointUrl) -> Option<String> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
     (!last.is_empty()).then(|| last.to_owned())
+}
+
+/// A URL with its credentials, path and query hidden, its host as a request reads it: [`EndpointUrl::redacted`]
+/// ends the host at the first `/` only, so a template written with `\` for `/` would show the token.
+fn redacted(url: &str) -> String {
+    EndpointUrl::new(url).split_credentials().map_or_else(
+        || "<redacted>".to_owned(),
+        |(bare, _)| EndpointUrl::new(bare).redacted(),
+    )
 }
 
 /// The token file's text; it must exist: it is the file the receiver reads.
@@ -316,8 +321,8 @@ enum Answer {
 
 impl Probe {
     fn new(url: &str) -> Result<Self, CliError> {
+        let redacted = redacted(url);
         let url = EndpointUrl::new(url);
-        let redacted = url.redacted();
         let (bare, credentials) = url
             .split_credentials()
             .ok_or_else(|| CliError::usage(format!("`{redacted}` is not a URL to probe")))?;

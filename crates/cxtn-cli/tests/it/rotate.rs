@@ -536,3 +536,51 @@ async fn an_endpoint_without_a_path_token_has_no_old_token_to_remove() {
         run.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_with_backslashes_prints_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("path-tokens");
+    std::fs::write(&file, format!("{OLD}\n")).unwrap();
+    let valid = json!({"ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"});
+    let mut listed = valid.clone();
+    listed["Endpoints"] = json!([
+        {"WebhookEventType": "Payment", "EndpointUrl": format!("http://127.0.0.1:9/cxtn/{OLD}"), "Status": "Active"}
+    ]);
+    let (base_url, receiver_url, task) = scripted_api_and_receiver(
+        vec![
+            json!({"Content": {"Model": listed}}),
+            json!({"Content": {"Model": valid}}),
+        ],
+        |_| {},
+    )
+    .await;
+    // A URL reads a `\` as a `/`, so the token is the last path segment, but no `/` comes before it.
+    let run = crate::run(
+        &[
+            "webhooks",
+            "--base-url",
+            &base_url,
+            "rotate",
+            "--event-type",
+            "Payment",
+            "--url-template",
+            "http://127.0.0.1:9\\cxtn\\{token}",
+            "--path-token-file",
+            file.to_str().unwrap(),
+            "--receiver-url",
+            &receiver_url,
+            "--json",
+        ],
+        &[("CXTN_ACCESS_TOKEN", "scripted-access-token")],
+    )
+    .await;
+    run.assert_code(0);
+    assert_eq!(task.await.unwrap().len(), 2);
+    let new = last_token(&file);
+    assert!(
+        !run.stdout.contains(&new) && !run.stderr.contains(&new),
+        "the new token was printed: {run:?}"
+    );
+    assert_eq!(run.json()["url"], json!("http://127.0.0.1:9/<redacted>"));
+}
