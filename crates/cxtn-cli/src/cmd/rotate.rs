@@ -252,6 +252,8 @@ fn fingerprint(token: &str) -> String {
 /// directory, mode 0600, flushed to disk, then renamed over the old one, so the receiver never reads half a file.
 /// The file is read again here, not at the start, so a line written meanwhile (another rotation) is kept.
 fn append_token(path: &Path, comment: &str, token: &str) -> std::io::Result<()> {
+    // Through a symbolic link, the file it points at is written, and the link stays.
+    let path = &std::fs::canonicalize(path)?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -581,6 +583,25 @@ mod tests {
         let after = std::fs::metadata(&path).unwrap();
         assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
         assert_eq!(after.mode() & 0o777, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn through_a_symbolic_link_the_file_it_points_at_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (secrets, etc) = (dir.path().join("secrets"), dir.path().join("etc"));
+        std::fs::create_dir_all(&secrets).unwrap();
+        std::fs::create_dir_all(&etc).unwrap();
+        let target = secrets.join("path-tokens");
+        std::fs::write(&target, "old-token-old-token-old-token\n").unwrap();
+        let link = etc.join("path-tokens");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        append_token(&link, "# new", "new-token").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "old-token-old-token-old-token\n# new\nnew-token\n"
+        );
     }
 
     #[test]
