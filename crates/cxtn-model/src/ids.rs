@@ -209,28 +209,41 @@ string_newtype! {
 
 impl EndpointUrl {
     /// The URL with any credentials, path and query replaced by `<redacted>`: safe to log.
+    ///
+    /// Only what a URL parser reads as the scheme, host and port is shown. A text that does not read as a URL
+    /// shows its scheme at most (`https://<redacted>`), since there is no telling where a password or a path
+    /// token in it ends.
     #[must_use]
     pub fn redacted(&self) -> String {
-        let (scheme, rest) = match self.0.split_once("://") {
-            Some((scheme, rest)) => (Some(scheme), rest),
-            None => (None, self.0.as_str()),
+        let text = self.0.trim();
+        let Ok(parsed) = url::Url::parse(text) else {
+            return match text.split_once("://") {
+                Some((scheme, _)) if is_scheme(scheme) => format!("{scheme}://<redacted>"),
+                _ => "<redacted>".to_owned(),
+            };
         };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-        let mut out = String::new();
-        if let Some(scheme) = scheme {
-            out.push_str(scheme);
-            out.push_str("://");
+        let scheme = parsed.scheme();
+        let Some(host) = parsed.host_str().filter(|host| !host.is_empty()) else {
+            return format!("{scheme}:<redacted>");
+        };
+        let mut out = format!("{scheme}://{host}");
+        if let Some(port) = parsed.port() {
+            out.push_str(&format!(":{port}"));
         }
-        out.push_str(host);
-        if !tail.is_empty() && tail != "/" {
+        if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
             out.push_str("/<redacted>");
-        } else {
-            out.push_str(tail);
+        } else if text.ends_with('/') {
+            out.push('/');
         }
         out
     }
+}
+
+/// Whether `text` is a URL scheme: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 impl fmt::Debug for EndpointUrl {
@@ -534,6 +547,54 @@ mod tests {
             (e.scheme(), e.redacted()),
             (Some("gopher"), "gopher://h.example/<redacted>")
         );
+    }
+
+    #[test]
+    fn redaction_shows_no_part_of_a_password_or_path_token() {
+        for (text, shown) in [
+            (
+                "https://hooks.example.com/cxtn/tok-secret",
+                "https://hooks.example.com/<redacted>",
+            ),
+            (
+                "https://hooks.example.com:8443/cxtn/tok-secret?x=1",
+                "https://hooks.example.com:8443/<redacted>",
+            ),
+            ("https://hooks.example.com", "https://hooks.example.com"),
+            ("https://hooks.example.com/", "https://hooks.example.com/"),
+            (
+                "https://hooks.example.com/?q-secret",
+                "https://hooks.example.com/<redacted>",
+            ),
+            (
+                "https://hooks.example.com/#frag-secret",
+                "https://hooks.example.com/<redacted>",
+            ),
+            // A backslash is a slash to a URL parser (and to CXTN's), so it ends the host.
+            (
+                "https://hooks.example.com\\cxtn\\tok-secret",
+                "https://hooks.example.com/<redacted>",
+            ),
+            (
+                "https://cxtn:pw-secret@hooks.example.com/x",
+                "https://hooks.example.com/<redacted>",
+            ),
+            // A password holding an unencoded `/` does not read as a URL: nothing but the scheme is shown.
+            ("https://cxtn:Xy3q/pw-secret@hooks.example.com/x", "https://<redacted>"),
+            ("https://cxtn:Xy3q\\pw-secret@hooks.example.com/x", "https://<redacted>"),
+            ("hooks.example.com/tok-secret", "<redacted>"),
+            ("mailto:tok-secret@example.com", "mailto:<redacted>"),
+            (
+                "  https://hooks.example.com/tok-secret  ",
+                "https://hooks.example.com/<redacted>",
+            ),
+            ("", "<redacted>"),
+        ] {
+            let url = EndpointUrl::new(text);
+            assert_eq!(url.redacted(), shown, "{text}");
+            let debug = format!("{url:?}");
+            assert!(!debug.contains("secret") && !debug.contains("Xy3q"), "{debug}");
+        }
     }
 
     #[test]

@@ -213,13 +213,9 @@ fn last_segment(url: &EndpointUrl) -> Option<String> {
     (!last.is_empty()).then(|| last.to_owned())
 }
 
-/// A URL with its credentials, path and query hidden, its host as a request reads it: [`EndpointUrl::redacted`]
-/// ends the host at the first `/` only, so a template written with `\` for `/` would show the token.
+/// A URL with its credentials, path and query hidden.
 fn redacted(url: &str) -> String {
-    EndpointUrl::new(url).split_credentials().map_or_else(
-        || "<redacted>".to_owned(),
-        |(bare, _)| EndpointUrl::new(bare).redacted(),
-    )
+    EndpointUrl::new(url).redacted()
 }
 
 /// The token file's text; it must exist: it is the file the receiver reads.

@@ -374,13 +374,9 @@ impl DesiredBuilder {
     }
 }
 
-/// A URL with its credentials, path and query hidden, read as a request would read it; `<redacted>` when the text
-/// is not a URL, since then nothing tells where its host ends.
+/// A URL with its credentials, path and query hidden ([`EndpointUrl::redacted`]).
 pub(super) fn redacted(text: &str) -> String {
-    EndpointUrl::new(text).split_credentials().map_or_else(
-        || "<redacted>".to_owned(),
-        |(bare, _)| EndpointUrl::new(bare).redacted(),
-    )
+    EndpointUrl::new(text).redacted()
 }
 
 /// A text of the file as an error shows it: escaped, or redacted when it is a URL, whose path may be a path token.

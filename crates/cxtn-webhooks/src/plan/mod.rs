@@ -118,10 +118,9 @@ impl Change {
     }
 }
 
-/// A URL as a plan shows it: `desired::redacted`, since a URL CXTN lists was never checked, and
-/// [`EndpointUrl::redacted`] shows a URL it cannot read, or one with `\` for `/`, up to its first `/`.
+/// A URL as a plan shows it: scheme, host and port only ([`EndpointUrl::redacted`]).
 fn shown(url: &EndpointUrl) -> String {
-    desired::redacted(url.as_str())
+    url.redacted()
 }
 
 impl fmt::Debug for Change {

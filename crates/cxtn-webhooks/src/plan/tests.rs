@@ -572,6 +572,6 @@ fn a_url_cxtn_lists_is_shown_with_no_part_of_its_path_or_credentials() {
     assert_eq!(
         plan.to_string(),
         "edit Payment: https://hooks.example.com/<redacted> (the redacted part of the URL differs)\n\
-         edit AccountTransaction: <redacted> -> https://hooks.example.com/<redacted>"
+         edit AccountTransaction: https://<redacted> -> https://hooks.example.com/<redacted>"
     );
 }
