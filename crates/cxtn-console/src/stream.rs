@@ -83,8 +83,12 @@ impl Live {
             },
         };
         self.watermark = start.as_ref().map_or_else(text::now_ms, |cursor| cursor.received_at_ms);
-        self.newest = start;
-        if let Ok(records) = self.window().await {
+        // The whole lookback up to the starting point, however many events it holds: one left unread would pass
+        // for news once the lookback moves on.
+        let from = self.from();
+        let mut after = None;
+        while let Ok((records, full)) = self.scan(from, after.take()).await {
+            let last = records.last().map(EventRecord::cursor);
             for record in records {
                 let old = match &resume {
                     Some(cursor) => {
@@ -97,7 +101,18 @@ impl Live {
                     self.seen.insert(record.event_id.clone(), record.received_at_ms);
                 }
             }
+            match (last, &start) {
+                (Some(last), Some(start))
+                    if full
+                        && (last.received_at_ms, last.event_id.as_str())
+                            < (start.received_at_ms, start.event_id.as_str()) =>
+                {
+                    after = Some(last);
+                }
+                _ => break,
+            }
         }
+        self.newest = start;
         let mut ticker = tokio::time::interval(self.poll);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_sent = tokio::time::Instant::now();
@@ -144,16 +159,20 @@ impl Live {
     /// The events received since the lookback before the watermark, oldest first; when more arrived within the
     /// lookback than one poll reads, also those after the newest event seen, so that a burst never stops the stream.
     async fn window(&self) -> Result<Vec<EventRecord>, cxtn_receiver::inbox::InboxError> {
-        let from = self
-            .watermark
-            .saturating_sub(LOOKBACK_MS)
-            .max(self.query.from_ms.unwrap_or(i64::MIN));
+        let from = self.from();
         let (mut records, full) = self.scan(from, None).await?;
         if full && let Some(newest) = &self.newest {
             let (beyond, _) = self.scan(from, Some(newest.clone())).await?;
             records.extend(beyond);
         }
         Ok(records)
+    }
+
+    /// Where the lookback before the watermark starts, within the filters' range.
+    fn from(&self) -> i64 {
+        self.watermark
+            .saturating_sub(LOOKBACK_MS)
+            .max(self.query.from_ms.unwrap_or(i64::MIN))
     }
 
     /// The events received since `from` (and after `after`), oldest first, up to [`MAX_BATCHES`] batches; `true`

@@ -194,6 +194,13 @@ async fn arrivals_still_stream_after_a_burst_larger_than_one_poll_reads() {
     store(inbox.as_ref(), &payment("wh_after_the_burst", "2.00", 9_999), now_ms()).await;
     let found = arrivals(&mut body, 1).await;
     assert!(found[0].contains("\"wh_after_the_burst\""), "{found:?}");
+    // An arrival that moves the lookback into the burst: the part of the burst left in it is not news either.
+    store(inbox.as_ref(), &payment("wh_later", "3.00", 9_998), now + 7_050).await;
+    let later = arrivals(&mut body, 1).await;
+    assert!(later[0].contains("\"wh_later\""), "{later:?}");
+    store(inbox.as_ref(), &payment("wh_third", "4.00", 9_997), now_ms()).await;
+    let next = arrivals(&mut body, 1).await;
+    assert!(next[0].contains("\"wh_third\""), "{next:?}");
 }
 
 #[tokio::test]
