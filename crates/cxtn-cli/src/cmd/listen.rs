@@ -322,8 +322,11 @@ impl KeySources {
 }
 
 /// The lines of a key file that hold a key, numbered from 1, trimmed: blank lines and `#` comments skipped.
+/// A byte order mark opening the file, as some Windows editors write, is not part of the first key.
 pub(crate) fn token_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
+    text.strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .lines()
         .enumerate()
         .map(|(i, line)| (i + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))

@@ -217,3 +217,42 @@ async fn secrets_come_from_files_or_the_environment_and_flags_are_warned_about()
     assert_eq!(both.code, 2, "{}", both.stderr);
     assert!(both.stderr.contains("cannot be used with"), "{}", both.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_files_saved_with_a_byte_order_mark_and_crlf_line_ends_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.sqlite");
+    let token_file = dir.path().join("path-token");
+    std::fs::write(&token_file, format!("\u{feff}{TOKEN}\r\n\r\n# a comment\r\n")).unwrap();
+    let basic_file = dir.path().join("basic");
+    std::fs::write(&basic_file, "\u{feff}cxtn:b4sic-s3cret  \r\n").unwrap();
+    let mut listen = Background::spawn(
+        &[
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            "--path-token-file",
+            token_file.to_str().unwrap(),
+            "--basic-auth-file",
+            basic_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let first = listen.json_line().await;
+    assert_eq!(first["auth"], json!(["path_token", "basic"]), "{first}");
+    let addr = first["addr"].as_str().unwrap();
+    assert_eq!(
+        first["url"],
+        json!(format!("http://cxtn:<password>@{addr}/cxtn/<token>"))
+    );
+    let url = format!("http://cxtn:b4sic-s3cret@{addr}/cxtn/{TOKEN}");
+    run(&["trigger", "account_credit", "--to", &url], &[])
+        .await
+        .assert_code(0);
+    assert_eq!(listen.json_line().await["outcome"], json!("stored"));
+    let (code, _) = listen.interrupt().await;
+    assert_eq!(code, 0);
+}
