@@ -52,12 +52,21 @@ impl Keys {
     }
 
     /// Adds a path token: the secret last segment of the endpoint URL (`https://you.example/cxtn/<token>`).
-    /// An empty one is refused where the keys are used.
+    /// An empty one, or one that no request path can carry as its last segment (it holds a `/`, `?`, `#`,
+    /// space, `<`, `>`, `` ` `` or control character), is refused where the keys are used.
     pub fn path_token(mut self, token: impl Into<Secret>) -> Self {
         let token = token.into();
         if token.expose_secret().trim().is_empty() {
             self.refused = Some(
                 "a path token is empty: give each path token an unguessable value of 32 or more random characters",
+            );
+        } else if token
+            .expose_secret()
+            .chars()
+            .any(|c| c.is_ascii_control() || matches!(c, ' ' | '/' | '?' | '#' | '<' | '>' | '`'))
+        {
+            self.refused = Some(
+                "a path token holds a character no request path carries in its last segment (such as / ? # or a space), so it would never be accepted: use letters, digits and - . _ ~",
             );
         }
         self.path_tokens.push(token);
@@ -353,6 +362,33 @@ mod tests {
         }
         assert!(auth.check("/new", None), "the keys in use stay");
         assert_eq!(handle.current().path_token_count(), 1);
+    }
+
+    #[test]
+    fn a_token_no_request_path_can_end_with_is_refused() {
+        for token in [
+            "abc/def",
+            "/cxtn/abc",
+            "abc?def",
+            "abc#def",
+            "abc def",
+            "abc\tdef",
+            " abc",
+            "a<b",
+            "a>b",
+            "a`b",
+        ] {
+            let auth = Auth {
+                keys: Keys::new().path_token(token),
+                unauthenticated: false,
+            };
+            let error = auth.build().unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Config, "{token:?}");
+            assert!(error.to_string().contains("never be accepted"), "{token:?}: {error}");
+            assert!(!error.to_string().contains(token), "{error}");
+        }
+        let auth = live(Keys::new().path_token("Ab0-._~!$&'()*+,;=:@%41"));
+        assert!(auth.check("/cxtn/Ab0-._~!$&'()*+,;=:@%41", None));
     }
 
     #[test]

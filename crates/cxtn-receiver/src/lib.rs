@@ -299,7 +299,8 @@ impl Receiver {
 
 impl ReceiverBuilder {
     /// The secret last path segment of the endpoint URL (`https://you.example/cxtn/<token>`).
-    /// Use at least 32 random characters; an empty token is refused by [`build`](Self::build).
+    /// Use at least 32 random characters; an empty token, or one no URL path can end with (holding a `/`, say),
+    /// is refused by [`build`](Self::build).
     ///
     /// Each call adds a token: a request carrying any of them is accepted, which is how a token is rotated
     /// without downtime (see [`Keys`], and [`Receiver::keys`] to change them while serving).

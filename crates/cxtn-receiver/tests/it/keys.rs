@@ -133,3 +133,29 @@ fn an_empty_token_among_several_is_refused_at_build() {
     assert_eq!(error.kind(), ErrorKind::Config);
     assert!(error.to_string().contains("path token is empty"), "{error}");
 }
+
+/// A token from `openssl rand -base64 32` often holds a `/`: the URL's last segment is then only part of it,
+/// so no delivery could ever carry it. Refused at build and by a replacement, with no part of it in the error.
+#[tokio::test]
+async fn a_token_holding_a_slash_is_refused_at_build_and_by_a_replacement() {
+    const SLASHED: &str = "kQ3v/9Zl+Xo2bN7c/Wq1Re8tYp4sHm6uJd0fGa5iLk=";
+    let error = Receiver::builder(Arc::new(MemoryInbox::new()))
+        .path_token(SLASHED)
+        .build()
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert!(!error.to_string().contains("9Zl"), "{error}");
+
+    let receiver = Receiver::builder(Arc::new(MemoryInbox::new()))
+        .path_token(OLD)
+        .build()
+        .unwrap();
+    let keys = receiver.keys();
+    let running = receiver.bind("127.0.0.1:0").await.unwrap();
+    let addr = running.addr();
+    let error = keys.replace(Keys::new().path_token(SLASHED)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(post_to(addr, SLASHED, &[]).await.0, 401);
+    assert_eq!(post_to(addr, OLD, &[]).await.0, 200, "the keys in use stay");
+    running.shutdown().await;
+}
