@@ -417,8 +417,11 @@ async fn through_simulator(base_url: &str, args: &TriggerArgs, ui: &Ui) -> Resul
     let mut last: BTreeMap<u64, Delivery> = BTreeMap::new();
     let spinner = ui.spinner("following the deliveries");
     loop {
-        let log = simulator.deliveries(from).await?;
-        for delivery in log {
+        // A log that takes longer to come than what is left of --wait ends the following, as the wait does.
+        let Ok(log) = tokio::time::timeout_at(deadline, simulator.deliveries(from)).await else {
+            break;
+        };
+        for delivery in log? {
             let Some(state) = followed.get_mut(&delivery.id) else {
                 continue;
             };
@@ -452,6 +455,18 @@ async fn through_simulator(base_url: &str, args: &TriggerArgs, ui: &Ui) -> Resul
         if let (false, Some(delivery)) = (state.done, last.get(id)) {
             ui.render(&Settled::from(delivery))?;
         }
+    }
+    let unseen = followed.keys().filter(|id| !last.contains_key(id)).count();
+    if unseen > 0 && skipped.is_empty() {
+        return Err(CliError::new(
+            Kind::Network,
+            format!(
+                "the local simulator's delivery log did not show {unseen} of {} deliveries within {}",
+                followed.len(),
+                humanize(args.wait)
+            ),
+        )
+        .hint("Give a longer --wait, or watch the simulator's delivery log (GET /sandbox/deliveries)."));
     }
     outcome(&last, &skipped, args, ui)
 }

@@ -577,3 +577,106 @@ async fn wait_0s_returns_once_the_simulator_took_it() {
     })
     .await;
 }
+
+/// A simulator stand-in on 127.0.0.1:0: it takes a trigger (one delivery, number 1), gives its delivery log
+/// `answered_logs` times with the delivery still being retried, then never answers for the log again.
+async fn stalling_simulator(answered_logs: usize) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}/api/", listener.local_addr().unwrap());
+    let logs = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let logs = logs.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0_u8; 4096];
+                loop {
+                    let Ok(read) = stream.read(&mut buf).await else { return };
+                    if read == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..read]);
+                    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let head = String::from_utf8_lossy(&request).into_owned();
+                let body = if head.starts_with("POST /sandbox/trigger") {
+                    json!({"eventId": "wh_stall", "event": "account_credit", "subscription": "AccountTransaction",
+                        "deliveries": [1], "outcome": "pending", "reason": null})
+                } else if logs.fetch_add(1, Ordering::SeqCst) < answered_logs {
+                    json!([{"id": 1, "eventId": "wh_stall", "event": "account_credit",
+                        "eventType": "AccountTransaction", "url": "http://127.0.0.1:9/<redacted>", "attempts": 1,
+                        "lastStatus": 503, "lastError": null, "outcome": "pending", "reason": null,
+                        "duplicateOf": null}])
+                } else {
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                    return;
+                };
+                let body = body.to_string();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    base_url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_simulator_slow_to_give_its_log_ends_the_following_at_the_end_of_wait() {
+    // The log came once: the delivery is reported as still being retried when --wait ends.
+    let base_url = stalling_simulator(1).await;
+    let run = run(
+        &[
+            "trigger",
+            "account_credit",
+            "--base-url",
+            &base_url,
+            "--wait",
+            "1s",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    run.assert_code(1);
+    let last = run.json_lines().pop().unwrap();
+    assert_eq!(
+        (last["type"].clone(), last["outcome"].clone()),
+        (json!("delivery"), json!("pending")),
+        "{}",
+        run.stdout
+    );
+    let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(error["error"]["kind"], json!("delivery"), "{}", run.stderr);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("still being retried after 1s"),
+        "{}",
+        run.stderr
+    );
+
+    // The log never came: the delivery was not followed, which is not a success.
+    let base_url = stalling_simulator(0).await;
+    let run = crate::run(
+        &["trigger", "account_credit", "--base-url", &base_url, "--wait", "1s"],
+        &[],
+    )
+    .await;
+    run.assert_error(1, "did not show 1 of 1 deliveries within 1s");
+}
