@@ -82,11 +82,18 @@ fn exit_usage(error: clap::Error) -> ! {
     std::process::exit(i32::from(error.kind().exit_code()))
 }
 
-/// A usage error from clap's text: its first line, without `error: `, and its tips as the hint.
+/// A usage error from clap's text: its first line, without `error: `, with the indented lines right under it
+/// (the arguments a missing-arguments error names), and its tips as the hint.
 fn usage_error(text: &str) -> CliError {
-    let mut lines = text.lines();
-    let message = lines.next().unwrap_or_default();
-    let message = message.strip_prefix("error: ").unwrap_or(message).trim();
+    let mut lines = text.lines().peekable();
+    let first = lines.next().unwrap_or_default();
+    let mut message = first.strip_prefix("error: ").unwrap_or(first).trim().to_owned();
+    while let Some(line) =
+        lines.next_if(|line| line.starts_with(' ') && !line.trim().is_empty() && !line.trim().starts_with("tip: "))
+    {
+        message.push(' ');
+        message.push_str(line.trim());
+    }
     let tips: Vec<&str> = lines
         .map(str::trim)
         .filter_map(|line| line.strip_prefix("tip: "))

@@ -680,3 +680,18 @@ async fn a_simulator_slow_to_give_its_log_ends_the_following_at_the_end_of_wait(
     .await;
     run.assert_error(1, "did not show 1 of 1 deliveries within 1s");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_event_under_json_names_what_is_missing() {
+    let run = run(&["trigger", "--json"], &[]).await;
+    run.assert_code(2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let error: serde_json::Value = serde_json::from_str(&run.stderr).unwrap();
+    assert_eq!(
+        error["error"]["message"],
+        json!("the following required arguments were not provided: <EVENT>"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(error["error"]["exitCode"], json!(2));
+}
