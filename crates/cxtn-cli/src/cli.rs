@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use cxtn::model::Secret;
 use cxtn::{EndpointStatus, Environment, WebhookEventType};
 
 use crate::error::CliError;
@@ -377,8 +378,8 @@ pub(crate) struct ListenArgs {
 
     /// The secret last segment of the endpoint URL's path, 32 or more random characters; repeat it to accept
     /// several at once while rotating (ps shows flags: prefer the variable or --path-token-file)
-    #[arg(long, env = "CXTN_PATH_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub(crate) path_token: Vec<String>,
+    #[arg(long, env = "CXTN_PATH_TOKEN", hide_env_values = true, value_name = "TOKEN", value_parser = parse_secret)]
+    pub(crate) path_token: Vec<Secret>,
 
     /// Read the path tokens from this file, one a line (blank lines and # comments skipped); SIGHUP reads it again
     #[arg(
@@ -417,8 +418,8 @@ pub(crate) struct ListenArgs {
     pub(crate) basic_auth_file: Option<PathBuf>,
 
     /// The inbox: a SQLite file, created when missing, or a postgres:// URL shared by many receivers
-    #[arg(long, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL")]
-    pub(crate) db: String,
+    #[arg(long, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL", value_parser = parse_inbox)]
+    pub(crate) db: InboxArg,
 
     /// The schema of a PostgreSQL inbox
     #[arg(long, env = "CXTN_INBOX_SCHEMA", hide_env_values = true, default_value = DEFAULT_SCHEMA, value_name = "NAME")]
@@ -494,8 +495,8 @@ pub(crate) type BasicAuth = cxtn::model::Credentials;
 #[derive(Debug, Args)]
 pub(crate) struct InboxArgs {
     /// The inbox: a SQLite file written by `cxtn listen`, or a postgres:// URL
-    #[arg(long, global = true, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL")]
-    pub(crate) db: String,
+    #[arg(long, global = true, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL", value_parser = parse_inbox)]
+    pub(crate) db: InboxArg,
 
     /// The schema of a PostgreSQL inbox
     #[arg(long, global = true, env = "CXTN_INBOX_SCHEMA", hide_env_values = true, default_value = DEFAULT_SCHEMA, value_name = "NAME")]
@@ -679,8 +680,8 @@ pub(crate) struct SandboxArgs {
     pub(crate) addr: std::net::SocketAddr,
 
     /// The bearer token the management routes accept [default: a random sbx_... token]
-    #[arg(long, env = "CXTN_SANDBOX_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub(crate) token: Option<String>,
+    #[arg(long, env = "CXTN_SANDBOX_TOKEN", hide_env_values = true, value_name = "TOKEN", value_parser = parse_secret)]
+    pub(crate) token: Option<Secret>,
 
     /// Wait between delivery attempts, in milliseconds, comma-separated
     #[arg(
@@ -731,6 +732,38 @@ fn parse_environment(text: &str) -> Result<EnvArg, String> {
 
 fn parse_event_type(text: &str) -> Result<WebhookEventType, String> {
     WebhookEventType::from_str(text).map_err(|e| e.to_string())
+}
+
+/// A secret given as a flag or a variable; its `Debug` shows no part of it.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn parse_secret(text: &str) -> Result<Secret, String> {
+    Ok(Secret::new(text))
+}
+
+/// An inbox given as `--db`: a SQLite file's path, or a PostgreSQL URL that may hold a password, so its `Debug`
+/// shows it as the logs do ([`store::redacted`](crate::store::redacted)).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct InboxArg(String);
+
+impl std::ops::Deref for InboxArg {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for InboxArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("InboxArg")
+            .field(&crate::store::redacted(&self.0))
+            .finish()
+    }
+}
+
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn parse_inbox(text: &str) -> Result<InboxArg, String> {
+    Ok(InboxArg(text.to_owned()))
 }
 
 pub(crate) fn parse_basic_auth(text: &str) -> Result<BasicAuth, String> {
@@ -806,6 +839,64 @@ mod tests {
         assert!(!format!("{auth:?}").contains("s3cret"));
         assert!(parse_basic_auth("nopassword").is_err());
         assert!(parse_basic_auth(":pass").is_err());
+    }
+
+    #[test]
+    fn parsed_command_lines_keep_their_secrets_out_of_debug() {
+        for line in [
+            &[
+                "cxtn",
+                "listen",
+                "--path-token",
+                "tok-s3cret-0123456789abcdef0123456789",
+                "--db",
+                "postgres://cxtn:pw-s3cret@db.internal/payments",
+            ][..],
+            &[
+                "cxtn",
+                "inbox",
+                "--db",
+                "postgres://cxtn:pw-s3cret@db.internal/payments",
+                "list",
+            ],
+            &[
+                "cxtn",
+                "console",
+                "--db",
+                "postgres://cxtn:pw-s3cret@db.internal/payments",
+            ],
+            &["cxtn", "sandbox", "--token", "sbx_s3cret"],
+            &[
+                "cxtn",
+                "inbox",
+                "export",
+                "--pseudonymise",
+                "--pseudonym-key",
+                "key-s3cret",
+            ],
+            &[
+                "cxtn",
+                "replay",
+                "-",
+                "--to",
+                "http://127.0.0.1:8080/cxtn",
+                "--path-token",
+                "tok-s3cret",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let shown = format!("{cli:?}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+        let Cli {
+            command: Command::Listen(args),
+            ..
+        } = Cli::try_parse_from(["cxtn", "listen", "--path-token", "tok-s3cret", "--db", "inbox.sqlite"]).unwrap()
+        else {
+            panic!("not listen");
+        };
+        assert_eq!(args.path_token[0].expose_secret(), "tok-s3cret");
+        assert_eq!(&*args.db, "inbox.sqlite");
     }
 
     #[test]

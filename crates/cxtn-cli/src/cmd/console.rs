@@ -20,8 +20,8 @@ Put it behind a reverse proxy for TLS. Ctrl-C or SIGTERM stops it."
 )]
 pub(crate) struct ConsoleArgs {
     /// The inbox: a SQLite file written by `cxtn listen`, or a postgres:// URL
-    #[arg(long, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL")]
-    pub(crate) db: String,
+    #[arg(long, env = "CXTN_INBOX", hide_env_values = true, default_value = DEFAULT_INBOX, value_name = "PATH|URL", value_parser = crate::cli::parse_inbox)]
+    pub(crate) db: crate::cli::InboxArg,
 
     /// The schema of a PostgreSQL inbox
     #[arg(long, env = "CXTN_INBOX_SCHEMA", hide_env_values = true, default_value = DEFAULT_SCHEMA, value_name = "NAME")]

@@ -14,6 +14,8 @@ use cxtn::receiver::{
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
+use cxtn::model::Secret;
+
 use crate::cli::{BasicAuth, ListenArgs};
 use crate::error::CliError;
 use crate::http::{Poster, Target};
@@ -202,6 +204,8 @@ fn read_secret(path: &std::path::Path, flag: &str) -> Result<String, CliError> {
             "Check the path given to {flag}, and that this user may read it."
         ))
     })?;
+    // A file saved by some Windows editors opens with a byte order mark, which is no part of the secret.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let secret = text.lines().next().unwrap_or_default().trim();
     if secret.is_empty() {
         return Err(
@@ -215,7 +219,7 @@ fn read_secret(path: &std::path::Path, flag: &str) -> Result<String, CliError> {
 /// Where the receiver's keys come from: flags and variables, and the files SIGHUP reads again.
 #[derive(Debug, Clone)]
 struct KeySources {
-    tokens: Vec<String>,
+    tokens: Vec<Secret>,
     token_file: Option<PathBuf>,
     basic: Vec<BasicAuth>,
     basic_file: Option<PathBuf>,
@@ -238,8 +242,9 @@ impl KeySources {
             tokens: args
                 .path_token
                 .iter()
-                .map(|token| token.trim().to_owned())
+                .map(|token| token.expose_secret().trim())
                 .filter(|token| !token.is_empty())
+                .map(Secret::new)
                 .collect(),
             token_file: args.path_token_file.clone(),
             basic: args.basic_auth.clone(),
@@ -254,8 +259,11 @@ impl KeySources {
 
     /// Reads the files and checks every token; the error names the file and line, never a secret.
     fn load(&self) -> Result<Loaded, CliError> {
-        let mut tokens: Vec<(String, Option<(usize, &Path)>)> =
-            self.tokens.iter().map(|token| (token.clone(), None)).collect();
+        let mut tokens: Vec<(String, Option<(usize, &Path)>)> = self
+            .tokens
+            .iter()
+            .map(|token| (token.expose_secret().to_owned(), None))
+            .collect();
         if let Some(path) = &self.token_file {
             let text = read_key_file(path, "--path-token-file")?;
             tokens.extend(token_lines(&text).map(|(line, token)| (token.to_owned(), Some((line, path.as_path())))));
@@ -813,5 +821,20 @@ struct Stopped<'a> {
 impl Render for Stopped<'_> {
     fn human(&self, ui: &Ui) {
         ui.out(format!("Stopped. Everything received is in {}.", clean(self.inbox)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_file_is_read_without_its_byte_order_mark_and_line_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin-token");
+        std::fs::write(&path, "\u{feff}adm1n-token \r\n# not read\n").unwrap();
+        assert_eq!(read_secret(&path, "--admin-token-file").unwrap(), "adm1n-token");
+        std::fs::write(&path, "\u{feff}\r\n").unwrap();
+        assert!(read_secret(&path, "--admin-token-file").is_err());
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 use cxtn::events::traffic::{self, Chaos, Options, Plan, Planned, Recording, Speed};
+use cxtn::model::Secret;
 use cxtn_transport::Bytes;
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -43,8 +44,8 @@ pub(crate) struct ReplayArgs {
     to: String,
 
     /// Append this path token to the --to URL as its last path segment (ps shows flags: prefer the variable)
-    #[arg(long, env = "CXTN_PATH_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    path_token: Option<String>,
+    #[arg(long, env = "CXTN_PATH_TOKEN", hide_env_values = true, value_name = "TOKEN", value_parser = crate::cli::parse_secret)]
+    path_token: Option<Secret>,
 
     /// Send these HTTP Basic credentials (ps shows flags: prefer the variable)
     #[arg(
@@ -88,7 +89,11 @@ pub(crate) async fn run(args: ReplayArgs, ui: &Ui) -> Result<(), CliError> {
         .as_ref()
         .map(|c| format!("{}:{}", c.user, c.password.expose_secret()));
     for (flag, value, variable) in [
-        ("--path-token", args.path_token.as_deref(), "CXTN_PATH_TOKEN"),
+        (
+            "--path-token",
+            args.path_token.as_ref().map(Secret::expose_secret),
+            "CXTN_PATH_TOKEN",
+        ),
         ("--basic-auth", credentials.as_deref(), "CXTN_BASIC_AUTH"),
     ] {
         if from_flag(value, variable) {
@@ -139,7 +144,7 @@ pub(crate) fn from_flag(value: Option<&str>, variable: &str) -> bool {
 fn target_of(args: &ReplayArgs) -> Result<Target, CliError> {
     let mut url = args.to.trim().to_owned();
     if let Some(token) = &args.path_token {
-        let token = token.trim();
+        let token = token.expose_secret().trim();
         if token.is_empty() || token.contains(['/', '?', '#']) {
             return Err(CliError::usage("the path token is empty or holds `/`, `?` or `#`")
                 .hint("Give the last path segment of the endpoint URL, as `cxtn listen --path-token` takes it."));

@@ -15,6 +15,7 @@ pub(crate) async fn run(args: SandboxArgs, ui: &Ui) -> Result<(), CliError> {
         .addr(args.addr)
         .retry_schedule(args.retry_ms.iter().map(|ms| Duration::from_millis(*ms)));
     if let Some(token) = &args.token {
+        let token = token.expose_secret();
         if token.trim().is_empty() {
             return Err(
                 CliError::usage("the simulator's token (--token or CXTN_SANDBOX_TOKEN) is empty")

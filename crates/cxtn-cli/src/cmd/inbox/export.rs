@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use cxtn::events::traffic::{self, Pseudonymiser, Recorded};
+use cxtn::model::Secret;
 use cxtn::receiver::{EventFilter, EventRecord, Inbox};
 
 use crate::error::CliError;
@@ -43,8 +44,14 @@ pub(crate) struct InboxExportArgs {
 
     /// The key of the pseudonyms: the same key gives the same pseudonyms in another export
     /// [default: a random key, never shown] (ps shows flags: prefer the variable)
-    #[arg(long, env = "CXTN_PSEUDONYM_KEY", hide_env_values = true, value_name = "KEY")]
-    pseudonym_key: Option<String>,
+    #[arg(
+        long,
+        env = "CXTN_PSEUDONYM_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        value_parser = crate::cli::parse_secret
+    )]
+    pseudonym_key: Option<Secret>,
 }
 
 /// A point in time as the command line gives it.
@@ -126,7 +133,10 @@ pub(crate) async fn export(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxExportAr
     if let Some(event) = &args.event {
         filter = filter.event(event.trim());
     }
-    let key_from_flag = crate::cmd::replay::from_flag(args.pseudonym_key.as_deref(), "CXTN_PSEUDONYM_KEY");
+    let key_from_flag = crate::cmd::replay::from_flag(
+        args.pseudonym_key.as_ref().map(Secret::expose_secret),
+        "CXTN_PSEUDONYM_KEY",
+    );
     if key_from_flag && !args.pseudonymise {
         // The variable may stay set in a shell for the exports that use it; the flag says this export should.
         return Err(CliError::usage("--pseudonym-key is given without --pseudonymise")
@@ -138,10 +148,14 @@ pub(crate) async fn export(ui: &Ui, inbox: &Arc<dyn Inbox>, args: &InboxExportAr
         );
     }
     let pseudonyms = args.pseudonymise.then(|| match &args.pseudonym_key {
-        Some(key) => Pseudonymiser::new(key.as_bytes()),
+        Some(key) => Pseudonymiser::new(key.expose_secret().as_bytes()),
         None => Pseudonymiser::new(random_key()),
     });
-    if args.pseudonym_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+    if args
+        .pseudonym_key
+        .as_ref()
+        .is_some_and(|k| k.expose_secret().trim().is_empty())
+    {
         return Err(CliError::usage("--pseudonym-key is empty").hint("Give a key, or leave it out for a random one."));
     }
 
