@@ -35,7 +35,7 @@ use cxtn_model::{
     ApiResponse, ApiStatus, ApiStatusCode, Endpoint, EndpointRequest, EndpointStatus, EndpointStatusRequest,
     EndpointsModel, StatusModel, WebhookEventType,
 };
-use cxtn_transport::{Bytes, HeaderValue, Method, Request, Response, StatusCode, Transport};
+use cxtn_transport::{Bytes, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Transport};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -380,7 +380,23 @@ impl FakeCxtn {
             return Ok(Refusal::unauthorized().response());
         }
         let Some(operation) = operation else {
-            return Ok(Refusal::route_not_found().response());
+            let allowed = methods_of(&state.routes, request.path());
+            if allowed.is_empty() {
+                return Ok(Refusal::route_not_found().response());
+            }
+            // A route that exists with other methods: the simulator's 405, with the methods it takes.
+            let allow = allowed.join(", ");
+            let refusal = Refusal::new(
+                405,
+                1010,
+                "MethodNotAllowed",
+                format!("this route accepts {allow}, not {}", request.method),
+            );
+            let response = refusal.response();
+            return Ok(match HeaderValue::from_str(&allow) {
+                Ok(value) => response.header(HeaderName::from_static("allow"), value),
+                Err(_) => response,
+            });
         };
         match state.script.get_mut(&operation).and_then(VecDeque::pop_front) {
             Some(Scripted::Refusal(refusal)) => return Ok(refusal.response()),
@@ -410,14 +426,34 @@ fn operation_of(routes: &Routes, method: &Method, path: &str) -> Option<Operatio
         .into_iter()
         .filter(|operation| {
             let route = routes.get(*operation);
-            let route_path = route.path.trim_matches('/');
-            route.method == *method
-                && path
-                    .trim_end_matches('/')
-                    .strip_suffix(route_path)
-                    .is_some_and(|before| before.is_empty() || before.ends_with('/'))
+            route.method == *method && ends_with_route(path, &route.path)
         })
         .max_by_key(|operation| routes.get(*operation).path.len())
+}
+
+/// The methods of the routes whose path is the longest that ends `path`, in `Operation::ALL` order.
+fn methods_of(routes: &Routes, path: &str) -> Vec<String> {
+    let matching: Vec<_> = Operation::ALL
+        .into_iter()
+        .map(|operation| routes.get(operation))
+        .filter(|route| ends_with_route(path, &route.path))
+        .collect();
+    let longest = matching.iter().map(|route| route.path.trim_matches('/').len()).max();
+    let mut methods: Vec<String> = Vec::new();
+    for route in matching {
+        let method = route.method.to_string();
+        if Some(route.path.trim_matches('/').len()) == longest && !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    methods
+}
+
+/// Whether `path` ends with the route's path, at a segment boundary.
+fn ends_with_route(path: &str, route_path: &str) -> bool {
+    path.trim_end_matches('/')
+        .strip_suffix(route_path.trim_matches('/'))
+        .is_some_and(|before| before.is_empty() || before.ends_with('/'))
 }
 
 fn has_bearer(authorization: Option<&HeaderValue>) -> bool {
@@ -494,4 +530,38 @@ fn endpoint(state: &mut State, event_type: WebhookEventType) -> Result<&mut Endp
 fn envelope(status: StatusCode, model: impl Serialize) -> Response {
     let body = serde_json::to_vec(&ApiResponse::new(model)).unwrap_or_default();
     Response::new(status).json(Bytes::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[tokio::test]
+    async fn a_known_route_called_with_another_method_is_refused_as_the_simulator_refuses_it() {
+        let fake = FakeCxtn::new();
+        let client = Client::builder()
+            .access_token("t")
+            .transport(fake.transport())
+            .route(Operation::List, Method::DELETE, "webhooks/endpoints")
+            .build()
+            .unwrap();
+        let err = client.list().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Api);
+        assert_eq!(err.http_status(), Some(StatusCode::METHOD_NOT_ALLOWED));
+        assert_eq!(err.api_status(), Some("MethodNotAllowed"));
+        assert_eq!(err.api_status_code(), Some(ApiStatusCode(1010)));
+
+        let request = Request::new(Method::DELETE, "http://127.0.0.1:4010/api/webhooks/endpoints")
+            .header("authorization", "Bearer t");
+        let response = fake.transport().send(request).await.unwrap();
+        let allow = response.headers.get("allow").and_then(|v| v.to_str().ok());
+        assert_eq!(allow, Some("POST, PUT, GET"));
+
+        let request =
+            Request::new(Method::GET, "http://127.0.0.1:4010/api/webhooks/nothing").header("authorization", "Bearer t");
+        let response = fake.transport().send(request).await.unwrap();
+        assert_eq!(response.status, StatusCode::NOT_FOUND);
+        assert_eq!(fake.operations(), []);
+    }
 }
