@@ -88,8 +88,8 @@ pub fn sample(kind: EventKind) -> Event {
     }
 }
 
-/// Every sample of CXTN's guide (seven: two of each account event, one of each payment event), in the guide's
-/// order, as a worker hands them over on their first attempt.
+/// Every sample of CXTN's guide (seven: three `account_credit`, two `account_debit`, one of each payment event),
+/// in the guide's order, as a worker hands them over on their first attempt.
 pub fn samples() -> impl Iterator<Item = Event> {
     cxtn_events::samples::GUIDE
         .iter()
@@ -311,6 +311,8 @@ impl Harness {
 /// test reads the handler's rows from the file, and after a failure finds none.
 /// The inbox keeps what the run stored: a second run of the same body is a [`Outcome::Duplicate`], and the
 /// `after` of a retry is read from the stored event (to the millisecond, from now).
+/// The worker takes every event due in the inbox, as in production: an event an earlier run left to retry is
+/// handed to the handler again by the first run after its `after` has passed.
 ///
 /// ```
 /// use cxtn_receiver::testing::{self, Outcome};
