@@ -161,8 +161,10 @@ enum Scripted {
     Failure(cxtn_transport::ErrorKind),
 }
 
-/// One request the fake received. The `Authorization` header is never kept.
-#[derive(Debug, Clone, PartialEq)]
+/// One request the fake received. The `Authorization` header is never kept, and `Debug` shows every URL in the
+/// body redacted ([`EndpointUrl::redacted`](cxtn_model::EndpointUrl::redacted)), since an endpoint's path ends with
+/// its path token.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Call {
     /// The operation the method and path name, or `None` for a route the fake does not know.
@@ -173,6 +175,29 @@ pub struct Call {
     pub path: String,
     /// The body as JSON, or `None` for an empty body or one that is not JSON.
     pub body: Option<Value>,
+}
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("operation", &self.operation)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("body", &self.body.as_ref().map(redact_urls))
+            .finish()
+    }
+}
+
+/// `value` with every string that holds `://` replaced by the URL redacted.
+fn redact_urls(value: &Value) -> Value {
+    match value {
+        Value::String(text) if text.contains("://") => {
+            Value::String(cxtn_model::EndpointUrl::new(text.as_str()).redacted())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(redact_urls).collect()),
+        Value::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), redact_urls(v))).collect()),
+        other => other.clone(),
+    }
 }
 
 #[derive(Debug)]
@@ -563,5 +588,28 @@ mod tests {
         let response = fake.transport().send(request).await.unwrap();
         assert_eq!(response.status, StatusCode::NOT_FOUND);
         assert_eq!(fake.operations(), []);
+    }
+
+    #[tokio::test]
+    async fn recorded_calls_show_no_path_token_in_debug() {
+        let fake = FakeCxtn::new().webhooks_enabled(true);
+        let client = Client::builder()
+            .access_token("t")
+            .transport(fake.transport())
+            .build()
+            .unwrap();
+        client
+            .create(WebhookEventType::Payment, "https://hooks.example.com/cxtn/tok-s3cret")
+            .await
+            .unwrap();
+        let calls = fake.calls();
+        let body = calls.last().and_then(|call| call.body.as_ref()).unwrap();
+        assert!(
+            body.to_string().contains("tok-s3cret"),
+            "the body is kept as sent: {body}"
+        );
+        let shown = format!("{calls:?} {fake:?}");
+        assert!(!shown.contains("tok-s3cret"), "{shown}");
+        assert!(shown.contains("https://hooks.example.com/<redacted>"), "{shown}");
     }
 }
