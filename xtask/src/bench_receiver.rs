@@ -10,6 +10,7 @@
 
 mod latency;
 mod profile;
+mod syscalls;
 mod wrk;
 
 use std::convert::Infallible;
@@ -52,11 +53,12 @@ impl Selection {
     }
 }
 
-/// `cargo xtask bench-receiver [serve-bare | profile] ...`.
+/// `cargo xtask bench-receiver [serve-bare | profile | syscalls] ...`.
 pub(crate) fn main(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("serve-bare") => serve_bare(crate::flag_value(args, "--addr").unwrap_or("127.0.0.1:0")),
         Some("profile") => profile::run(args.get(1..).unwrap_or_default()),
+        Some("syscalls") => syscalls::run(args.get(1..).unwrap_or_default()),
         _ => run(&selection(args)?),
     }
 }

@@ -35,6 +35,9 @@ commands:
                            bytes per stored delivery
   bench-receiver profile [--deliveries N] [--connections N] [--target listen|bare]
                            instructions per delivery by stage under callgrind (default 4000 over 64)
+  bench-receiver syscalls [--seconds N] [--connections N]
+                           system calls per delivery of the ceiling and `cxtn listen` (SQLite) under wrk,
+                           counted by strace -c (default 5 s, 64 connections)
   bench-prune [--rows N] [--writers N] [--seconds N] [--targets sqlite,postgres]
                            prune N old processed events (default 1000000) while W tasks store (default 16),
                            and the stores' p50/p99 then against N s without a prune (default 5)
