@@ -70,9 +70,20 @@ impl Ui {
             .name("cxtn-stdout".to_owned())
             .spawn(move || {
                 let stdout = io::stdout();
-                for line in lines {
+                let mut batch = String::new();
+                for line in &lines {
+                    // The lines queued meanwhile go out with this one, in one write: one system call for a
+                    // burst of deliveries rather than one each, and a line alone is still written at once.
+                    batch.clear();
+                    batch.push_str(&line);
+                    batch.push('\n');
+                    while batch.len() < STDOUT_BATCH {
+                        let Ok(next) = lines.try_recv() else { break };
+                        batch.push_str(&next);
+                        batch.push('\n');
+                    }
                     // A closed pipe is not an error worth reporting; the rest is drained and dropped.
-                    let _ = writeln!(stdout.lock(), "{line}");
+                    let _ = stdout.lock().write_all(batch.as_bytes());
                 }
             })
             .map_err(|e| CliError::failed(format!("cannot start the thread that writes stdout: {e}")))?;
@@ -289,6 +300,9 @@ impl Cell {
 
 /// The lines [`Ui::with_line_queue`] holds for stdout at most.
 pub(crate) const LINE_QUEUE: usize = 1024;
+
+/// At most about this many bytes of queued lines go to stdout in one write.
+const STDOUT_BATCH: usize = 64 * 1024;
 
 /// Lines on their way to stdout, and the thread that writes them.
 #[derive(Debug)]
