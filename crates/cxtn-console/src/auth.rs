@@ -4,7 +4,12 @@
 //! `<kind>.<issued seconds>.<nonce>.<mac>`, where the kind is `u` for a session signed in with the admin token and
 //! `a` for an anonymous one (a console without a token). The CSRF token of a form is a MAC of the session cookie,
 //! so a page of another site can neither read nor forge it.
+//!
+//! Signing out revokes the session: the console keeps the MACs of the sessions signed out until they would have
+//! expired, so a copy of the cookie is refused too (until a restart, which signs everyone out anyway).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cxtn_model::Secret;
@@ -22,6 +27,8 @@ pub(crate) const SESSION_SECS: u64 = 12 * 60 * 60;
 /// The keys of one console.
 pub(crate) struct Keys {
     mac: [u8; 32],
+    /// The sessions signed out before they expired: each one's MAC, with the time it was issued.
+    revoked: Mutex<HashMap<String, u64>>,
 }
 
 /// A session read from a valid cookie.
@@ -35,7 +42,10 @@ pub(crate) struct Session {
 
 impl Keys {
     pub(crate) fn random() -> Result<Self, Error> {
-        Ok(Self { mac: random_bytes()? })
+        Ok(Self {
+            mac: random_bytes()?,
+            revoked: Mutex::new(HashMap::new()),
+        })
     }
 
     /// A new session cookie value.
@@ -61,10 +71,35 @@ impl Keys {
         if issued > now.saturating_add(60) || now.saturating_sub(issued) > SESSION_SECS {
             return None;
         }
+        if self
+            .revoked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(mac)
+        {
+            return None;
+        }
         Some(Session {
             cookie: cookie.to_owned(),
             signed_in: kind == "u",
         })
+    }
+
+    /// Signs a session out: its cookie, and every copy of it, is refused from now on. Sessions that have expired
+    /// anyway are forgotten, so the list holds only the ones that could still be presented.
+    pub(crate) fn revoke(&self, session: &Session) {
+        let Some((payload, mac)) = session.cookie.rsplit_once('.') else {
+            return;
+        };
+        let issued = payload
+            .split('.')
+            .nth(1)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        let now = now_secs();
+        let mut revoked = self.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+        revoked.retain(|_, at| now.saturating_sub(*at) <= SESSION_SECS);
+        revoked.insert(mac.to_owned(), issued);
     }
 
     /// The CSRF token of the forms shown to a session (or to a request without one: a bearer-token client, or the
@@ -170,6 +205,16 @@ mod tests {
         assert!(keys.csrf_matches(Some(&cookie), &csrf));
         assert!(!keys.csrf_matches(None, &csrf));
         assert!(!keys.csrf_matches(Some(&cookie), ""));
+    }
+
+    #[test]
+    fn a_session_signed_out_is_refused_and_others_are_not() {
+        let keys = Keys::random().unwrap();
+        let gone = keys.new_session(true).unwrap();
+        let kept = keys.new_session(true).unwrap();
+        keys.revoke(&keys.session(&gone).unwrap());
+        assert_eq!(keys.session(&gone), None);
+        assert!(keys.session(&kept).is_some());
     }
 
     #[test]

@@ -217,14 +217,19 @@ where
             None => bad_segment(shared, &caller),
         },
         (&Method::POST, ["logout"]) => match check_post(shared, &caller, &asked, body).await {
-            Ok(_) => Reply::redirect(&format!("{}/login", shared.base)).header(
-                header::SET_COOKIE,
-                &format!(
-                    "{}=; Path={}/; HttpOnly; SameSite=Strict; Max-Age=0",
-                    auth::COOKIE,
-                    shared.base
-                ),
-            ),
+            Ok(_) => {
+                if let Some(session) = &caller.session {
+                    shared.keys.revoke(session);
+                }
+                Reply::redirect(&format!("{}/login", shared.base)).header(
+                    header::SET_COOKIE,
+                    &format!(
+                        "{}=; Path={}/; HttpOnly; SameSite=Strict; Max-Age=0",
+                        auth::COOKIE,
+                        shared.base
+                    ),
+                )
+            }
             Err(reply) => reply,
         },
         (&Method::GET | &Method::HEAD, ["rejections"]) => rejections(shared, &caller, &asked).await,

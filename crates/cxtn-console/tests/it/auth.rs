@@ -156,6 +156,10 @@ async fn a_bearer_token_or_a_signed_in_session_is_accepted() {
     assert_eq!(out.status, 303, "{}", out.body);
     assert_eq!(out.header("location"), "/login");
     assert!(out.header("set-cookie").contains("Max-Age=0"));
+    // A copy of the cookie kept after signing out is refused: the console revoked the session.
+    let after = get_with(&served.url(""), &[("cookie", &cookie)]).await;
+    assert_eq!(after.status, 401, "{}", after.body);
+    assert!(!after.body.contains("data-page=\"overview\""));
 }
 
 #[tokio::test]
