@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use super::wrk::{self, Load};
 use super::{Target, interrupt, listen_command};
@@ -24,7 +24,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         None => super::sibling("cxtn")?,
     };
     wrk::ensure_installed()?;
-    ensure_strace()?;
+    wrk::ensure_tool("strace", "-V", "strace runs on Linux only")?;
     let dir = tempfile::Builder::new()
         .prefix("cxtn-bench-syscalls")
         .tempdir_in(std::env::temp_dir())
@@ -161,32 +161,6 @@ fn print_table(counted: &[(&str, u64, BTreeMap<String, u64>)]) {
         .map(|(_, deliveries, calls)| format!("{:.2}", per(*deliveries, Some(&calls.values().sum()))))
         .collect();
     println!("| all | {} |", totals.join(" | "));
-}
-
-/// Checks that strace runs, installing Debian's package when it is missing.
-fn ensure_strace() -> Result<()> {
-    let runs = || {
-        Command::new("strace")
-            .arg("-V")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    };
-    if runs() {
-        return Ok(());
-    }
-    println!("strace is missing: installing it with apt-get");
-    let installed = Command::new("apt-get")
-        .args(["install", "-y", "strace"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status();
-    match installed {
-        Ok(status) if status.success() && runs() => Ok(()),
-        _ => bail!(
-            "strace is missing and could not be installed: install it (`sudo apt-get install strace`) and run again"
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -48,34 +48,39 @@ pub(crate) struct Load<'a> {
 
 /// Checks that `wrk` runs, installing Debian's package when it is missing.
 pub(crate) fn ensure_installed() -> Result<()> {
-    if runs("wrk") {
+    ensure_tool("wrk", "--version", "macOS: `brew install wrk`")
+}
+
+/// Checks that `program` runs (with `probe` as its argument), installing Debian's package of the same name when
+/// it is missing; `elsewhere` says how to install it on other systems.
+pub(crate) fn ensure_tool(program: &str, probe: &str, elsewhere: &str) -> Result<()> {
+    let runs = || {
+        Command::new(program)
+            .arg(probe)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if runs() {
         return Ok(());
     }
-    println!("wrk is missing: installing it with apt-get");
+    println!("{program} is missing: installing it with apt-get");
     let installed = Command::new("apt-get")
-        .args(["install", "-y", "wrk"])
+        .args(["install", "-y", program])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status();
     match installed {
-        Ok(status) if status.success() && runs("wrk") => Ok(()),
+        Ok(status) if status.success() && runs() => Ok(()),
         Ok(status) => bail!(
-            "`apt-get install -y wrk` failed ({status}): install wrk yourself (Debian/Ubuntu: `sudo apt-get install wrk`, \
-             macOS: `brew install wrk`) and run the bench again"
+            "`apt-get install -y {program}` failed ({status}): install {program} yourself (Debian/Ubuntu: \
+             `sudo apt-get install {program}`, {elsewhere}) and run the bench again"
         ),
         Err(e) => bail!(
-            "wrk is missing and apt-get cannot run ({e}): install wrk yourself (Debian/Ubuntu: `sudo apt-get install wrk`, \
-             macOS: `brew install wrk`) and run the bench again"
+            "{program} is missing and apt-get cannot run ({e}): install {program} yourself (Debian/Ubuntu: \
+             `sudo apt-get install {program}`, {elsewhere}) and run the bench again"
         ),
     }
-}
-
-fn runs(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
 }
 
 /// The Lua script: each request a distinct `payment_completed` notification (the thread's number and a counter

@@ -97,11 +97,7 @@ async fn a_connection_busy_past_the_drain_timeout_is_dropped() {
     let client = tokio::spawn(request(addr));
     entered.recv().await.unwrap();
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_and_drain(stop, server).await;
     let answer = tokio::time::timeout(Duration::from_secs(10), client)
         .await
         .unwrap()
@@ -118,11 +114,7 @@ async fn a_slow_request_head_times_out() {
     let mut answer = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     assert!(read.is_ok(), "the connection stayed open past the header-read timeout");
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_and_drain(stop, server).await;
 }
 
 /// Sends one request asking the server to close the connection after answering, and reads the answer.
@@ -198,11 +190,7 @@ async fn requests_are_answered_during_a_flood_of_idle_connections() {
         is_closed(idle.first_mut().unwrap()).await,
         "the oldest idle connection is still open"
     );
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_and_drain(stop, server).await;
 }
 
 #[tokio::test]
@@ -230,11 +218,7 @@ async fn at_the_cap_with_every_request_in_progress_a_new_connection_waits_for_on
             .unwrap();
         assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     }
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_and_drain(stop, server).await;
 }
 
 #[tokio::test]
@@ -256,11 +240,7 @@ async fn an_idle_keep_alive_connection_is_closed_to_admit_a_new_one() {
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), kept.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the idle keep-alive connection was not closed");
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_and_drain(stop, server).await;
 }
 
 #[tokio::test]
@@ -290,11 +270,7 @@ async fn a_connection_that_has_just_opened_is_not_closed_before_its_first_reques
         .unwrap()
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "the second connection: {answer}");
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_and_drain(stop, server).await;
 }
 
 #[tokio::test]
@@ -313,6 +289,11 @@ async fn a_connection_silent_past_its_grace_is_closed_to_admit_a_new_one() {
         "{:?}",
         started.elapsed()
     );
+    stop_and_drain(stop, server).await;
+}
+
+/// Sends the stop signal and waits, at most 10 s, for the server to drain and return.
+async fn stop_and_drain(stop: oneshot::Sender<()>, server: tokio::task::JoinHandle<()>) {
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), server)
         .await
