@@ -430,23 +430,58 @@ async fn scripted_api_and_receiver(
     (base_url, receiver_url, task)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_token_written_to_the_file_while_rotate_runs_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("path-tokens");
-    std::fs::write(&file, format!("{OLD}\n")).unwrap();
+/// Runs `cxtn webhooks rotate` for the Payment endpoint, listed at `listed_url`, with `template` and `extra` flags,
+/// against a scripted API (the list, then the edit) and a receiver that accepts any token; `before` runs on each
+/// request line the API reads. Returns the run and the API's request lines.
+async fn rotate_scripted(
+    file: &std::path::Path,
+    listed_url: &str,
+    template: &str,
+    extra: &[&str],
+    before: impl Fn(&str) + Send + 'static,
+) -> (crate::Run, Vec<String>) {
     let valid = json!({"ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"});
     let mut listed = valid.clone();
-    listed["Endpoints"] = json!([
-        {"WebhookEventType": "Payment", "EndpointUrl": format!("http://127.0.0.1:9/cxtn/{OLD}"), "Status": "Active"}
-    ]);
-    // While rotate reads the endpoints, another rotation (or a person) adds a token to the file.
-    let written = file.clone();
+    listed["Endpoints"] = json!([{"WebhookEventType": "Payment", "EndpointUrl": listed_url, "Status": "Active"}]);
     let (base_url, receiver_url, task) = scripted_api_and_receiver(
         vec![
             json!({"Content": {"Model": listed}}),
             json!({"Content": {"Model": valid}}),
         ],
+        before,
+    )
+    .await;
+    let mut args = vec![
+        "webhooks",
+        "--base-url",
+        &base_url,
+        "rotate",
+        "--event-type",
+        "Payment",
+        "--url-template",
+        template,
+        "--path-token-file",
+        file.to_str().unwrap(),
+        "--receiver-url",
+        &receiver_url,
+    ];
+    args.extend_from_slice(extra);
+    let run = crate::run(&args, &[("CXTN_ACCESS_TOKEN", "scripted-access-token")]).await;
+    (run, task.await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_written_to_the_file_while_rotate_runs_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("path-tokens");
+    std::fs::write(&file, format!("{OLD}\n")).unwrap();
+    // While rotate reads the endpoints, another rotation (or a person) adds a token to the file.
+    let written = file.clone();
+    let (run, requests) = rotate_scripted(
+        &file,
+        &format!("http://127.0.0.1:9/cxtn/{OLD}"),
+        "http://127.0.0.1:9/cxtn/{token}",
+        &["--timeout", "10s"],
         move |line| {
             if line.starts_with("GET ") {
                 std::fs::write(&written, format!("{OLD}\n# added meanwhile\n{OTHER}\n")).unwrap();
@@ -454,29 +489,9 @@ async fn a_token_written_to_the_file_while_rotate_runs_is_kept() {
         },
     )
     .await;
-    let run = crate::run(
-        &[
-            "webhooks",
-            "--base-url",
-            &base_url,
-            "rotate",
-            "--event-type",
-            "Payment",
-            "--url-template",
-            "http://127.0.0.1:9/cxtn/{token}",
-            "--path-token-file",
-            file.to_str().unwrap(),
-            "--receiver-url",
-            &receiver_url,
-            "--timeout",
-            "10s",
-        ],
-        &[("CXTN_ACCESS_TOKEN", "scripted-access-token")],
-    )
-    .await;
     run.assert_code(0);
     assert_eq!(
-        task.await.unwrap(),
+        requests,
         [
             "GET /api/webhooks/endpoints HTTP/1.1",
             "PUT /api/webhooks/endpoints HTTP/1.1"
@@ -496,39 +511,16 @@ async fn an_endpoint_without_a_path_token_has_no_old_token_to_remove() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("path-tokens");
     std::fs::write(&file, format!("{OLD}\n")).unwrap();
-    let valid = json!({"ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"});
-    let mut listed = valid.clone();
-    listed["Endpoints"] = json!([
-        {"WebhookEventType": "Payment", "EndpointUrl": "http://127.0.0.1:9/", "Status": "Active"}
-    ]);
-    let (base_url, receiver_url, task) = scripted_api_and_receiver(
-        vec![
-            json!({"Content": {"Model": listed}}),
-            json!({"Content": {"Model": valid}}),
-        ],
+    let (run, requests) = rotate_scripted(
+        &file,
+        "http://127.0.0.1:9/",
+        "http://127.0.0.1:9/cxtn/{token}",
+        &[],
         |_| {},
     )
     .await;
-    let run = crate::run(
-        &[
-            "webhooks",
-            "--base-url",
-            &base_url,
-            "rotate",
-            "--event-type",
-            "Payment",
-            "--url-template",
-            "http://127.0.0.1:9/cxtn/{token}",
-            "--path-token-file",
-            file.to_str().unwrap(),
-            "--receiver-url",
-            &receiver_url,
-        ],
-        &[("CXTN_ACCESS_TOKEN", "scripted-access-token")],
-    )
-    .await;
     run.assert_code(0);
-    assert_eq!(task.await.unwrap().len(), 2);
+    assert_eq!(requests.len(), 2);
     let last = run.stdout.lines().last().unwrap();
     assert_eq!(
         last, "The old URL had no path token, so there is no old token to remove.",
@@ -542,41 +534,17 @@ async fn a_template_with_backslashes_prints_no_token() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("path-tokens");
     std::fs::write(&file, format!("{OLD}\n")).unwrap();
-    let valid = json!({"ApiStatusCode": 100, "ApiStatus": "IsValid", "ApiStatusDescription": "Valid Operation"});
-    let mut listed = valid.clone();
-    listed["Endpoints"] = json!([
-        {"WebhookEventType": "Payment", "EndpointUrl": format!("http://127.0.0.1:9/cxtn/{OLD}"), "Status": "Active"}
-    ]);
-    let (base_url, receiver_url, task) = scripted_api_and_receiver(
-        vec![
-            json!({"Content": {"Model": listed}}),
-            json!({"Content": {"Model": valid}}),
-        ],
+    // A URL reads a `\` as a `/`, so the token is the last path segment, but no `/` comes before it.
+    let (run, requests) = rotate_scripted(
+        &file,
+        &format!("http://127.0.0.1:9/cxtn/{OLD}"),
+        "http://127.0.0.1:9\\cxtn\\{token}",
+        &["--json"],
         |_| {},
     )
     .await;
-    // A URL reads a `\` as a `/`, so the token is the last path segment, but no `/` comes before it.
-    let run = crate::run(
-        &[
-            "webhooks",
-            "--base-url",
-            &base_url,
-            "rotate",
-            "--event-type",
-            "Payment",
-            "--url-template",
-            "http://127.0.0.1:9\\cxtn\\{token}",
-            "--path-token-file",
-            file.to_str().unwrap(),
-            "--receiver-url",
-            &receiver_url,
-            "--json",
-        ],
-        &[("CXTN_ACCESS_TOKEN", "scripted-access-token")],
-    )
-    .await;
     run.assert_code(0);
-    assert_eq!(task.await.unwrap().len(), 2);
+    assert_eq!(requests.len(), 2);
     let new = last_token(&file);
     assert!(
         !run.stdout.contains(&new) && !run.stderr.contains(&new),
