@@ -274,3 +274,30 @@ where
     }
     panic!("timed out waiting for {what}");
 }
+
+/// Reads one HTTP/1 request from `stream`, for a test's stand-in server: the head, then as many body bytes as its
+/// `content-length` says. The request as text, or `None` when the client closes the connection first.
+pub async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut request = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        let read = stream.read(&mut buffer).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        request.extend_from_slice(&buffer[..read]);
+        let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if request.len() >= end + 4 + length {
+            return Some(String::from_utf8_lossy(&request).into_owned());
+        }
+    }
+}

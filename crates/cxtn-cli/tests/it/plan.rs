@@ -6,7 +6,7 @@ use std::path::Path;
 use cxtn::sandbox::Sandbox;
 use cxtn::{EndpointStatus, WebhookEventType};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 
 use crate::{Run, TOKEN, run, sandbox};
 
@@ -347,28 +347,10 @@ async fn scripted(answers: Vec<(u16, Value)>) -> (String, tokio::task::JoinHandl
         let mut seen = Vec::new();
         for (status, body) in answers {
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buffer = [0_u8; 4096];
-            loop {
-                let n = stream.read(&mut buffer).await.unwrap();
-                request.extend_from_slice(&buffer[..n]);
-                let text = String::from_utf8_lossy(&request).into_owned();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if request.len() >= end + 4 + length {
-                        seen.push(text.lines().next().unwrap().to_owned());
-                        break;
-                    }
-                }
-                assert!(n > 0, "the client closed the connection early");
-            }
+            let request = crate::read_request(&mut stream)
+                .await
+                .expect("the client closed the connection early");
+            seen.push(request.lines().next().unwrap_or_default().to_owned());
             if status == 0 {
                 // No answer: the connection closes.
                 drop(stream);

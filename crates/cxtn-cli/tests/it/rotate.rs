@@ -374,27 +374,10 @@ async fn scripted_api_and_receiver(
     use tokio::io::AsyncWriteExt as _;
 
     async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
-        let mut request = Vec::new();
-        let mut buffer = [0_u8; 4096];
-        loop {
-            let n = stream.read(&mut buffer).await.unwrap();
-            assert!(n > 0, "the client closed the connection early");
-            request.extend_from_slice(&buffer[..n]);
-            let text = String::from_utf8_lossy(&request).into_owned();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length = text
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                    })
-                    .unwrap_or(0);
-                if request.len() >= end + 4 + length {
-                    return text.lines().next().unwrap().to_owned();
-                }
-            }
-        }
+        let request = crate::read_request(stream)
+            .await
+            .expect("the client closed the connection early");
+        request.lines().next().unwrap_or_default().to_owned()
     }
 
     let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -7,7 +7,7 @@ use cxtn::model::DataEncoding;
 use cxtn::receiver::{EventFilter, Inbox, MemoryInbox, Receiver};
 use cxtn::{EndpointStatus, WebhookEventType};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::{TOKEN, eventually, memory_receiver, run, sandbox};
 
@@ -203,28 +203,8 @@ async fn scripted(statuses: &[u16]) -> (String, Arc<AtomicUsize>) {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             let status = statuses[n.min(statuses.len() - 1)];
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0_u8; 4096];
-                // The head, then as many body bytes as content-length says.
-                loop {
-                    let Ok(read) = stream.read(&mut buf).await else { return };
-                    if read == 0 {
-                        return;
-                    }
-                    request.extend_from_slice(&buf[..read]);
-                    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text
-                            .lines()
-                            .find_map(|l| {
-                                l.strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if request.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
+                if crate::read_request(&mut stream).await.is_none() {
+                    return;
                 }
                 let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
                 let _ = stream.write_all(answer.as_bytes()).await;
@@ -588,29 +568,9 @@ async fn stalling_simulator(answered_logs: usize) -> String {
         while let Ok((mut stream, _)) = listener.accept().await {
             let logs = logs.clone();
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0_u8; 4096];
-                loop {
-                    let Ok(read) = stream.read(&mut buf).await else { return };
-                    if read == 0 {
-                        return;
-                    }
-                    request.extend_from_slice(&buf[..read]);
-                    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text
-                            .lines()
-                            .find_map(|l| {
-                                l.strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if request.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                }
-                let head = String::from_utf8_lossy(&request).into_owned();
+                let Some(head) = crate::read_request(&mut stream).await else {
+                    return;
+                };
                 let body = if head.starts_with("POST /sandbox/trigger") {
                     json!({"eventId": "wh_stall", "event": "account_credit", "subscription": "AccountTransaction",
                         "deliveries": [1], "outcome": "pending", "reason": null})
