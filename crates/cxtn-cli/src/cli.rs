@@ -426,13 +426,13 @@ pub(crate) struct ListenArgs {
     pub(crate) schema: String,
 
     /// POST each stored event's body, exactly as received (quarantined ones too), to this URL; a non-2xx answer is retried
-    #[arg(long, value_name = "URL")]
-    pub(crate) forward_to: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    pub(crate) forward_to: Option<UrlArg>,
 
     /// Publish each stored event's body, exactly as received, to a broker before any --forward-to (repeatable):
     /// nats://, amqp:// or redis:// with the parameters docs/outlets.md lists
-    #[arg(long = "publish", value_name = "URL")]
-    pub(crate) publish: Vec<String>,
+    #[arg(long = "publish", value_name = "URL", value_parser = parse_url)]
+    pub(crate) publish: Vec<UrlArg>,
 
     /// How long one forward may take, connecting included, before the attempt counts as failed
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
@@ -766,6 +766,32 @@ pub(crate) fn parse_inbox(text: &str) -> Result<InboxArg, String> {
     Ok(InboxArg(text.to_owned()))
 }
 
+/// A URL given as a flag, which may hold credentials or a path token: its `Debug` shows its scheme, host and port
+/// only ([`EndpointUrl::redacted`](cxtn::model::EndpointUrl::redacted)).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct UrlArg(String);
+
+impl std::ops::Deref for UrlArg {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for UrlArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("UrlArg")
+            .field(&cxtn::model::EndpointUrl::new(self.0.as_str()).redacted())
+            .finish()
+    }
+}
+
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn parse_url(text: &str) -> Result<UrlArg, String> {
+    Ok(UrlArg(text.to_owned()))
+}
+
 pub(crate) fn parse_basic_auth(text: &str) -> Result<BasicAuth, String> {
     match text.split_once(':') {
         Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(BasicAuth::new(user, password)),
@@ -879,9 +905,19 @@ mod tests {
                 "replay",
                 "-",
                 "--to",
-                "http://127.0.0.1:8080/cxtn",
+                "http://u:pw-s3cret@127.0.0.1:8080/cxtn/tok-s3cret",
                 "--path-token",
                 "tok-s3cret",
+            ],
+            &[
+                "cxtn",
+                "listen",
+                "--path-token",
+                "tok-s3cret-0123456789abcdef0123456789",
+                "--forward-to",
+                "http://app:pw-s3cret@127.0.0.1:3000/hooks",
+                "--publish",
+                "amqp://guest:pw-s3cret@127.0.0.1:5672/%2f?exchange=cxtn",
             ],
         ] {
             let cli = Cli::try_parse_from(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));

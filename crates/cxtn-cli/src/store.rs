@@ -42,14 +42,21 @@ pub(crate) fn redacted(db: &str) -> String {
     let Some((scheme, rest)) = db.split_once("://") else {
         return db.to_owned();
     };
+    // The user information ends at the last `@` before the query: a password may hold an unencoded `/`, which
+    // would otherwise end the authority inside it.
+    let before_query = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (userinfo, rest) = match rest.get(..before_query).and_then(|head| head.rfind('@')) {
+        Some(at) => (rest.get(..at), rest.get(at + 1..).unwrap_or_default()),
+        None => (None, rest),
+    };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
+    let (host, tail) = rest.split_at(end);
+    let authority = match userinfo {
+        Some(userinfo) => match userinfo.split_once(':') {
             Some((user, _)) => format!("{user}:<redacted>@{host}"),
-            None => authority.to_owned(),
+            None => format!("{userinfo}@{host}"),
         },
-        None => authority.to_owned(),
+        None => host.to_owned(),
     };
     let tail = match tail.split_once('?') {
         Some((path, query)) => {
@@ -191,12 +198,20 @@ mod tests {
                 "postgres://db/app?PassWord=<redacted>",
             ),
             ("postgres://cxtn@db/app", "postgres://cxtn@db/app"),
+            ("postgres://cxtn:PASS/WORD@db/app", "postgres://cxtn:<redacted>@db/app"),
+            (
+                "amqp://guest:PASS/WORD@127.0.0.1:5672/%2f",
+                "amqp://guest:<redacted>@127.0.0.1:5672/%2f",
+            ),
             ("cxtn-inbox.sqlite", "cxtn-inbox.sqlite"),
             ("/var/lib/cxtn/in:box@x.sqlite", "/var/lib/cxtn/in:box@x.sqlite"),
         ] {
             assert_eq!(redacted(db), shown, "{db}");
             assert!(!redacted(db).contains("PASSWORD"), "{db}");
-            assert!(!redacted(db).contains("word@"), "{db}");
+            assert!(
+                !redacted(db).contains("word@") && !redacted(db).contains("WORD"),
+                "{db}"
+            );
         }
         assert!(crate::cli::has_password("postgres://u:PASSWORD@h/db"));
         assert!(crate::cli::has_password("postgres://u@h/db?password=x"));

@@ -180,7 +180,7 @@ pub(crate) async fn run(args: ListenArgs, ui: &Ui) -> Result<(), CliError> {
 }
 
 /// Opens each `--publish` outlet, checking its broker at once; its errors show the URL without credentials.
-async fn connect_outlets(urls: &[String]) -> Result<Vec<Box<dyn Outlet>>, CliError> {
+async fn connect_outlets(urls: &[crate::cli::UrlArg]) -> Result<Vec<Box<dyn Outlet>>, CliError> {
     let mut outlets = Vec::with_capacity(urls.len());
     for url in urls {
         let outlet = cxtn::outlets::connect(url).await.map_err(|e| {

@@ -40,8 +40,8 @@ pub(crate) struct ReplayArgs {
     file: PathBuf,
 
     /// The receiver URL to POST to (credentials in the URL are sent as HTTP Basic)
-    #[arg(long, value_name = "URL")]
-    to: String,
+    #[arg(long, value_name = "URL", value_parser = crate::cli::parse_url)]
+    to: crate::cli::UrlArg,
 
     /// Append this path token to the --to URL as its last path segment (ps shows flags: prefer the variable)
     #[arg(long, env = "CXTN_PATH_TOKEN", hide_env_values = true, value_name = "TOKEN", value_parser = crate::cli::parse_secret)]
