@@ -43,10 +43,15 @@ async fn deliver(inbox: Arc<dyn Inbox>) -> Vec<String> {
     let (running, url) = receiver(inbox.clone()).await;
     let mut bodies: Vec<String> = GUIDE.iter().map(|s| s.body.to_owned()).collect();
     bodies.extend((1..=23).map(|n| payment(n, &format!("{n}.10"))));
+    // A pause between posts gives every delivery its own arrival millisecond, so the order of arrival is the
+    // order of posting (the inbox orders deliveries of one millisecond by `eventId`).
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(3));
     for body in &bodies {
         assert_eq!(post_raw(&url, body).await, 200, "{body}");
+        pause().await;
     }
     assert_eq!(post_raw(&url, &bodies[10]).await, 200, "a duplicate is answered 200");
+    pause().await;
     let conflict = payment(5, "99999999999999999999.99");
     assert_eq!(post_raw(&url, &conflict).await, 200, "a conflict is answered 200");
     bodies.push(conflict);
