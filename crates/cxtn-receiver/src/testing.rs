@@ -39,10 +39,7 @@ use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt as _, Full};
 use tower_service::Service as _;
 
-use crate::inbox::{
-    ClaimToken, Claimed, Completion, ConflictRecord, EventFilter, EventId, EventRecord, Inbox, InboxError, InboxStats,
-    NewEvent, NewRejection, RejectionRecord, Stored,
-};
+use crate::inbox::{ClaimToken, Claimed, Completion, EventFilter, EventId, Inbox, InboxError, Intercept, Intercepted};
 use crate::{Error, ErrorKind, Event, Handler, HandlerError, MemoryInbox, QuarantinedEvent, Receiver, WorkerPolicy};
 
 /// An event as a worker hands it over on its first attempt, from any body.
@@ -263,7 +260,7 @@ impl Harness {
     /// Never for anything the handler or the body does (those are outcomes); only if the receiver cannot be set
     /// up, or the in-memory inbox fails.
     pub async fn run(&self, body: impl Into<Bytes>) -> Result<Outcome, Error> {
-        let inbox = Arc::new(Recording::new(self.attempt));
+        let inbox = Arc::new(Recording::inbox(self.attempt));
         let seen = Arc::new(Mutex::new(Seen::NotCalled));
         let observed = Observed {
             inner: self.handler.clone(),
@@ -284,7 +281,7 @@ impl Harness {
         if let Some(worker) = receiver.worker() {
             worker.run_once().await?;
         }
-        let completion = inbox.completion();
+        let completion = inbox.intercept().completion();
         let seen = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
         Ok(match completion {
             Some(Completion::Processed) => Outcome::Processed,
@@ -298,7 +295,7 @@ impl Harness {
                 error,
             },
             None => Outcome::Quarantined {
-                reason: inbox.quarantine_reason().await?.unwrap_or_default(),
+                reason: quarantine_reason(inbox.as_ref()).await?.unwrap_or_default(),
             },
         })
     }
@@ -550,103 +547,63 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_default()
 }
 
-/// A memory inbox that hands events out on a chosen attempt and remembers the outcome the worker recorded.
+/// In front of a memory inbox: hands events out on a chosen attempt and remembers the outcome the worker recorded.
 #[derive(Debug)]
 struct Recording {
-    inner: MemoryInbox,
     attempt: u32,
     completion: Mutex<Option<Completion>>,
 }
 
 impl Recording {
-    fn new(attempt: u32) -> Self {
-        Self {
-            inner: MemoryInbox::new(),
+    /// A memory inbox behind a new recording.
+    fn inbox(attempt: u32) -> Intercepted<Self> {
+        let recording = Self {
             attempt,
             completion: Mutex::new(None),
-        }
+        };
+        Intercepted::new(Arc::new(MemoryInbox::new()), recording)
     }
 
     fn completion(&self) -> Option<Completion> {
         self.completion.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
-
-    async fn quarantine_reason(&self) -> Result<Option<String>, InboxError> {
-        let events = self.inner.events(EventFilter::all()).await?;
-        Ok(events.into_iter().find_map(|record| record.quarantine_reason))
-    }
 }
 
 #[async_trait]
-impl Inbox for Recording {
-    async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        self.inner.store(event).await
-    }
-
-    async fn reject(&self, rejection: NewRejection) -> Result<i64, InboxError> {
-        self.inner.reject(rejection).await
-    }
-
-    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
-        let mut claimed = self.inner.claim(lease, limit, quarantined).await?;
+impl Intercept for Recording {
+    async fn claim(
+        &self,
+        inner: &dyn Inbox,
+        lease: Duration,
+        limit: usize,
+        quarantined: bool,
+    ) -> Result<Vec<Claimed>, InboxError> {
+        let mut claimed = inner.claim(lease, limit, quarantined).await?;
         for event in &mut claimed {
             event.attempt = self.attempt;
         }
         Ok(claimed)
     }
 
-    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError> {
-        self.inner.renew(event_id, token, lease).await
-    }
-
     async fn complete(
         &self,
+        inner: &dyn Inbox,
         event_id: &EventId,
         token: ClaimToken,
         completion: Completion,
     ) -> Result<bool, InboxError> {
-        let recorded = self.inner.complete(event_id, token, completion.clone()).await?;
+        let recorded = inner.complete(event_id, token, completion.clone()).await?;
         if recorded {
             *self.completion.lock().unwrap_or_else(PoisonError::into_inner) = Some(completion);
         }
         Ok(recorded)
     }
+}
 
-    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError> {
-        self.inner.release(event_id, token).await
-    }
-
-    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError> {
-        self.inner.replay_event(event_id).await
-    }
-
-    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError> {
-        self.inner.resolve_rejection(id, event_id).await
-    }
-
-    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError> {
-        self.inner.event(event_id).await
-    }
-
-    async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
-        self.inner.events(filter).await
-    }
-
-    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
-        self.inner.conflicts(event_id).await
-    }
-
-    async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError> {
-        self.inner.rejection(id).await
-    }
-
-    async fn rejections(&self, limit: usize) -> Result<Vec<RejectionRecord>, InboxError> {
-        self.inner.rejections(limit).await
-    }
-
-    async fn stats(&self) -> Result<InboxStats, InboxError> {
-        self.inner.stats().await
-    }
+/// The reason the event in `inbox` is quarantined, if it is.
+async fn quarantine_reason(inbox: &dyn Inbox) -> Result<Option<String>, InboxError> {
+    let events = inbox.events(EventFilter::all()).await?;
+    Ok(events.into_iter().find_map(|record| record.quarantine_reason))
 }
 
 #[cfg(test)]

@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use cxtn_receiver::inbox::{Intercept, Intercepted};
 use cxtn_receiver::{
-    ClaimToken, Claimed, Completion, ConflictRecord, Event, EventFilter, EventId, EventRecord, Handler, HandlerError,
-    Inbox, InboxError, InboxStats, NewEvent, NewRejection, PrunePolicy, PruneReport, Receiver, RejectionRecord,
-    Running, Stored, WriteStats, async_trait,
+    Event, Handler, HandlerError, Inbox, InboxError, NewEvent, Receiver, Running, Stored, async_trait,
 };
 
 /// Commit and handler-start instants by event id, and the latencies of the events that have both.
@@ -79,78 +78,19 @@ impl Handler for Recorder {
     }
 }
 
-/// An inbox that notes each new event's commit on `clock`.
+/// In front of the inbox: notes each new event's commit on the clock.
 #[derive(Debug)]
-struct Timed {
-    inner: Arc<dyn Inbox>,
-    clock: Arc<Clock>,
-}
+struct Timed(Arc<Clock>);
 
 #[async_trait]
-impl Inbox for Timed {
-    async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
+impl Intercept for Timed {
+    async fn store(&self, inner: &dyn Inbox, event: NewEvent) -> Result<Stored, InboxError> {
         let event_id = event.event_id.as_str().to_owned();
-        let stored = self.inner.store(event).await;
+        let stored = inner.store(event).await;
         if matches!(stored, Ok(Stored::New)) {
-            self.clock.committed(&event_id);
+            self.0.committed(&event_id);
         }
         stored
-    }
-    async fn reject(&self, rejection: NewRejection) -> Result<i64, InboxError> {
-        self.inner.reject(rejection).await
-    }
-    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
-        self.inner.claim(lease, limit, quarantined).await
-    }
-    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError> {
-        self.inner.renew(event_id, token, lease).await
-    }
-    async fn complete(
-        &self,
-        event_id: &EventId,
-        token: ClaimToken,
-        completion: Completion,
-    ) -> Result<bool, InboxError> {
-        self.inner.complete(event_id, token, completion).await
-    }
-    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError> {
-        self.inner.release(event_id, token).await
-    }
-    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError> {
-        self.inner.replay_event(event_id).await
-    }
-    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError> {
-        self.inner.resolve_rejection(id, event_id).await
-    }
-    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError> {
-        self.inner.event(event_id).await
-    }
-    async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
-        self.inner.events(filter).await
-    }
-    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
-        self.inner.conflicts(event_id).await
-    }
-    async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError> {
-        self.inner.rejection(id).await
-    }
-    async fn rejections(&self, limit: usize) -> Result<Vec<RejectionRecord>, InboxError> {
-        self.inner.rejections(limit).await
-    }
-    async fn stats(&self) -> Result<InboxStats, InboxError> {
-        self.inner.stats().await
-    }
-    async fn prune(&self, policy: &PrunePolicy) -> Result<PruneReport, InboxError> {
-        self.inner.prune(policy).await
-    }
-    fn wake_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
-        self.inner.wake_signal()
-    }
-    async fn check(&self) -> Result<(), InboxError> {
-        self.inner.check().await
-    }
-    fn write_stats(&self) -> Option<WriteStats> {
-        self.inner.write_stats()
     }
 }
 
@@ -158,10 +98,7 @@ impl Inbox for Timed {
 /// the returned clock.
 pub(crate) async fn serve(inbox: Arc<dyn Inbox>, addr: &str, concurrency: usize) -> Result<(Running, Arc<Clock>)> {
     let clock = Arc::new(Clock::default());
-    let timed = Arc::new(Timed {
-        inner: inbox,
-        clock: clock.clone(),
-    });
+    let timed = Arc::new(Intercepted::new(inbox, Timed(clock.clone())));
     let receiver = Receiver::builder(timed)
         .path_token(super::wrk::TOKEN)
         .handler(Recorder(clock.clone()))

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 
 use self::driver::{Browser, attr, text, wait_for};
 use self::seed::Seeded;
-use self::watch::Watched;
+use self::watch::{Watched, watched};
 
 /// The admin token of the console that requires one.
 const ADMIN_TOKEN: &str = "console-browser-test-token-5f0e2c";
@@ -172,7 +172,7 @@ fn finish(outcome: Result<anyhow::Result<()>, tokio::time::error::Elapsed>) {
 }
 
 async fn run(store: Arc<dyn Inbox>, shots: Screenshots) -> anyhow::Result<()> {
-    let watched = Arc::new(Watched::new(store));
+    let watched = Arc::new(watched(store));
     let inbox: Arc<dyn Inbox> = watched.clone();
     let seeded = seed::seed(inbox.as_ref()).await.context("could not seed the inbox")?;
     let console = Served::start(Arc::clone(&inbox), None).await?;
@@ -657,9 +657,9 @@ async fn live_arrival(ctx: &Ctx) -> anyhow::Result<()> {
     );
     // The page's stream reads the inbox when it starts, to know what is already there: once two more listings
     // were answered after the page loaded, its start is behind it, and what is stored now is news.
-    let loaded = ctx.watched.listings();
+    let loaded = ctx.watched.intercept().get();
     wait_for("the live stream to read the inbox", || async {
-        Ok((ctx.watched.listings() >= loaded + 2).then_some(()))
+        Ok((ctx.watched.intercept().get() >= loaded + 2).then_some(()))
     })
     .await?;
     let body = r#"{"eventId": "wh_live000000000000000000000000000001", "event": "payment_completed", "data": {"objectId": 170001, "userId": "C00081866", "amount": 42.00, "currency": "GBP"}}"#;

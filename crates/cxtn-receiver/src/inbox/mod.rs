@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 mod group;
+mod intercept;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -18,6 +19,7 @@ mod retention;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+pub use self::intercept::{Intercept, Intercepted};
 pub use self::query::{ArrivalBucket, DEFAULT_LIMIT, EventCursor, EventFilter};
 pub use self::retention::{DEFAULT_DEDUPE_WINDOW, DEFAULT_PRUNE_BATCH, PrunePolicy, PruneReport};
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use cxtn_receiver::inbox::{Intercept, Intercepted};
 use cxtn_receiver::{
-    ClaimToken, Claimed, Completion, ConflictRecord, ErrorKind, Event, EventFilter, EventId, EventRecord, Handler,
-    HandlerError, Inbox, InboxError, InboxErrorKind, InboxStats, MemoryInbox, NewEvent, NewRejection, Receiver,
-    RejectionRecord, SqliteInbox, Stored,
+    ErrorKind, Event, EventId, Handler, HandlerError, Inbox, InboxError, InboxErrorKind, MemoryInbox, NewEvent,
+    Receiver, SqliteInbox,
 };
 use tokio::sync::Notify;
 
@@ -254,63 +254,15 @@ async fn the_oldest_pending_event_has_an_age() {
     running.shutdown().await;
 }
 
-/// A memory inbox whose readiness check fails while `failing` is set.
+/// In front of a memory inbox: its readiness check fails while `failing` is set.
 #[derive(Debug, Default)]
 struct Flaky {
-    inner: MemoryInbox,
     failing: AtomicBool,
 }
 
 #[cxtn_receiver::async_trait]
-impl Inbox for Flaky {
-    async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        self.inner.store(event).await
-    }
-    async fn reject(&self, rejection: NewRejection) -> Result<i64, InboxError> {
-        self.inner.reject(rejection).await
-    }
-    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
-        self.inner.claim(lease, limit, quarantined).await
-    }
-    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError> {
-        self.inner.renew(event_id, token, lease).await
-    }
-    async fn complete(
-        &self,
-        event_id: &EventId,
-        token: ClaimToken,
-        completion: Completion,
-    ) -> Result<bool, InboxError> {
-        self.inner.complete(event_id, token, completion).await
-    }
-    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError> {
-        self.inner.release(event_id, token).await
-    }
-    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError> {
-        self.inner.replay_event(event_id).await
-    }
-    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError> {
-        self.inner.resolve_rejection(id, event_id).await
-    }
-    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError> {
-        self.inner.event(event_id).await
-    }
-    async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
-        self.inner.events(filter).await
-    }
-    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
-        self.inner.conflicts(event_id).await
-    }
-    async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError> {
-        self.inner.rejection(id).await
-    }
-    async fn rejections(&self, limit: usize) -> Result<Vec<RejectionRecord>, InboxError> {
-        self.inner.rejections(limit).await
-    }
-    async fn stats(&self) -> Result<InboxStats, InboxError> {
-        self.inner.stats().await
-    }
-    async fn check(&self) -> Result<(), InboxError> {
+impl Intercept for Flaky {
+    async fn check(&self, inner: &dyn Inbox) -> Result<(), InboxError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(InboxError::of_kind(
                 InboxErrorKind::Unavailable,
@@ -318,13 +270,13 @@ impl Inbox for Flaky {
                 None,
             ));
         }
-        self.inner.check().await
+        inner.check().await
     }
 }
 
 #[tokio::test]
 async fn readyz_answers_503_while_the_inbox_check_fails() {
-    let inbox = Arc::new(Flaky::default());
+    let inbox = Arc::new(Intercepted::new(Arc::new(MemoryInbox::new()), Flaky::default()));
     let receiver = Receiver::builder(inbox.clone())
         .path_token(TOKEN)
         .admin_addr(loopback())
@@ -334,7 +286,7 @@ async fn readyz_answers_503_while_the_inbox_check_fails() {
     let admin = running.admin_addr().unwrap();
     assert_eq!(get(admin, "/readyz", &[]).await.0, 200);
 
-    inbox.failing.store(true, Ordering::SeqCst);
+    inbox.intercept().failing.store(true, Ordering::SeqCst);
     let (status, body) = get(admin, "/readyz", &[]).await;
     assert_eq!(status, 503, "{body}");
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -345,7 +297,7 @@ async fn readyz_answers_503_while_the_inbox_check_fails() {
     );
     assert_eq!(get(admin, "/healthz", &[]).await.0, 200, "alive all the same");
 
-    inbox.failing.store(false, Ordering::SeqCst);
+    inbox.intercept().failing.store(false, Ordering::SeqCst);
     assert_eq!(get(admin, "/readyz", &[]).await.0, 200, "ready again");
     running.shutdown().await;
 }

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cxtn_receiver::inbox::{NewEvent, NewRejection};
+use cxtn_receiver::inbox::{Intercept, Intercepted, NewEvent};
 use cxtn_receiver::{
-    ArrivalOutcome, ClaimToken, Claimed, Completion, ConflictRecord, Event, EventFilter, EventId, EventRecord,
-    EventStatus, Handler, HandlerError, Inbox, InboxError, InboxErrorKind, InboxStats, MemoryInbox, QuarantinedEvent,
-    Receiver, RejectionRecord, ReplayTarget, SqliteHandler, SqliteInbox, Stored, Worker, WorkerPolicy, handler_fn,
+    ArrivalOutcome, ClaimToken, Claimed, Completion, Event, EventId, EventStatus, Handler, HandlerError, Inbox,
+    InboxError, InboxErrorKind, MemoryInbox, QuarantinedEvent, Receiver, ReplayTarget, SqliteHandler, SqliteInbox,
+    Stored, Worker, WorkerPolicy, handler_fn,
 };
 
 use crate::{Kind, Recorder, TOKEN, eventually, fast_policy, inbox, post, start};
@@ -121,13 +121,11 @@ async fn a_panicking_handler_counts_as_a_failed_attempt() {
     started.running.shutdown().await;
 }
 
-/// A memory inbox that fails `complete` for chosen events a set number of times, and watches claims.
+/// In front of a memory inbox: fails `complete` for chosen events a set number of times, and watches claims.
 #[derive(Debug, Default)]
 struct Watched {
-    inner: MemoryInbox,
     /// How many more times `complete` fails, per event id.
     failing: Mutex<HashMap<String, u32>>,
-    completes: AtomicUsize,
     /// The `limit` of every claim.
     limits: Mutex<Vec<usize>>,
     /// The most events `processing` at once, seen after each claim.
@@ -135,6 +133,10 @@ struct Watched {
 }
 
 impl Watched {
+    fn inbox(watched: Self) -> Arc<Intercepted<Self>> {
+        Arc::new(Intercepted::new(Arc::new(MemoryInbox::new()), watched))
+    }
+
     fn failing(ids: &[(&str, u32)]) -> Self {
         Self {
             failing: Mutex::new(ids.iter().map(|(id, n)| ((*id).to_owned(), *n)).collect()),
@@ -144,30 +146,28 @@ impl Watched {
 }
 
 #[cxtn_receiver::async_trait]
-impl Inbox for Watched {
-    async fn store(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        self.inner.store(event).await
-    }
-    async fn reject(&self, rejection: NewRejection) -> Result<i64, InboxError> {
-        self.inner.reject(rejection).await
-    }
-    async fn claim(&self, lease: Duration, limit: usize, quarantined: bool) -> Result<Vec<Claimed>, InboxError> {
+impl Intercept for Watched {
+    async fn claim(
+        &self,
+        inner: &dyn Inbox,
+        lease: Duration,
+        limit: usize,
+        quarantined: bool,
+    ) -> Result<Vec<Claimed>, InboxError> {
         self.limits.lock().unwrap().push(limit);
-        let claimed = self.inner.claim(lease, limit, quarantined).await?;
-        let processing = self.inner.stats().await?.processing;
+        let claimed = inner.claim(lease, limit, quarantined).await?;
+        let processing = inner.stats().await?.processing;
         self.most_processing.fetch_max(processing, Ordering::SeqCst);
         Ok(claimed)
     }
-    async fn renew(&self, event_id: &EventId, token: ClaimToken, lease: Duration) -> Result<bool, InboxError> {
-        self.inner.renew(event_id, token, lease).await
-    }
+
     async fn complete(
         &self,
+        inner: &dyn Inbox,
         event_id: &EventId,
         token: ClaimToken,
         completion: Completion,
     ) -> Result<bool, InboxError> {
-        self.completes.fetch_add(1, Ordering::SeqCst);
         if let Some(left) = self.failing.lock().unwrap().get_mut(event_id.as_str())
             && *left > 0
         {
@@ -178,34 +178,7 @@ impl Inbox for Watched {
                 None,
             ));
         }
-        self.inner.complete(event_id, token, completion).await
-    }
-    async fn release(&self, event_id: &EventId, token: ClaimToken) -> Result<bool, InboxError> {
-        self.inner.release(event_id, token).await
-    }
-    async fn replay_event(&self, event_id: &EventId) -> Result<bool, InboxError> {
-        self.inner.replay_event(event_id).await
-    }
-    async fn resolve_rejection(&self, id: i64, event_id: &EventId) -> Result<bool, InboxError> {
-        self.inner.resolve_rejection(id, event_id).await
-    }
-    async fn event(&self, event_id: &EventId) -> Result<Option<EventRecord>, InboxError> {
-        self.inner.event(event_id).await
-    }
-    async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InboxError> {
-        self.inner.events(filter).await
-    }
-    async fn conflicts(&self, event_id: &EventId) -> Result<Vec<ConflictRecord>, InboxError> {
-        self.inner.conflicts(event_id).await
-    }
-    async fn rejection(&self, id: i64) -> Result<Option<RejectionRecord>, InboxError> {
-        self.inner.rejection(id).await
-    }
-    async fn rejections(&self, limit: usize) -> Result<Vec<RejectionRecord>, InboxError> {
-        self.inner.rejections(limit).await
-    }
-    async fn stats(&self) -> Result<InboxStats, InboxError> {
-        self.inner.stats().await
+        inner.complete(event_id, token, completion).await
     }
 }
 
@@ -250,7 +223,7 @@ async fn status_of(inbox: &dyn Inbox, id: &str) -> (EventStatus, u32) {
 
 #[tokio::test]
 async fn a_worker_claims_only_what_it_can_start_and_no_lease_runs_out_in_a_queue() {
-    let inbox = Arc::new(Watched::default());
+    let inbox = Watched::inbox(Watched::default());
     let events = ids("queue", 12);
     store_payments(inbox.as_ref(), &events).await;
     let seen = Seen::default();
@@ -263,11 +236,11 @@ async fn a_worker_claims_only_what_it_can_start_and_no_lease_runs_out_in_a_queue
     assert_eq!(worker.run_once().await.unwrap(), 12);
 
     assert!(
-        inbox.limits.lock().unwrap().iter().all(|limit| *limit <= 3),
+        inbox.intercept().limits.lock().unwrap().iter().all(|limit| *limit <= 3),
         "{:?}",
-        inbox.limits.lock().unwrap()
+        inbox.intercept().limits.lock().unwrap()
     );
-    assert!(inbox.most_processing.load(Ordering::SeqCst) <= 3);
+    assert!(inbox.intercept().most_processing.load(Ordering::SeqCst) <= 3);
     let mut handled: Vec<String> = seen.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
     handled.sort();
     assert_eq!(handled, events, "each event handled once");
@@ -371,7 +344,7 @@ async fn a_handler_past_its_time_limit_fails_the_attempt() {
 #[tokio::test]
 async fn an_outcome_the_inbox_refused_for_a_while_is_recorded_and_siblings_carry_on() {
     // `wh_busy_00` cannot be recorded the first four times; another event's handler panics.
-    let inbox = Arc::new(Watched::failing(&[("wh_busy_00", 4)]));
+    let inbox = Watched::inbox(Watched::failing(&[("wh_busy_00", 4)]));
     let events = ids("busy", 6);
     store_payments(inbox.as_ref(), &events).await;
     let seen = Seen::default();
@@ -398,7 +371,7 @@ async fn an_outcome_the_inbox_refused_for_a_while_is_recorded_and_siblings_carry
         (EventStatus::Processed, 1)
     );
     assert_eq!(
-        inbox.failing.lock().unwrap()["wh_busy_00"],
+        inbox.intercept().failing.lock().unwrap()["wh_busy_00"],
         0,
         "every failure was tried past"
     );
