@@ -72,7 +72,7 @@ pub(crate) async fn run(args: ConsoleArgs, ui: &Ui) -> Result<(), CliError> {
         admin_token: token.is_some(),
     })?;
     console.serve(listener, signal).await.map_err(console_error)?;
-    ui.render(&Stopped { kind: "stopped" })
+    ui.render(&super::Stopped::new())
 }
 
 /// The admin token from `--admin-token-file` (its first line), or from `CXTN_ADMIN_TOKEN`.
@@ -134,17 +134,5 @@ impl Render for Serving {
             ),
         ]);
         ui.out(ui.paint(DIM, "Ctrl-C stops it."));
-    }
-}
-
-#[derive(Serialize)]
-struct Stopped {
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-impl Render for Stopped {
-    fn human(&self, ui: &Ui) {
-        ui.out("Stopped.");
     }
 }

@@ -110,3 +110,22 @@ impl Signals {
         }
     }
 }
+
+/// The last line of a server command (`console`, `sandbox`) once it has stopped.
+#[derive(serde::Serialize)]
+pub(crate) struct Stopped {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+impl Stopped {
+    pub(crate) fn new() -> Self {
+        Self { kind: "stopped" }
+    }
+}
+
+impl crate::ui::Render for Stopped {
+    fn human(&self, ui: &Ui) {
+        ui.out("Stopped.");
+    }
+}

@@ -43,7 +43,7 @@ pub(crate) async fn run(args: SandboxArgs, ui: &Ui) -> Result<(), CliError> {
     })?;
     crate::cmd::warn_secret_flags(ui, &args.secret_flags);
     sandbox.run_until_shutdown(signal).await?;
-    ui.render(&Stopped { kind: "stopped" })
+    ui.render(&super::Stopped::new())
 }
 
 #[derive(Serialize)]
@@ -94,17 +94,5 @@ impl Render for Started<'_> {
             DIM,
             "Its token is a local test token, and its state lives in memory until Ctrl-C stops it.",
         ));
-    }
-}
-
-#[derive(Serialize)]
-struct Stopped {
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-impl Render for Stopped {
-    fn human(&self, ui: &Ui) {
-        ui.out("Stopped.");
     }
 }
