@@ -344,21 +344,6 @@ async fn rejections_are_kept_once_and_replayable(kind: Kind) {
     assert_eq!(t.inbox.stats().await.unwrap().rejected, 2);
 }
 
-macro_rules! every_inbox {
-    ($($case:ident),*) => {
-        mod memory {
-            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Memory).await; } )*
-        }
-        mod sqlite {
-            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Sqlite).await; } )*
-        }
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Postgres).await; } )*
-        }
-    };
-}
-
 every_inbox!(
     stores_once_per_event_id,
     a_changed_body_is_kept_as_a_conflict,

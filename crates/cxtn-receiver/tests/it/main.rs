@@ -7,6 +7,23 @@
 )]
 #![allow(unreachable_pub, missing_debug_implementations)]
 
+/// Runs each named `async fn case(kind: Kind)` of the module as a test on every inbox: memory, SQLite and, with
+/// the `postgres` feature, PostgreSQL.
+macro_rules! every_inbox {
+    ($($case:ident),*) => {
+        mod memory {
+            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Memory).await; } )*
+        }
+        mod sqlite {
+            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Sqlite).await; } )*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Postgres).await; } )*
+        }
+    };
+}
+
 mod admin;
 mod bad_input;
 mod crash;

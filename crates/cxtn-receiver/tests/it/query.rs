@@ -479,21 +479,6 @@ async fn rejections_come_by_page_newest_first(kind: Kind) {
     );
 }
 
-macro_rules! every_inbox {
-    ($($case:ident),*) => {
-        mod memory {
-            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Memory).await; } )*
-        }
-        mod sqlite {
-            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Sqlite).await; } )*
-        }
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $( #[tokio::test] async fn $case() { super::$case(crate::Kind::Postgres).await; } )*
-        }
-    };
-}
-
 every_inbox!(
     every_filter_alone_and_combined_lists_what_it_names,
     pages_of_50_list_each_event_once_in_order,
