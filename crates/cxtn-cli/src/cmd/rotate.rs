@@ -138,7 +138,11 @@ pub(crate) async fn run(client: &cxtn::Client, args: RotateArgs, show_urls: bool
     // 5. When the old token can go.
     let remove_after =
         now() + chrono::Duration::from_std(args.retire_after).unwrap_or_else(|_| chrono::Duration::days(3));
-    let url = if show_urls { new_url.clone() } else { redacted(&new_url) };
+    let url = if show_urls {
+        new_url.clone()
+    } else {
+        EndpointUrl::new(new_url.as_str()).redacted()
+    };
     ui.render(&Rotated {
         operation: "rotate",
         ok: true,
@@ -211,11 +215,6 @@ fn last_segment(url: &EndpointUrl) -> Option<String> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
     (!last.is_empty()).then(|| last.to_owned())
-}
-
-/// A URL with its credentials, path and query hidden.
-fn redacted(url: &str) -> String {
-    EndpointUrl::new(url).redacted()
 }
 
 /// The token file's text; it must exist: it is the file the receiver reads.
@@ -319,8 +318,8 @@ enum Answer {
 
 impl Probe {
     fn new(url: &str) -> Result<Self, CliError> {
-        let redacted = redacted(url);
         let url = EndpointUrl::new(url);
+        let redacted = url.redacted();
         let (bare, credentials) = url
             .split_credentials()
             .ok_or_else(|| CliError::usage(format!("`{redacted}` is not a URL to probe")))?;

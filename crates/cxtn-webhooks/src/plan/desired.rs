@@ -329,7 +329,7 @@ impl DesiredBuilder {
                 // read (a password holding a `/`) or reads otherwise (a `\` for a `/`) is part of a secret.
                 let message = e.to_string().replacen(
                     &format!("`{}`", e.redacted()),
-                    &format!("`{}`", redacted(&entry.url)),
+                    &format!("`{}`", EndpointUrl::new(entry.url.as_str()).redacted()),
                     1,
                 );
                 DesiredError::new(
@@ -374,15 +374,10 @@ impl DesiredBuilder {
     }
 }
 
-/// A URL with its credentials, path and query hidden ([`EndpointUrl::redacted`]).
-pub(super) fn redacted(text: &str) -> String {
-    EndpointUrl::new(text).redacted()
-}
-
 /// A text of the file as an error shows it: escaped, or redacted when it is a URL, whose path may be a path token.
 fn shown(text: &str) -> String {
     if text.contains("://") {
-        redacted(text)
+        EndpointUrl::new(text).redacted()
     } else {
         text.escape_debug().to_string()
     }
@@ -401,7 +396,7 @@ fn redact_quoted(message: &str) -> String {
         end.and_then(|end| message.get(end..)),
     ) {
         (Some(before), Some(quoted), Some(after)) if quoted.contains("://") => {
-            format!("{before}{}{after}", redacted(quoted))
+            format!("{before}{}{after}", EndpointUrl::new(quoted).redacted())
         }
         _ => message.to_owned(),
     }

@@ -35,7 +35,7 @@ use crate::{Client, Error, ErrorKind, Operation};
 /// One call that makes CXTN's endpoints closer to a [`Desired`].
 ///
 /// `Debug` and `Display` show URLs with their paths redacted.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Change {
     /// Create the endpoint of an event type. A status change for it always follows, since CXTN does not say
@@ -118,41 +118,12 @@ impl Change {
     }
 }
 
-/// A URL as a plan shows it: scheme, host and port only ([`EndpointUrl::redacted`]).
-fn shown(url: &EndpointUrl) -> String {
-    url.redacted()
-}
-
-impl fmt::Debug for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Create { event_type, url } => f
-                .debug_struct("Create")
-                .field("event_type", event_type)
-                .field("url", &shown(url))
-                .finish(),
-            Self::Edit { event_type, from, to } => f
-                .debug_struct("Edit")
-                .field("event_type", event_type)
-                .field("from", &shown(from))
-                .field("to", &shown(to))
-                .finish(),
-            Self::SetStatus { event_type, from, to } => f
-                .debug_struct("SetStatus")
-                .field("event_type", event_type)
-                .field("from", from)
-                .field("to", to)
-                .finish(),
-        }
-    }
-}
-
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Create { event_type, url } => write!(f, "create {event_type} at {}", shown(url)),
+            Self::Create { event_type, url } => write!(f, "create {event_type} at {}", url.redacted()),
             Self::Edit { event_type, from, to } => {
-                let (from, to) = (shown(from), shown(to));
+                let (from, to) = (from.redacted(), to.redacted());
                 if from == to {
                     write!(f, "edit {event_type}: {to} (the redacted part of the URL differs)")
                 } else {
